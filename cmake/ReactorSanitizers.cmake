@@ -1,0 +1,10 @@
+# REACTOR_SANITIZE applies to every target of the build (library, tests, tools)
+# so instrumented and uninstrumented code never mix.
+if(REACTOR_SANITIZE)
+  string(REPLACE ";" "," _san "${REACTOR_SANITIZE}")
+  add_compile_options(-fsanitize=${_san} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${_san})
+  if("thread" IN_LIST REACTOR_SANITIZE)
+    add_compile_definitions(REACTOR_TSAN=1)
+  endif()
+endif()

@@ -1,0 +1,87 @@
+#pragma once
+/// LoadSnapshot and Plan: the only data a scheduling policy sees and returns.
+/// A policy is a pure function snapshot -> plan; it never touches the runtime.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <reactor/cpuset.hh>
+#include <reactor/ids.hh>
+
+namespace reactor {
+
+/// Whether a reactor busy-polls or may sleep when it has nothing runnable.
+enum class ReactorMode { Poll, Interrupt };
+
+/// One reactor's load since the previous round. Zero samples are legal
+/// (a core that slept the whole round, or the very first round).
+struct CoreLoad {
+  CoreId id;
+  uint64_t busy = 0;        ///< busy ticks since the last round
+  uint64_t idle = 0;        ///< idle ticks since the last round (sleep excluded)
+  bool in_interrupt = false;  ///< the reactor is in Interrupt mode now
+  bool isolated = false;    ///< no thread may be moved to or from this core
+  int numa_node = -1;
+  CpuSet smt_siblings;      ///< includes the core itself
+  uint32_t thread_count = 0;  ///< threads hosted now
+};
+
+/// One lightweight thread's load since the previous round.
+struct ThreadLoad {
+  ThreadId id;
+  CoreId core;    ///< where it runs now
+  CoreId home;    ///< its home core (spawn placement or static mappings)
+  CpuSet cpumask; ///< cores it may run on (already intersected with the pool)
+  uint64_t busy = 0;
+  uint64_t idle = 0;
+};
+
+/// Everything a policy may look at. `cores` are in ascending id order.
+struct LoadSnapshot {
+  uint64_t tick_rate = 1'000'000'000;
+  CoreId main_core;              ///< scheduling core (dynamic's "main")
+  std::vector<CoreLoad> cores;
+  std::vector<ThreadLoad> threads;
+
+  const CoreLoad* find_core(CoreId id) const noexcept;
+};
+
+/// Move `thread` to `to`. `reason` is kept in the round history.
+struct ThreadMove {
+  ThreadId thread;
+  CoreId from;
+  CoreId to;
+  std::string reason;
+};
+
+/// What a governor should do to one core's frequency.
+enum class FrequencyAction { Min, Max, StepUp, StepDown, Baseline };
+
+struct FrequencyRequest {
+  CoreId core;
+  FrequencyAction action;
+};
+
+struct CoreModeRequest {
+  CoreId core;
+  ReactorMode mode;
+};
+
+/// A policy's decision for one round.
+struct Plan {
+  std::vector<ThreadMove> moves;
+  std::vector<CoreModeRequest> modes;      ///< cores whose mode should be set
+  std::vector<FrequencyRequest> frequencies;
+};
+
+/// floor(100 * busy / (busy + idle)), 0 when there is no sample (never divides by zero).
+constexpr uint32_t busy_percent(uint64_t busy, uint64_t idle) noexcept {
+  const uint64_t total = busy + idle;
+  if (total == 0) return 0;
+  // 128-bit intermediate: busy can be close to 2^64 ticks on long rounds.
+  return static_cast<uint32_t>((static_cast<unsigned __int128>(busy) * 100) / total);
+}
+
+}  // namespace reactor

@@ -1,0 +1,154 @@
+#pragma once
+/// ReactorPool: the reactors of a core set plus the registry of lightweight
+/// threads. With Launch::OsThreads each reactor runs on its own OS thread
+/// pinned to its core and named `reactor_<core>`; with Launch::Manual nobody
+/// drives them and a test calls Reactor::run_once (tests/support/harness.hh).
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <reactor/clock.hh>
+#include <reactor/cpuset.hh>
+#include <reactor/error.hh>
+#include <reactor/load_snapshot.hh>
+#include <reactor/policy.hh>
+#include <reactor/reactor.hh>
+#include <reactor/thread.hh>
+#include <reactor/topology.hh>
+
+namespace reactor {
+
+/// Who drives the reactors.
+enum class Launch { OsThreads, Manual };
+
+/// Waits until `done()` or `timeout`; returns done(). In OsThreads pools it
+/// naps; the deterministic harness installs one that drives the reactors.
+using WaitFn = std::function<bool(const std::function<bool()>& done, std::chrono::nanoseconds timeout)>;
+
+struct PoolOptions {
+  CpuSet cores;                          ///< required; must be in the topology
+  std::optional<Topology> topology;      ///< default: Topology::discover()
+  const Clock* clock = nullptr;          ///< default: a SystemClock owned by the pool
+  ReactorMode baseline = ReactorMode::Poll;
+  Launch launch = Launch::OsThreads;
+  CpuSet isolated;                       ///< no moves to or from these cores
+  std::optional<CoreId> main_core;       ///< default: first core
+  /// A poller or message running longer than this is logged and counted.
+  std::chrono::microseconds stall_threshold{std::chrono::milliseconds(100)};
+  /// Longest single sleep (bounds the cost of a lost wake-up to this; none is expected).
+  std::chrono::milliseconds max_sleep{std::chrono::milliseconds(1000)};
+  /// Bounded wait for moves during restore and for threads during stop.
+  std::chrono::milliseconds wait_bound{std::chrono::seconds(5)};
+  WaitFn wait;                           ///< default: napping wait (OsThreads) or none
+};
+
+/// Outcome of stop(): what exited and what did not in time.
+struct StopReport {
+  uint32_t exited = 0;
+  std::vector<std::string> stragglers;  ///< "name (id N) on core C"
+};
+
+class ReactorPool final : public PlacementControl {
+ public:
+  /// Validates options (cores non-empty and present, isolated subset, main
+  /// core in the set, not isolated) and starts the reactors.
+  static Result<std::unique_ptr<ReactorPool>> create(PoolOptions options);
+  ~ReactorPool() override;
+
+  /// Spawns a thread on its home core (round-robin over its cpumask unless
+  /// given). `init` runs on the thread as its first message. Any OS thread.
+  /// Errors: cpumask outside the pool, bad home core, bad ring size, stopped pool.
+  Result<ThreadRef> spawn(ThreadOptions options, Task init = {});
+
+  /// Requests a move; takes effect between polls and is acknowledged in the
+  /// ticket (Landed or Skipped with a reason). Any OS thread.
+  /// Errors (nothing requested): unknown thread, core not a reactor, core not
+  /// in the thread's cpumask.
+  Result<MoveTicket> move(ThreadId thread, CoreId to);
+  /// Changes a thread's home core (static mappings). Same validation as move.
+  Result<void> set_home(ThreadId thread, CoreId home);
+  /// Puts a reactor in Poll or Interrupt mode (takes effect on its next pass).
+  Result<void> set_mode(CoreId core, ReactorMode mode);
+
+  /// Runs `fn` on every live thread (on each thread's reactor, as a message),
+  /// then `done` once all visits ended (on the reactor of the last visit).
+  void for_each_thread(std::function<void(LwThread&)> fn, std::function<void()> done);
+
+  ThreadRef find(ThreadId id) const;
+  /// Live (not yet exited) threads in id order.
+  std::vector<ThreadRef> threads() const;
+  Reactor* reactor(CoreId core) const noexcept;
+  const std::vector<std::unique_ptr<Reactor>>& reactors() const noexcept { return reactors_; }
+
+  const CpuSet& cores() const noexcept { return cores_; }
+  const CpuSet& isolated() const noexcept { return isolated_; }
+  CoreId main_core() const noexcept { return main_core_; }
+  ReactorMode baseline() const noexcept { return baseline_; }
+  const Topology& topology() const noexcept { return topology_; }
+  const Clock& clock() const noexcept { return *clock_; }
+  Launch launch() const noexcept { return launch_; }
+  bool on_reactor_thread() const noexcept;
+
+  /// Waits through the injected wait function (see WaitFn).
+  bool wait_for(const std::function<bool()>& done, std::chrono::nanoseconds timeout) const;
+
+  /// Snapshot of per-core and per-thread tick deltas since the previous call
+  /// (the first call reports totals). Control thread only.
+  LoadSnapshot snapshot();
+
+  /// PlacementControl: every movable live thread home, every reactor to
+  /// baseline, bounded wait. Control thread only.
+  RestoreReport restore_placement() noexcept override;
+
+  /// Asks every thread to exit, waits (bounded), reports stragglers, then stops
+  /// and joins the reactors. Idempotent; the destructor calls it.
+  StopReport stop(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+ private:
+  friend class Reactor;
+  struct Token {};
+
+ public:
+  ReactorPool(Token, PoolOptions&& options, Topology topology);
+
+ private:
+  void run_reactor(Reactor& r);
+  void on_thread_exited(ThreadId id) noexcept;
+
+  Topology topology_;
+  std::unique_ptr<Clock> owned_clock_;
+  const Clock* clock_ = nullptr;
+  CpuSet cores_;
+  CpuSet isolated_;
+  CoreId main_core_;
+  ReactorMode baseline_;
+  Launch launch_;
+  std::chrono::microseconds stall_threshold_;
+  std::chrono::milliseconds max_sleep_;
+  std::chrono::milliseconds wait_bound_;
+  WaitFn wait_;
+  std::vector<std::unique_ptr<Reactor>> reactors_;
+  std::vector<Reactor*> by_core_;          // index: core id
+  std::vector<std::thread> os_threads_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};
+
+  mutable std::mutex mu_;                  // guards the registry and placement cursor
+  std::map<ThreadId, std::shared_ptr<LwThread>> live_;
+  uint64_t next_thread_id_ = 1;
+  std::map<uint32_t, uint32_t> cursor_;    // round-robin cursor per cpumask hash bucket
+  uint32_t rr_cursor_ = 0;
+
+  // snapshot() baselines (control thread only)
+  std::map<uint32_t, std::pair<uint64_t, uint64_t>> last_core_;
+  std::map<ThreadId, std::pair<uint64_t, uint64_t>> last_thread_;
+};
+
+}  // namespace reactor

@@ -1,0 +1,115 @@
+#pragma once
+/// Reactor: one per core. Its loop body is run_once(now): drain the event
+/// queue, poll each hosted LwThread once, account the elapsed ticks as busy or
+/// idle, apply pending moves. run_once never blocks; sleeping (Interrupt mode)
+/// is a separate step. A Reactor has no hidden thread-locals: a test may drive
+/// it from any single OS thread (see tests/support/harness.hh).
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <reactor/ids.hh>
+#include <reactor/load_snapshot.hh>
+#include <reactor/thread.hh>
+
+namespace reactor {
+
+class Clock;
+namespace detail {
+struct ReactorEvent;
+struct EventQueue;
+struct Waker;
+}  // namespace detail
+
+/// Published reactor statistics (atomics; readers never message or wake it).
+struct ReactorStats {
+  CoreId core;
+  uint64_t busy = 0;    ///< ticks of run_once passes that did work
+  uint64_t idle = 0;    ///< ticks of passes that did nothing (sleep excluded)
+  uint64_t sleep = 0;   ///< ticks spent asleep in io_uring
+  uint64_t loops = 0;   ///< run_once calls
+  uint64_t wakeups = 0; ///< times it woke from sleep
+  uint64_t stalls = 0;  ///< pollers/messages that ran past the stall threshold
+  ReactorMode mode = ReactorMode::Poll;
+  bool sleeping = false;
+  uint32_t thread_count = 0;
+  uint64_t tid = 0;     ///< OS thread id driving it (0 before it starts)
+};
+
+/// Result of a move request, set by the reactors (acknowledged, never left hanging).
+enum class MoveResult : uint8_t { Pending, Landed, Skipped };
+
+/// Shared acknowledgement of one move.
+struct MoveAck {
+  std::atomic<MoveResult> result{MoveResult::Pending};
+  std::string skip_reason;  ///< written before result becomes Skipped
+  bool done() const noexcept { return result.load(std::memory_order_acquire) != MoveResult::Pending; }
+};
+using MoveTicket = std::shared_ptr<MoveAck>;
+
+class Reactor {
+ public:
+  ~Reactor();
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+
+  CoreId core() const noexcept { return core_; }
+
+  /// One loop iteration at tick `now`. Returns true if anything did work.
+  /// Only the OS thread currently driving this reactor may call it.
+  bool run_once(uint64_t now) noexcept;
+  /// True when a run_once now could do work (event, message, active poller,
+  /// due timer). Driving thread only.
+  bool has_work(uint64_t now) const noexcept;
+  /// Earliest timed-poller deadline among hosted threads (UINT64_MAX if none).
+  uint64_t next_deadline() const noexcept;
+
+  /// Interrupt mode: sleeps in io_uring until an event, a message, the next
+  /// deadline (or `max_sleep_ns`), whichever comes first; returns at once in
+  /// Poll mode or when work is pending (set sleeping, fence, re-check).
+  /// Driving thread only.
+  void sleep_if_idle(uint64_t max_sleep_ns) noexcept;
+
+  ReactorMode mode() const noexcept { return mode_.load(std::memory_order_acquire); }
+  ReactorStats stats() const noexcept;
+
+  /// Wakes the reactor if it sleeps (any OS thread; no syscall when awake).
+  void wake() noexcept;
+
+ private:
+  friend class ReactorPool;
+  friend Result<void> detail::send_message(LwThread&, detail::Message*) noexcept;
+  struct Token {};
+
+ public:
+  /// Internal: built by ReactorPool.
+  Reactor(Token, CoreId core, ReactorPool& pool, const Clock& clock, ReactorMode mode,
+          uint64_t stall_ticks);
+
+ private:
+  void post(std::unique_ptr<detail::ReactorEvent> ev) noexcept;
+  void handle(detail::ReactorEvent& ev, uint64_t now) noexcept;
+  void host(std::shared_ptr<LwThread> t, uint64_t now) noexcept;
+  void retire(size_t index) noexcept;
+  bool init_waiter() noexcept;
+  void note_stall(const std::string& what, uint64_t ticks) noexcept;
+
+  const CoreId core_;
+  ReactorPool& pool_;
+  const Clock& clock_;
+  const uint64_t stall_ticks_;
+  std::unique_ptr<detail::EventQueue> events_;
+  std::unique_ptr<detail::Waker> waker_;
+  std::vector<std::shared_ptr<LwThread>> threads_;  // driving thread only
+  std::atomic<ReactorMode> mode_;
+  std::atomic<bool> sleeping_{false};
+  std::atomic<uint64_t> busy_{0}, idle_{0}, sleep_{0}, loops_{0}, wakeups_{0}, stalls_{0};
+  std::atomic<uint32_t> thread_count_{0};
+  std::atomic<uint64_t> tid_{0};
+  uint64_t last_stall_log_ = 0;
+};
+
+}  // namespace reactor

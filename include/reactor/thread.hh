@@ -1,0 +1,236 @@
+#pragma once
+/// Lightweight threads (LwThread): passive contexts with their own MPSC
+/// message ring, pollers and busy/idle statistics, hosted by one reactor at a
+/// time and movable between reactors without losing a message.
+///
+/// Thread rules:
+///  - ThreadRef::send() may be called from any OS thread.
+///  - Poller registration, pause/resume/unregister and exit() are called from
+///    the thread itself (inside one of its messages or pollers); from anywhere
+///    else post a message that does it.
+///  - stats() and pollers() may be called from any OS thread (published values).
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <reactor/cpuset.hh>
+#include <reactor/detail/message.hh>
+#include <reactor/detail/unique_function.hh>
+#include <reactor/error.hh>
+#include <reactor/ids.hh>
+
+struct rte_ring;
+
+namespace reactor {
+
+class Reactor;
+class ReactorPool;
+class LwThread;
+
+/// What a poller reports: "did work" drives busy/idle accounting.
+enum class PollStatus : uint8_t { Idle, Busy };
+
+/// A poller's life cycle (names as SPDK's thread_get_pollers prints them).
+enum class PollerState : uint8_t { Waiting, Running, Paused, Unregistered };
+std::string_view to_string(PollerState state) noexcept;
+
+/// Thread life cycle: Running -> Exiting (exit() called: sends refused, pollers
+/// unregistered, pending messages drained) -> Exited (removed from its reactor).
+enum class ThreadState : uint8_t { Running, Exiting, Exited };
+std::string_view to_string(ThreadState state) noexcept;
+
+using PollerFn = detail::UniqueFunction<PollStatus()>;
+using Task = detail::UniqueFunction<void()>;
+
+/// Published state of one poller.
+struct PollerStats {
+  std::string name;
+  PollerId id;
+  PollerState state = PollerState::Waiting;
+  uint64_t run_count = 0;
+  uint64_t busy_count = 0;
+  uint64_t period_ticks = 0;  ///< 0 for an active poller
+  uint64_t period_us = 0;
+};
+
+/// Published state of one thread (any OS thread may read it).
+struct ThreadStats {
+  ThreadId id;
+  std::string name;
+  CpuSet cpumask;
+  CoreId home;
+  CoreId core;
+  ThreadState state = ThreadState::Running;
+  bool in_transit = false;
+  uint64_t busy = 0;             ///< ticks of poll passes that did work
+  uint64_t idle = 0;             ///< ticks of poll passes that did nothing
+  uint64_t messages = 0;         ///< messages run
+  uint64_t exceptions = 0;       ///< exceptions caught at the thread boundary
+  uint64_t placed_at = 0;        ///< tick when it last landed on its reactor
+  uint32_t active_pollers = 0;
+  uint32_t timed_pollers = 0;
+  uint32_t paused_pollers = 0;
+};
+
+/// Spawn options.
+struct ThreadOptions {
+  std::string name;             ///< empty: "thread_<id>"
+  CpuSet cpumask;               ///< empty: every core of the pool
+  std::optional<CoreId> home;   ///< default: round-robin over the cpumask
+  /// Message ring slots (power of two, 64..1<<20); a full ring fails send().
+  uint32_t ring_size = 4096;
+  /// Runs on the thread's last reactor after it exited (pollers gone, ring empty).
+  Task on_exit;
+};
+
+namespace detail {
+struct PollerSlot;
+/// Sends a heap message to `t`; takes ownership (deletes it on failure).
+Result<void> send_message(LwThread& t, Message* m) noexcept;
+}  // namespace detail
+
+/// A lightweight thread. Owned through shared_ptr by its reactor and by every
+/// ThreadRef; memory (and the ring) die with the last reference.
+class LwThread {
+ public:
+  ~LwThread();
+  LwThread(const LwThread&) = delete;
+  LwThread& operator=(const LwThread&) = delete;
+
+  ThreadId id() const noexcept { return id_; }
+  const std::string& name() const noexcept { return name_; }
+  const CpuSet& cpumask() const noexcept { return cpumask_; }
+  CoreId home_core() const noexcept { return CoreId{home_.load(std::memory_order_acquire)}; }
+  /// Core of the reactor hosting it (the destination once a move lands).
+  CoreId current_core() const noexcept { return CoreId{core_.load(std::memory_order_acquire)}; }
+  ThreadState state() const noexcept { return state_.load(std::memory_order_acquire); }
+
+  /// Registers a poller. period 0 = active (every poll), else timed (honoured
+  /// on the tick clock). On-thread only. Errors: thread exiting, empty fn.
+  Result<PollerId> register_poller(std::string name, PollerFn fn,
+                                   std::chrono::microseconds period = std::chrono::microseconds{0});
+  /// Pause/resume/unregister; allowed from inside the poller itself. Errors: unknown id.
+  Result<void> pause_poller(PollerId id);
+  Result<void> resume_poller(PollerId id);
+  Result<void> unregister_poller(PollerId id);
+  /// Starts exiting: later sends fail, every poller is unregistered, pending
+  /// messages still run; the thread is destroyed once its ring is empty and
+  /// on_exit runs. On-thread only; idempotent.
+  void exit() noexcept;
+
+  ThreadStats stats() const;
+  std::vector<PollerStats> pollers() const;
+
+ private:
+  friend class Reactor;
+  friend class ReactorPool;
+  friend Result<void> detail::send_message(LwThread&, detail::Message*) noexcept;
+  struct Token {};
+
+ public:
+  /// Internal: built by ReactorPool::spawn().
+  LwThread(Token, ThreadId id, std::string name, CpuSet cpumask, CoreId home, uint32_t ring_size,
+           Task on_exit, const class Clock& clock);
+
+ private:
+  // Runs one poll pass at tick `now`; returns true if it did work.
+  bool poll(uint64_t now) noexcept;
+  // True when a poll now could do work (message pending, active poller, timer due).
+  bool has_work(uint64_t now) const noexcept;
+  // Earliest timed-poller deadline (UINT64_MAX if none).
+  uint64_t next_deadline() const noexcept;
+  // Exiting and nothing left: the reactor may retire it.
+  bool ready_to_retire() const noexcept;
+  void account(bool busy, uint64_t ticks) noexcept;
+  void run_message(detail::Message* m) noexcept;
+  size_t drain_messages(size_t max) noexcept;
+  void compact_pollers();
+  void refresh_deadline() noexcept;
+
+  const ThreadId id_;
+  const std::string name_;
+  const CpuSet cpumask_;
+  const class Clock& clock_;
+  std::atomic<uint32_t> home_;
+  std::atomic<uint32_t> core_;
+  std::atomic<Reactor*> reactor_{nullptr};  // hosting (or last) reactor, for wake-ups
+  std::atomic<ThreadState> state_{ThreadState::Running};
+  std::atomic<bool> in_transit_{false};
+  std::atomic<uint64_t> senders_{0};        // sends between the state check and the enqueue
+  rte_ring* ring_ = nullptr;
+  void* ring_mem_ = nullptr;
+
+  // Pollers: owned and run by the hosting reactor's OS thread. The mutex is
+  // only taken to change the lists (rare) and by readers of pollers().
+  mutable std::mutex pollers_mu_;
+  std::vector<std::unique_ptr<detail::PollerSlot>> active_;
+  std::vector<std::unique_ptr<detail::PollerSlot>> timed_;
+  uint64_t next_poller_id_ = 1;
+  uint64_t next_deadline_ = UINT64_MAX;
+  bool pollers_dirty_ = false;    // something was unregistered: compact after the pass
+  uint32_t paused_count_ = 0;
+  uint32_t running_active_ = 0;   // active pollers not paused
+
+  std::atomic<uint64_t> busy_{0};
+  std::atomic<uint64_t> idle_{0};
+  std::atomic<uint64_t> messages_{0};
+  std::atomic<uint64_t> exceptions_{0};
+  std::atomic<uint64_t> placed_at_{0};
+  Task on_exit_;
+};
+
+/// The lifetime-safe handle users hold. Copyable; sending to an exited thread
+/// fails with Errc::exited instead of touching freed memory.
+class ThreadRef {
+ public:
+  ThreadRef() = default;
+  explicit ThreadRef(std::shared_ptr<LwThread> t) : t_(std::move(t)) {}
+
+  explicit operator bool() const noexcept { return t_ != nullptr; }
+  ThreadId id() const noexcept { return t_ ? t_->id() : ThreadId{}; }
+  /// Posts `fn` to run on the thread. Any OS thread. Errors: Errc::exited
+  /// (thread exiting or gone), Errc::full (ring full: nothing was queued; retry),
+  /// Errc::invalid_argument (empty ref). noexcept: allocation failure is an error too.
+  template <class F>
+  Result<void> send(F&& fn) const noexcept {
+    if (!t_) return make_error(Errc::invalid_argument, "send on an empty ThreadRef");
+    detail::Message* m = nullptr;
+    try {
+      m = new detail::MessageImpl<std::decay_t<F>>(std::forward<F>(fn));
+    } catch (...) {
+      return make_error(Errc::internal, "out of memory allocating a message");
+    }
+    return detail::send_message(*t_, m);
+  }
+  /// The thread itself (stats, ids). Never dereference from another OS thread for on-thread calls.
+  LwThread* get() const noexcept { return t_.get(); }
+  LwThread* operator->() const noexcept { return t_.get(); }
+  const std::shared_ptr<LwThread>& shared() const noexcept { return t_; }
+
+ private:
+  std::shared_ptr<LwThread> t_;
+};
+
+/// The LwThread whose message or poller is running on this OS thread, or nullptr.
+LwThread* current_thread() noexcept;
+
+/// Scoped "current thread" setter: the runtime uses it around every message and
+/// poller; tests use it to call on-thread APIs directly.
+class CurrentThreadScope {
+ public:
+  explicit CurrentThreadScope(LwThread* t) noexcept;
+  ~CurrentThreadScope();
+  CurrentThreadScope(const CurrentThreadScope&) = delete;
+  CurrentThreadScope& operator=(const CurrentThreadScope&) = delete;
+
+ private:
+  LwThread* prev_;
+};
+
+}  // namespace reactor
