@@ -11,7 +11,9 @@ pkg_check_modules(HWLOC REQUIRED IMPORTED_TARGET hwloc>=2.0)
 # tl::expected is header-only (libexpected-dev).
 find_path(TL_EXPECTED_INCLUDE tl/expected.hpp REQUIRED)
 add_library(reactor_tl_expected INTERFACE)
-target_include_directories(reactor_tl_expected SYSTEM INTERFACE ${TL_EXPECTED_INCLUDE})
+if(NOT TL_EXPECTED_INCLUDE STREQUAL "/usr/include")
+  target_include_directories(reactor_tl_expected SYSTEM INTERFACE ${TL_EXPECTED_INCLUDE})
+endif()
 
 # DPDK: only the libraries we use (ring, EAL, power), as SYSTEM headers so their
 # C++20 warnings stay out of our build, and PRIVATE to the targets that use them

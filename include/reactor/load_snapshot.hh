@@ -80,8 +80,12 @@ struct Plan {
 constexpr uint32_t busy_percent(uint64_t busy, uint64_t idle) noexcept {
   const uint64_t total = busy + idle;
   if (total == 0) return 0;
-  // 128-bit intermediate: busy can be close to 2^64 ticks on long rounds.
-  return static_cast<uint32_t>((static_cast<unsigned __int128>(busy) * 100) / total);
+  // busy * 100 overflows only past ~1.8e17 ticks; divide first there.
+  if (busy > UINT64_MAX / 100) {
+    const uint64_t p = busy / (total / 100);
+    return static_cast<uint32_t>(p > 100 ? 100 : p);
+  }
+  return static_cast<uint32_t>((busy * 100) / total);
 }
 
 }  // namespace reactor

@@ -96,6 +96,10 @@ class ReactorPool final : public PlacementControl {
   Launch launch() const noexcept { return launch_; }
   bool on_reactor_thread() const noexcept;
 
+  /// CPU time (ns) consumed so far by the OS thread driving `core`'s reactor
+  /// (pthread_getcpuclockid); 0 for Manual pools or unknown cores.
+  uint64_t reactor_cpu_ns(CoreId core) const noexcept;
+
   /// Waits through the injected wait function (see WaitFn).
   bool wait_for(const std::function<bool()>& done, std::chrono::nanoseconds timeout) const;
 

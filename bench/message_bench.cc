@@ -1,0 +1,216 @@
+// Cross-core messaging against its references, measured in the same run:
+//   - raw rte_ring, burst 1, same flags as the LwThread ring (MP RTS / SC),
+//     producer pinned to one core, consumer to another;
+//   - a cache-line ping-pong between two pinned threads (the floor for any
+//     cross-core round trip);
+//   - LwThread messages: 1 producer OS thread -> a thread on a polling reactor
+//     on another core; 2 producers when the machine has a third CPU;
+//   - LwThread round trip: A on core X sends to B on core Y, which answers.
+// Ratios are printed by bench/run_message_bench.sh from the JSON output.
+
+#include <benchmark/benchmark.h>
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+#include <reactor/pool.hh>
+
+#include "thread/ring.hh"
+
+using namespace reactor;
+using namespace std::chrono_literals;
+
+namespace {
+
+void pin(unsigned cpu) {
+  cpu_set_t s;
+  CPU_ZERO(&s);
+  CPU_SET(cpu, &s);
+  pthread_setaffinity_np(pthread_self(), sizeof s, &s);
+}
+
+unsigned ncpu() { return std::thread::hardware_concurrency(); }
+
+// Raw ring: producer (pinned cpu 0) enqueues burst-1, consumer (cpu 1) dequeues burst-1.
+void BM_RawRteRingBurst1(benchmark::State& state) {
+  const uint64_t n = static_cast<uint64_t>(state.range(0));
+  void* mem = nullptr;
+  auto* r = *detail::create_ring("bench", 4096, &mem);
+  for (auto _ : state) {
+    std::thread consumer([&] {
+      pin(1);
+      uint64_t got = 0;
+      void* obj;
+      while (got < n)
+        if (detail::ring_dequeue_burst(r, &obj, 1) == 1) ++got;
+    });
+    pin(0);
+    auto t0 = std::chrono::steady_clock::now();
+    for (uint64_t i = 0; i < n; ++i)
+      while (detail::ring_enqueue(r, reinterpret_cast<void*>(i + 1)) != 0) {
+      }
+    consumer.join();
+    auto dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    state.SetIterationTime(dt);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n));
+  detail::free_ring(mem);
+}
+BENCHMARK(BM_RawRteRingBurst1)->Arg(1 << 20)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// Cache-line ping-pong: round trip of one cache line between two cores.
+void BM_CacheLinePingPong(benchmark::State& state) {
+  const uint64_t n = static_cast<uint64_t>(state.range(0));
+  alignas(64) std::atomic<uint64_t> ball{0};
+  for (auto _ : state) {
+    ball.store(0);
+    std::thread other([&] {
+      pin(1);
+      for (uint64_t i = 0; i < n; ++i) {
+        while (ball.load(std::memory_order_acquire) != 2 * i + 1) {
+        }
+        ball.store(2 * i + 2, std::memory_order_release);
+      }
+    });
+    pin(0);
+    auto t0 = std::chrono::steady_clock::now();
+    for (uint64_t i = 0; i < n; ++i) {
+      ball.store(2 * i + 1, std::memory_order_release);
+      while (ball.load(std::memory_order_acquire) != 2 * i + 2) {
+      }
+    }
+    auto dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    other.join();
+    state.SetIterationTime(dt / static_cast<double>(n));  // seconds per round trip
+  }
+}
+BENCHMARK(BM_CacheLinePingPong)->Arg(200000)->UseManualTime()->Unit(benchmark::kNanosecond);
+
+std::unique_ptr<ReactorPool> pool_on(CpuSet cores, ReactorMode mode) {
+  PoolOptions o;
+  o.cores = cores;
+  o.baseline = mode;
+  auto p = ReactorPool::create(std::move(o));
+  if (!p) std::abort();
+  return std::move(*p);
+}
+
+// LwThread messages: `producers` OS threads (pinned from cpu 0 up) -> one
+// LwThread on a polling reactor pinned to the last cpu.
+void BM_LwThreadMessages(benchmark::State& state) {
+  const int producers = static_cast<int>(state.range(0));
+  const uint64_t n = static_cast<uint64_t>(state.range(1));
+  if (ncpu() < static_cast<unsigned>(producers) + 1) {
+    state.SkipWithError("not measured here: needs producers + 1 CPUs");
+    return;
+  }
+  CoreId sink_core{ncpu() - 1};
+  auto pool = pool_on(CpuSet{sink_core.value}, ReactorMode::Poll);
+  ThreadOptions to;
+  to.name = "sink";
+  to.ring_size = 4096;
+  ThreadRef sink = *pool->spawn(std::move(to));
+  alignas(64) std::atomic<uint64_t> received{0};
+  for (auto _ : state) {
+    received.store(0);
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> ps;
+    for (int p = 0; p < producers; ++p) {
+      ps.emplace_back([&, p] {
+        pin(static_cast<unsigned>(p));
+        for (uint64_t i = 0; i < n; ++i)
+          while (!sink.send([&received] {
+            received.store(received.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+          })) {
+          }
+      });
+    }
+    for (auto& t : ps) t.join();
+    while (received.load(std::memory_order_relaxed) < n * static_cast<uint64_t>(producers)) {
+    }
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n * static_cast<uint64_t>(producers)));
+}
+BENCHMARK(BM_LwThreadMessages)->Args({1, 1 << 20})->Args({2, 1 << 20})->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// Round trip between two LwThreads on two polling reactors (cpus 0 and 1).
+void BM_LwThreadRoundTrip(benchmark::State& state) {
+  const uint64_t n = static_cast<uint64_t>(state.range(0));
+  if (ncpu() < 2) {
+    state.SkipWithError("not measured here: needs 2 CPUs");
+    return;
+  }
+  auto pool = pool_on(CpuSet{0, 1}, ReactorMode::Poll);
+  ThreadRef a = *pool->spawn(ThreadOptions{.name = "a", .cpumask = CpuSet{0}});
+  ThreadRef b = *pool->spawn(ThreadOptions{.name = "b", .cpumask = CpuSet{1}});
+  struct Ctx {
+    ThreadRef a, b;
+    uint64_t left = 0;
+    std::atomic<bool> done{false};
+  } ctx;
+  ctx.a = a;
+  ctx.b = b;
+  // ping runs on a, pong on b.
+  struct Ping {
+    Ctx* c;
+    void operator()() const {
+      if (c->left == 0) {
+        c->done.store(true, std::memory_order_release);
+        return;
+      }
+      --c->left;
+      Ctx* cc = c;
+      while (!cc->b.send([cc] { while (!cc->a.send(Ping{cc})) {} })) {
+      }
+    }
+  };
+  for (auto _ : state) {
+    ctx.done.store(false);
+    // left is only touched on thread a; set it there.
+    std::atomic<bool> armed{false};
+    while (!a.send([&] { ctx.left = n; armed = true; })) {
+    }
+    while (!armed.load()) std::this_thread::sleep_for(10us);
+    auto t0 = std::chrono::steady_clock::now();
+    while (!a.send(Ping{&ctx})) {
+    }
+    // The benchmark thread naps: it must not steal a CPU from the reactors.
+    while (!ctx.done.load(std::memory_order_acquire)) std::this_thread::sleep_for(200us);
+    auto dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    state.SetIterationTime(dt / static_cast<double>(n));
+  }
+  pool->stop();
+}
+BENCHMARK(BM_LwThreadRoundTrip)->Arg(100000)->UseManualTime()->Unit(benchmark::kNanosecond);
+
+// One run_once on a Manual pool hosting one thread with `n` idle active pollers.
+void BM_RunOnceIdlePollers(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  ManualClock clock;
+  PoolOptions o;
+  o.cores = CpuSet{0};
+  o.topology = Topology::flat(1);
+  o.launch = Launch::Manual;
+  o.clock = &clock;
+  auto pool = std::move(*ReactorPool::create(std::move(o)));
+  (void)*pool->spawn(ThreadOptions{.name = "idle"}, [n] {
+    for (int i = 0; i < n; ++i) (void)current_thread()->register_poller("idle", [] { return PollStatus::Idle; });
+  });
+  Reactor& r = *pool->reactor(CoreId{0});
+  for (int i = 0; i < 4; ++i) r.run_once(clock.now());
+  for (auto _ : state) benchmark::DoNotOptimize(r.run_once(clock.now()));
+  state.counters["ns_per_poller"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * n, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  pool->stop(0ms);
+}
+BENCHMARK(BM_RunOnceIdlePollers)->Arg(1)->Arg(100)->Arg(10000);
+
+}  // namespace
+
+BENCHMARK_MAIN();

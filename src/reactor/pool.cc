@@ -1,0 +1,443 @@
+// ReactorPool: reactors of a core set plus the thread registry.
+//
+// Start: validate options, build one Reactor per core, then (OsThreads) start
+// one OS thread per reactor: name it reactor_<core>, pin it (hwloc, strict),
+// create its io_uring, loop { run_once(now); sleep_if_idle(max_sleep) }.
+//
+// Stop (idempotent; the destructor calls it):
+//   1. stopping = true; wake every reactor: each asks its threads to exit
+//      (threads in transit are asked when they land);
+//   2. wait (bounded) until the registry is empty; name the stragglers;
+//   3. stopped = true; wake every reactor; join the OS threads.
+// Threads still hosted after step 3 are released with their reactor.
+
+#include <reactor/pool.hh>
+
+#include <pthread.h>
+#include <time.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include <reactor/log.hh>
+
+#include "reactor/event_queue.hh"
+#include "reactor/waker.hh"
+
+namespace reactor {
+namespace {
+
+bool napping_wait(const std::function<bool()>& done, std::chrono::nanoseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto nap = std::chrono::microseconds(20);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+    std::this_thread::sleep_for(nap);
+    nap = std::min<std::chrono::microseconds>(nap * 2, std::chrono::microseconds(1000));
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ReactorPool>> ReactorPool::create(PoolOptions o) {
+  Topology topo;
+  if (o.topology) {
+    topo = *o.topology;
+  } else {
+    auto t = Topology::discover();
+    if (!t) return tl::unexpected(t.error());
+    topo = std::move(*t);
+  }
+  if (o.cores.empty()) return make_error(Errc::invalid_argument, "the reactor core set is empty");
+  if (!o.cores.is_subset_of(topo.all())) {
+    CpuSet missing = o.cores;
+    for (CoreId c : topo.all().cores()) missing.reset(c);
+    return make_error(Errc::invalid_argument,
+                      fmt::format("cores {} are not available on this machine (available: {})", missing.to_list(),
+                                  topo.all().to_list()));
+  }
+  if (!o.isolated.is_subset_of(o.cores))
+    return make_error(Errc::invalid_argument,
+                      fmt::format("isolated cores {} are not all reactor cores ({})", o.isolated.to_list(),
+                                  o.cores.to_list()));
+  CoreId main = o.main_core.value_or(o.cores.first());
+  if (!o.cores.test(main))
+    return make_error(Errc::invalid_argument,
+                      fmt::format("main core {} is not in the core set {}", main.value, o.cores.to_list()));
+  if (o.isolated.test(main))
+    return make_error(Errc::invalid_argument, fmt::format("main core {} cannot be isolated", main.value));
+  if (o.launch == Launch::OsThreads && topo.is_synthetic())
+    return make_error(Errc::invalid_argument,
+                      "a synthetic topology cannot host real reactor threads (binding would do nothing): use "
+                      "Launch::Manual");
+  o.main_core = main;
+  auto pool = std::make_unique<ReactorPool>(Token{}, std::move(o), std::move(topo));
+  if (pool->launch_ == Launch::OsThreads) {
+    for (auto& r : pool->reactors_) {
+      Reactor* rp = r.get();
+      pool->os_threads_.emplace_back([p = pool.get(), rp] { p->run_reactor(*rp); });
+    }
+    // Wait until every reactor is up (tid published) so stats are complete.
+    pool->wait_for(
+        [p = pool.get()] {
+          return std::all_of(p->reactors_.begin(), p->reactors_.end(),
+                             [](const auto& r) { return r->stats().tid != 0; });
+        },
+        std::chrono::seconds(10));
+  }
+  return pool;
+}
+
+ReactorPool::ReactorPool(Token, PoolOptions&& o, Topology topology)
+    : topology_(std::move(topology)),
+      cores_(o.cores),
+      isolated_(o.isolated),
+      main_core_(*o.main_core),
+      baseline_(o.baseline),
+      launch_(o.launch),
+      stall_threshold_(o.stall_threshold),
+      max_sleep_(o.max_sleep),
+      wait_bound_(o.wait_bound),
+      wait_(std::move(o.wait)) {
+  if (o.clock != nullptr) {
+    clock_ = o.clock;
+  } else {
+    owned_clock_ = std::make_unique<SystemClock>();
+    clock_ = owned_clock_.get();
+  }
+  if (!wait_) wait_ = napping_wait;
+  uint32_t max_core = 0;
+  for (CoreId c : cores_.cores()) max_core = std::max(max_core, c.value);
+  by_core_.assign(max_core + 1, nullptr);
+  uint64_t stall_ticks = clock_->us_to_ticks(static_cast<uint64_t>(stall_threshold_.count()));
+  for (CoreId c : cores_.cores()) {
+    reactors_.push_back(std::make_unique<Reactor>(Reactor::Token{}, c, *this, *clock_, baseline_, stall_ticks));
+    by_core_[c.value] = reactors_.back().get();
+  }
+}
+
+ReactorPool::~ReactorPool() { stop(); }
+
+void ReactorPool::run_reactor(Reactor& r) {
+  std::string name = fmt::format("reactor_{}", r.core().value);
+  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+  if (auto b = topology_.bind_current_thread(r.core()); !b)
+    log(LogLevel::Error, "{}: cannot pin to core {}: {}", name, r.core().value, b.error().message);
+  r.init_waiter();
+  const uint64_t max_sleep_ns = static_cast<uint64_t>(std::chrono::nanoseconds(max_sleep_).count());
+  while (!stopped_.load(std::memory_order_acquire)) {
+    r.run_once(clock_->now());
+    r.sleep_if_idle(max_sleep_ns);
+  }
+  // Land whatever is still queued (arrivals) so no thread is lost in an event.
+  r.run_once(clock_->now());
+}
+
+bool ReactorPool::on_reactor_thread() const noexcept {
+  const uint64_t me = static_cast<uint64_t>(::syscall(SYS_gettid));
+  return std::any_of(reactors_.begin(), reactors_.end(), [me](const auto& r) { return r->stats().tid == me; });
+}
+
+bool ReactorPool::wait_for(const std::function<bool()>& done, std::chrono::nanoseconds timeout) const {
+  return wait_(done, timeout);
+}
+
+uint64_t ReactorPool::reactor_cpu_ns(CoreId core) const noexcept {
+  for (size_t i = 0; i < reactors_.size() && i < os_threads_.size(); ++i) {
+    if (reactors_[i]->core() != core) continue;
+    clockid_t cid;
+    // const_cast: native_handle() is non-const but only reads the handle.
+    auto& th = const_cast<std::thread&>(os_threads_[i]);
+    if (!th.joinable() || pthread_getcpuclockid(th.native_handle(), &cid) != 0) return 0;
+    timespec ts{};
+    if (clock_gettime(cid, &ts) != 0) return 0;
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+  }
+  return 0;
+}
+
+Reactor* ReactorPool::reactor(CoreId core) const noexcept {
+  return core.value < by_core_.size() ? by_core_[core.value] : nullptr;
+}
+
+Result<ThreadRef> ReactorPool::spawn(ThreadOptions o, Task init) {
+  if (stopping_.load(std::memory_order_acquire))
+    return make_error(Errc::exited, "the reactor pool is stopping: no new threads");
+  CpuSet mask = o.cpumask.empty() ? cores_ : o.cpumask;
+  if (!mask.is_subset_of(cores_)) {
+    return make_error(Errc::invalid_argument,
+                      fmt::format("thread '{}': cpumask {} is not inside the reactor cores {}", o.name,
+                                  mask.to_list(), cores_.to_list()));
+  }
+  if (o.ring_size < 64 || o.ring_size > (1u << 20) || (o.ring_size & (o.ring_size - 1)) != 0)
+    return make_error(Errc::invalid_argument,
+                      fmt::format("thread '{}': ring_size {} must be a power of two in 64..1048576", o.name,
+                                  o.ring_size));
+  std::shared_ptr<LwThread> t;
+  {
+    std::lock_guard lk(mu_);
+    CoreId home;
+    if (o.home) {
+      if (!mask.test(*o.home))
+        return make_error(Errc::invalid_argument,
+                          fmt::format("thread '{}': home core {} is not in its cpumask {}", o.name, o.home->value,
+                                      mask.to_list()));
+      home = *o.home;
+    } else {
+      // One cursor cycling through the pool's cores in ascending order; the
+      // next core inside the thread's mask becomes its home.
+      auto all = cores_.cores();
+      for (size_t k = 0; k < all.size(); ++k) {
+        CoreId c = all[(rr_cursor_ + k) % all.size()];
+        if (mask.test(c)) {
+          home = c;
+          rr_cursor_ = static_cast<uint32_t>((rr_cursor_ + k + 1) % all.size());
+          break;
+        }
+      }
+    }
+    ThreadId id{next_thread_id_++};
+    std::string name = o.name.empty() ? fmt::format("thread_{}", id.value) : std::move(o.name);
+    t = std::make_shared<LwThread>(LwThread::Token{}, id, std::move(name), mask, home, o.ring_size,
+                                   std::move(o.on_exit), *clock_);
+    t->reactor_.store(reactor(home), std::memory_order_release);
+    live_.emplace(id, t);
+  }
+  ThreadRef ref(t);
+  if (init) {
+    auto sent = ref.send(std::move(init));
+    REACTOR_ASSERT(sent.has_value());  // a fresh ring is empty and running
+  }
+  auto ev = std::make_unique<detail::ReactorEvent>(detail::ReactorEvent::Kind::Arrive);
+  ev->thread = std::move(t);
+  reactor(ref->home_core())->post(std::move(ev));
+  return ref;
+}
+
+Result<MoveTicket> ReactorPool::move(ThreadId id, CoreId to) {
+  std::shared_ptr<LwThread> t;
+  {
+    std::lock_guard lk(mu_);
+    auto it = live_.find(id);
+    if (it == live_.end()) return make_error(Errc::not_found, fmt::format("no thread with id {}", id.value));
+    t = it->second;
+  }
+  if (reactor(to) == nullptr)
+    return make_error(Errc::invalid_argument,
+                      fmt::format("core {} has no reactor (reactor cores: {})", to.value, cores_.to_list()));
+  if (!t->cpumask().test(to))
+    return make_error(Errc::invalid_argument,
+                      fmt::format("core {} is outside thread {}'s cpumask {}", to.value, id.value,
+                                  t->cpumask().to_list()));
+  auto ack = std::make_shared<MoveAck>();
+  Reactor* host = t->reactor_.load(std::memory_order_acquire);
+  auto ev = std::make_unique<detail::ReactorEvent>(detail::ReactorEvent::Kind::Move);
+  ev->thread = std::move(t);
+  ev->to = to;
+  ev->ack = ack;
+  host->post(std::move(ev));
+  return ack;
+}
+
+Result<void> ReactorPool::set_home(ThreadId id, CoreId home) {
+  std::lock_guard lk(mu_);
+  auto it = live_.find(id);
+  if (it == live_.end()) return make_error(Errc::not_found, fmt::format("no thread with id {}", id.value));
+  if (reactor(home) == nullptr)
+    return make_error(Errc::invalid_argument, fmt::format("core {} has no reactor", home.value));
+  if (!it->second->cpumask().test(home))
+    return make_error(Errc::invalid_argument, fmt::format("core {} is outside thread {}'s cpumask {}", home.value,
+                                                          id.value, it->second->cpumask().to_list()));
+  it->second->home_.store(home.value, std::memory_order_release);
+  return {};
+}
+
+Result<void> ReactorPool::set_mode(CoreId core, ReactorMode mode) {
+  Reactor* r = reactor(core);
+  if (r == nullptr) return make_error(Errc::invalid_argument, fmt::format("core {} has no reactor", core.value));
+  r->mode_.store(mode, std::memory_order_release);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  r->waker_->wake();  // a sleeper re-reads its mode (Poll: stays awake)
+  return {};
+}
+
+void ReactorPool::for_each_thread(std::function<void(LwThread&)> fn, std::function<void()> done) {
+  auto list = threads();
+  if (list.empty()) {
+    if (done) done();
+    return;
+  }
+  struct Shared {
+    std::function<void(LwThread&)> fn;
+    std::function<void()> done;
+    std::atomic<size_t> left;
+  };
+  auto sh = std::make_shared<Shared>();
+  sh->fn = std::move(fn);
+  sh->done = std::move(done);
+  sh->left.store(list.size());
+  auto finish_one = [sh] {
+    if (sh->left.fetch_sub(1, std::memory_order_acq_rel) == 1 && sh->done) sh->done();
+  };
+  for (auto& ref : list) {
+    auto r = ref.send([sh, finish_one] {
+      if (LwThread* t = current_thread()) sh->fn(*t);
+      finish_one();
+    });
+    if (!r) finish_one();  // exited meanwhile: nothing to visit
+  }
+}
+
+ThreadRef ReactorPool::find(ThreadId id) const {
+  std::lock_guard lk(mu_);
+  auto it = live_.find(id);
+  return it == live_.end() ? ThreadRef{} : ThreadRef(it->second);
+}
+
+std::vector<ThreadRef> ReactorPool::threads() const {
+  std::lock_guard lk(mu_);
+  std::vector<ThreadRef> out;
+  out.reserve(live_.size());
+  for (auto& [id, t] : live_) out.emplace_back(t);
+  return out;
+}
+
+void ReactorPool::on_thread_exited(ThreadId id) noexcept {
+  std::lock_guard lk(mu_);
+  live_.erase(id);
+}
+
+LoadSnapshot ReactorPool::snapshot() {
+  LoadSnapshot s;
+  s.tick_rate = clock_->tick_rate();
+  s.main_core = main_core_;
+  for (auto& r : reactors_) {
+    ReactorStats st = r->stats();
+    auto& last = last_core_[st.core.value];
+    CoreLoad c;
+    c.id = st.core;
+    c.busy = st.busy - last.first;
+    c.idle = st.idle - last.second;
+    last = {st.busy, st.idle};
+    c.in_interrupt = st.mode == ReactorMode::Interrupt;
+    c.isolated = isolated_.test(st.core);
+    c.thread_count = st.thread_count;
+    if (const CpuInfo* ci = topology_.find(st.core)) {
+      c.numa_node = ci->numa_node;
+      c.smt_siblings = ci->smt_siblings & cores_;
+    } else {
+      c.smt_siblings.set(st.core);
+    }
+    s.cores.push_back(c);
+  }
+  std::map<ThreadId, std::pair<uint64_t, uint64_t>> seen;
+  for (auto& ref : threads()) {
+    LwThread& t = *ref.get();
+    if (t.state() != ThreadState::Running) continue;
+    uint64_t busy = t.busy_.load(std::memory_order_relaxed);
+    uint64_t idle = t.idle_.load(std::memory_order_relaxed);
+    auto it = last_thread_.find(t.id());
+    ThreadLoad tl;
+    tl.id = t.id();
+    tl.core = t.current_core();
+    tl.home = t.home_core();
+    tl.cpumask = t.cpumask() & cores_;
+    tl.busy = it == last_thread_.end() ? busy : busy - it->second.first;
+    tl.idle = it == last_thread_.end() ? idle : idle - it->second.second;
+    seen[t.id()] = {busy, idle};
+    s.threads.push_back(std::move(tl));
+  }
+  last_thread_ = std::move(seen);
+  return s;
+}
+
+RestoreReport ReactorPool::restore_placement() noexcept {
+  // A thread in transit (a user move, a round's move) cannot be moved until it
+  // lands; such requests come back Skipped. So restore in attempts: request
+  // every away thread home, wait, re-scan, until all are home or the bound.
+  RestoreReport rep;
+  try {
+    for (auto& r : reactors_) (void)set_mode(r->core(), baseline_);
+    std::set<ThreadId> away;
+    const auto deadline = std::chrono::steady_clock::now() + wait_bound_;
+    for (int attempt = 0; attempt < 16; ++attempt) {
+      std::vector<MoveTicket> tickets;
+      bool transit = false;
+      for (auto& ref : threads()) {
+        LwThread& t = *ref.get();
+        if (t.state() != ThreadState::Running) continue;
+        const bool in_transit = t.in_transit_.load(std::memory_order_acquire);
+        if (t.current_core() == t.home_core() && !in_transit) continue;
+        away.insert(t.id());
+        transit |= in_transit;
+        if (auto tk = move(t.id(), t.home_core())) tickets.push_back(*tk);
+      }
+      if (tickets.empty() && !transit) break;
+      auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - std::chrono::steady_clock::now());
+      bool ok = wait_for(
+          [&] {
+            for (auto& tk : tickets)
+              if (!tk->done()) return false;
+            return true;
+          },
+          std::max(left, std::chrono::nanoseconds(0)));
+      if (!ok || std::chrono::steady_clock::now() >= deadline) {
+        rep.timed_out = true;
+        break;
+      }
+    }
+    rep.moves_requested = static_cast<uint32_t>(away.size());
+    for (ThreadId id : away) {
+      ThreadRef t = find(id);
+      if (!t || t->state() != ThreadState::Running) {
+        ++rep.moves_skipped;
+        rep.detail += fmt::format("thread {} exited before it was home; ", id.value);
+      } else if (t->current_core() == t->home_core() && !t->in_transit_.load(std::memory_order_acquire)) {
+        ++rep.moves_done;
+      } else {
+        ++rep.moves_skipped;
+        rep.detail += fmt::format("thread {} is still on core {} (home {}); ", id.value, t->current_core().value,
+                                  t->home_core().value);
+      }
+    }
+    if (rep.timed_out) rep.detail += fmt::format("timed out after {} ms waiting for moves; ", wait_bound_.count());
+  } catch (const std::exception& e) {
+    rep.detail += std::string("restore failed: ") + e.what();
+  }
+  return rep;
+}
+
+StopReport ReactorPool::stop(std::chrono::milliseconds timeout) {
+  StopReport rep;
+  if (stopped_.load(std::memory_order_acquire)) return rep;
+  size_t before = 0;
+  {
+    std::lock_guard lk(mu_);
+    before = live_.size();
+  }
+  stopping_.store(true, std::memory_order_seq_cst);
+  for (auto& r : reactors_) r->waker_->wake();
+  wait_for(
+      [this] {
+        std::lock_guard lk(mu_);
+        return live_.empty();
+      },
+      timeout);
+  {
+    std::lock_guard lk(mu_);
+    for (auto& [id, t] : live_)
+      rep.stragglers.push_back(fmt::format("{} (id {}) on core {}", t->name(), id.value, t->current_core().value));
+    rep.exited = static_cast<uint32_t>(before - live_.size());
+  }
+  for (auto& s : rep.stragglers) log(LogLevel::Warn, "stop: thread {} did not exit in time", s);
+  stopped_.store(true, std::memory_order_seq_cst);
+  for (auto& r : reactors_) r->waker_->wake();
+  for (auto& th : os_threads_)
+    if (th.joinable()) th.join();
+  return rep;
+}
+
+}  // namespace reactor

@@ -1,0 +1,83 @@
+#include "reactor/waker.hh"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <reactor/log.hh>
+
+namespace reactor::detail {
+
+Waker::Waker() {
+  efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  REACTOR_ASSERT(efd >= 0);
+}
+
+Waker::~Waker() {
+  if (ring_ok_) io_uring_queue_exit(&ring_);
+  if (efd >= 0) ::close(efd);
+}
+
+Result<void> Waker::init() noexcept {
+  if (ring_ok_) return {};
+  // The ring is used only by the reactor's OS thread: single issuer and
+  // deferred task work are allowed (and cut wake-up cost); older kernels
+  // reject them, so fall back step by step.
+  const unsigned candidates[] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_COOP_TASKRUN, 0};
+  int rc = -ENOSYS;
+  for (unsigned f : candidates) {
+    rc = io_uring_queue_init(256, &ring_, f);
+    if (rc == 0) {
+      flags_ = f;
+      ring_ok_ = true;
+      return {};
+    }
+  }
+  log(LogLevel::Warn, "io_uring unavailable ({}): reactors sleep in poll(2) instead", std::strerror(-rc));
+  return make_error(Errc::unsupported, std::string("io_uring_queue_init: ") + std::strerror(-rc));
+}
+
+void Waker::wake() noexcept {
+  uint64_t one = 1;
+  // EAGAIN means the counter is saturated: a wake-up is pending anyway.
+  ssize_t n = ::write(efd, &one, sizeof one);
+  (void)n;
+}
+
+void Waker::wait(uint64_t timeout_ns) noexcept {
+  if (!ring_ok_) {
+    pollfd p{efd, POLLIN, 0};
+    int ms = static_cast<int>(std::min<uint64_t>(timeout_ns / 1'000'000 + 1, 60'000));
+    if (::poll(&p, 1, ms) > 0) {
+      ssize_t n = ::read(efd, &efd_buf_, sizeof efd_buf_);
+      (void)n;
+    }
+    return;
+  }
+  if (!read_armed_) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe != nullptr) {
+      io_uring_prep_read(sqe, efd, &efd_buf_, sizeof efd_buf_, 0);
+      io_uring_sqe_set_data64(sqe, kWakeTag);
+      read_armed_ = true;
+    }
+  }
+  __kernel_timespec ts{};
+  ts.tv_sec = static_cast<long long>(timeout_ns / 1'000'000'000);
+  ts.tv_nsec = static_cast<long long>(timeout_ns % 1'000'000'000);
+  io_uring_cqe* cqe = nullptr;
+  int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+  (void)rc;  // -ETIME (timeout) and -EINTR are normal wake-ups
+  unsigned head = 0;
+  unsigned seen = 0;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    ++seen;
+    if (io_uring_cqe_get_data64(cqe) == kWakeTag) read_armed_ = false;
+  }
+  io_uring_cq_advance(&ring_, seen);
+}
+
+}  // namespace reactor::detail

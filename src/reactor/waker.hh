@@ -1,0 +1,45 @@
+#pragma once
+// The reactor's sleep: one io_uring per reactor (created on the driving OS
+// thread, SINGLE_ISSUER|DEFER_TASKRUN where the kernel has them) waiting on the
+// reactor's eventfd with a timeout. Other threads wake it by writing the
+// eventfd, and only when the reactor announced it is sleeping.
+
+#include <cstdint>
+
+#include <liburing.h>
+
+#include <reactor/error.hh>
+
+namespace reactor::detail {
+
+struct Waker {
+  Waker();
+  ~Waker();
+  Waker(const Waker&) = delete;
+  Waker& operator=(const Waker&) = delete;
+
+  /// Creates the io_uring; call on the OS thread that will sleep. Falls back
+  /// to ring flags the kernel accepts, then to poll(2) if io_uring is missing.
+  Result<void> init() noexcept;
+  /// Any thread: makes the next (or current) wait return.
+  void wake() noexcept;
+  /// Driving thread: waits for a wake-up or `timeout_ns`.
+  void wait(uint64_t timeout_ns) noexcept;
+  /// The ring (nullptr before init or without io_uring): the I/O layer submits here.
+  io_uring* ring() noexcept { return ring_ok_ ? &ring_ : nullptr; }
+  unsigned ring_flags() const noexcept { return flags_; }
+
+  int efd = -1;
+
+ private:
+  io_uring ring_{};
+  bool ring_ok_ = false;
+  bool read_armed_ = false;
+  unsigned flags_ = 0;
+  uint64_t efd_buf_ = 0;
+};
+
+/// user_data of the eventfd read; I/O completions use pointers (never this value).
+constexpr uint64_t kWakeTag = 1;
+
+}  // namespace reactor::detail

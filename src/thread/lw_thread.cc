@@ -1,0 +1,381 @@
+// LwThread: a passive context. Design notes:
+//
+// Ownership: a shared_ptr held by its reactor (while hosted or in transit, via
+// the event carrying it), by the pool registry (until it exits) and by every
+// ThreadRef. The ring and the pollers die with the last reference.
+//
+// Sending (any OS thread), exactly once and never lost:
+//   1. senders_ += 1 (seq_cst), then read state_: not Running -> undo, fail.
+//   2. enqueue into the rte_ring (full -> undo, Errc::full: nothing queued).
+//   3. senders_ -= 1; fence; wake the hosting reactor only if it sleeps.
+// Retiring (hosting reactor) requires state_ == Exiting, senders_ == 0 and an
+// empty ring, checked in that order: a sender that passed step 1 either shows
+// in senders_ or its message shows in the ring, so nothing is dropped.
+//
+// Moving: the ring travels with the thread, so messages sent while it is in
+// transit wait in the ring and run after it lands: exactly once, per-sender
+// FIFO (single ring, MP enqueue preserves each producer's order).
+//
+// Polling (hosting reactor only): up to kMaxMessagesPerPoll messages, then each
+// active poller, then timed pollers whose deadline passed. One clock read per
+// callable attributes stalls to a name. Exceptions stop at this boundary.
+
+#include <reactor/clock.hh>
+#include <reactor/log.hh>
+#include <reactor/reactor.hh>
+#include <reactor/thread.hh>
+
+#include <algorithm>
+#include <exception>
+
+#include "thread/poller_slot.hh"
+#include "thread/ring.hh"
+
+namespace reactor {
+namespace {
+
+// Messages run per poll pass: large enough to amortise the pass overhead at
+// high message rates, small enough that pollers are not starved by a storm.
+constexpr size_t kMaxMessagesPerPoll = 128;
+constexpr unsigned kDequeueBurst = 32;
+
+thread_local LwThread* t_current = nullptr;
+
+}  // namespace
+
+std::string_view to_string(PollerState s) noexcept {
+  switch (s) {
+    case PollerState::Waiting: return "waiting";
+    case PollerState::Running: return "running";
+    case PollerState::Paused: return "paused";
+    case PollerState::Unregistered: return "unregistered";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(ThreadState s) noexcept {
+  switch (s) {
+    case ThreadState::Running: return "running";
+    case ThreadState::Exiting: return "exiting";
+    case ThreadState::Exited: return "exited";
+  }
+  return "unknown";
+}
+
+LwThread* current_thread() noexcept { return t_current; }
+CurrentThreadScope::CurrentThreadScope(LwThread* t) noexcept : prev_(t_current) { t_current = t; }
+CurrentThreadScope::~CurrentThreadScope() { t_current = prev_; }
+
+LwThread::LwThread(Token, ThreadId id, std::string name, CpuSet cpumask, CoreId home, uint32_t ring_size,
+                   Task on_exit, const Clock& clock)
+    : id_(id),
+      name_(std::move(name)),
+      cpumask_(cpumask),
+      clock_(clock),
+      home_(home.value),
+      core_(home.value),
+      on_exit_(std::move(on_exit)) {
+  auto name_buf = fmt::format("t{}", id.value);
+  auto r = detail::create_ring(name_buf.c_str(), ring_size, &ring_mem_);
+  REACTOR_ASSERT(r.has_value());  // ring_size was validated by the pool
+  ring_ = *r;
+}
+
+LwThread::~LwThread() {
+  // Messages left in the ring were never accepted for delivery by a live
+  // thread (sends fail once exiting); free them without running them.
+  void* objs[kDequeueBurst];
+  if (ring_ != nullptr) {
+    while (unsigned n = detail::ring_dequeue_burst(ring_, objs, kDequeueBurst)) {
+      for (unsigned i = 0; i < n; ++i) delete static_cast<detail::Message*>(objs[i]);
+    }
+    detail::free_ring(ring_mem_);
+  }
+}
+
+Result<PollerId> LwThread::register_poller(std::string name, PollerFn fn, std::chrono::microseconds period) {
+  if (!fn) return make_error(Errc::invalid_argument, fmt::format("poller '{}': empty function", name));
+  if (period.count() < 0)
+    return make_error(Errc::invalid_argument, fmt::format("poller '{}': negative period", name));
+  if (state() != ThreadState::Running)
+    return make_error(Errc::exited,
+                      fmt::format("thread '{}' (id {}) is exiting: no new pollers", name_, id_.value));
+  auto slot = std::make_unique<detail::PollerSlot>();
+  slot->name = std::move(name);
+  slot->fn = std::move(fn);
+  slot->period_us = static_cast<uint64_t>(period.count());
+  slot->period_ticks = slot->period_us == 0 ? 0 : std::max<uint64_t>(1, clock_.us_to_ticks(slot->period_us));
+  std::lock_guard lk(pollers_mu_);
+  slot->id = PollerId{next_poller_id_++};
+  PollerId id = slot->id;
+  if (slot->period_ticks == 0) {
+    active_.push_back(std::move(slot));
+    ++running_active_;
+  } else {
+    slot->next_run = clock_.now() + slot->period_ticks;
+    next_deadline_ = std::min(next_deadline_, slot->next_run);
+    timed_.push_back(std::move(slot));
+  }
+  return id;
+}
+
+namespace {
+detail::PollerSlot* find_slot(std::vector<std::unique_ptr<detail::PollerSlot>>& v, PollerId id) {
+  for (auto& s : v)
+    if (s->id == id && s->state.load(std::memory_order_relaxed) != PollerState::Unregistered) return s.get();
+  return nullptr;
+}
+}  // namespace
+
+Result<void> LwThread::pause_poller(PollerId id) {
+  std::lock_guard lk(pollers_mu_);
+  detail::PollerSlot* s = find_slot(active_, id);
+  bool active = s != nullptr;
+  if (s == nullptr) s = find_slot(timed_, id);
+  if (s == nullptr) return make_error(Errc::not_found, fmt::format("thread '{}': no poller {}", name_, id.value));
+  if (s->state.load(std::memory_order_relaxed) == PollerState::Paused) return {};
+  s->state.store(PollerState::Paused, std::memory_order_relaxed);
+  ++paused_count_;
+  if (active) --running_active_;
+  return {};
+}
+
+Result<void> LwThread::resume_poller(PollerId id) {
+  std::lock_guard lk(pollers_mu_);
+  detail::PollerSlot* s = find_slot(active_, id);
+  bool active = s != nullptr;
+  if (s == nullptr) s = find_slot(timed_, id);
+  if (s == nullptr) return make_error(Errc::not_found, fmt::format("thread '{}': no poller {}", name_, id.value));
+  if (s->state.load(std::memory_order_relaxed) != PollerState::Paused) return {};
+  s->state.store(PollerState::Waiting, std::memory_order_relaxed);
+  --paused_count_;
+  if (active) {
+    ++running_active_;
+  } else {
+    s->next_run = clock_.now() + s->period_ticks;
+    next_deadline_ = std::min(next_deadline_, s->next_run);
+  }
+  return {};
+}
+
+Result<void> LwThread::unregister_poller(PollerId id) {
+  std::lock_guard lk(pollers_mu_);
+  detail::PollerSlot* s = find_slot(active_, id);
+  bool active = s != nullptr;
+  if (s == nullptr) s = find_slot(timed_, id);
+  if (s == nullptr) return make_error(Errc::not_found, fmt::format("thread '{}': no poller {}", name_, id.value));
+  PollerState prev = s->state.exchange(PollerState::Unregistered, std::memory_order_relaxed);
+  if (prev == PollerState::Paused) --paused_count_;
+  else if (active) --running_active_;
+  // The slot (and its function, which may be running right now) is freed only
+  // at the end of the poll pass, in compact_pollers().
+  pollers_dirty_ = true;
+  return {};
+}
+
+void LwThread::exit() noexcept {
+  ThreadState expected = ThreadState::Running;
+  if (!state_.compare_exchange_strong(expected, ThreadState::Exiting, std::memory_order_seq_cst)) return;
+  std::lock_guard lk(pollers_mu_);
+  for (auto* v : {&active_, &timed_})
+    for (auto& s : *v) s->state.store(PollerState::Unregistered, std::memory_order_relaxed);
+  running_active_ = 0;
+  paused_count_ = 0;
+  pollers_dirty_ = true;
+  next_deadline_ = UINT64_MAX;
+}
+
+ThreadStats LwThread::stats() const {
+  ThreadStats s;
+  s.id = id_;
+  s.name = name_;
+  s.cpumask = cpumask_;
+  s.home = home_core();
+  s.core = current_core();
+  s.state = state();
+  s.in_transit = in_transit_.load(std::memory_order_acquire);
+  s.busy = busy_.load(std::memory_order_relaxed);
+  s.idle = idle_.load(std::memory_order_relaxed);
+  s.messages = messages_.load(std::memory_order_relaxed);
+  s.exceptions = exceptions_.load(std::memory_order_relaxed);
+  s.placed_at = placed_at_.load(std::memory_order_relaxed);
+  std::lock_guard lk(pollers_mu_);
+  for (auto& p : active_) {
+    auto st = p->state.load(std::memory_order_relaxed);
+    if (st == PollerState::Unregistered) continue;
+    if (st == PollerState::Paused) ++s.paused_pollers; else ++s.active_pollers;
+  }
+  for (auto& p : timed_) {
+    auto st = p->state.load(std::memory_order_relaxed);
+    if (st == PollerState::Unregistered) continue;
+    if (st == PollerState::Paused) ++s.paused_pollers; else ++s.timed_pollers;
+  }
+  return s;
+}
+
+std::vector<PollerStats> LwThread::pollers() const {
+  std::vector<PollerStats> out;
+  std::lock_guard lk(pollers_mu_);
+  out.reserve(active_.size() + timed_.size());
+  for (auto* v : {&active_, &timed_}) {
+    for (auto& p : *v) {
+      PollerStats ps;
+      ps.name = p->name;
+      ps.id = p->id;
+      ps.state = p->state.load(std::memory_order_relaxed);
+      ps.run_count = p->run_count.load(std::memory_order_relaxed);
+      ps.busy_count = p->busy_count.load(std::memory_order_relaxed);
+      ps.period_ticks = p->period_ticks;
+      ps.period_us = p->period_us;
+      out.push_back(std::move(ps));
+    }
+  }
+  return out;
+}
+
+void LwThread::account(bool busy, uint64_t ticks) noexcept {
+  // Single writer (the hosting reactor): plain load+store keeps it cheap.
+  auto& c = busy ? busy_ : idle_;
+  c.store(c.load(std::memory_order_relaxed) + ticks, std::memory_order_relaxed);
+}
+
+void LwThread::run_message(detail::Message* m) noexcept {
+  try {
+    m->run();
+  } catch (const std::exception& e) {
+    exceptions_.fetch_add(1, std::memory_order_relaxed);
+    log(LogLevel::Error, "thread '{}' (id {}): message threw: {}", name_, id_.value, e.what());
+  } catch (...) {
+    exceptions_.fetch_add(1, std::memory_order_relaxed);
+    log(LogLevel::Error, "thread '{}' (id {}): message threw a non-std exception", name_, id_.value);
+  }
+  delete m;
+  messages_.store(messages_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+size_t LwThread::drain_messages(size_t max) noexcept {
+  void* objs[kDequeueBurst];
+  size_t done = 0;
+  while (done < max) {
+    unsigned want = static_cast<unsigned>(std::min<size_t>(kDequeueBurst, max - done));
+    unsigned n = detail::ring_dequeue_burst(ring_, objs, want);
+    for (unsigned i = 0; i < n; ++i) run_message(static_cast<detail::Message*>(objs[i]));
+    done += n;
+    if (n < want) break;
+  }
+  return done;
+}
+
+void LwThread::refresh_deadline() noexcept {
+  uint64_t d = UINT64_MAX;
+  for (auto& s : timed_)
+    if (s->state.load(std::memory_order_relaxed) == PollerState::Waiting) d = std::min(d, s->next_run);
+  next_deadline_ = d;
+}
+
+void LwThread::compact_pollers() {
+  std::lock_guard lk(pollers_mu_);
+  auto gone = [](const std::unique_ptr<detail::PollerSlot>& s) {
+    return s->state.load(std::memory_order_relaxed) == PollerState::Unregistered;
+  };
+  active_.erase(std::remove_if(active_.begin(), active_.end(), gone), active_.end());
+  timed_.erase(std::remove_if(timed_.begin(), timed_.end(), gone), timed_.end());
+  pollers_dirty_ = false;
+  refresh_deadline();
+}
+
+namespace {
+// Runs one poller; returns true if it reported busy. Exceptions are counted
+// against the thread and the poller keeps its registration.
+template <class OnThrow>
+bool run_poller(detail::PollerSlot& s, OnThrow&& on_throw) noexcept {
+  s.state.store(PollerState::Running, std::memory_order_relaxed);
+  bool busy = false;
+  try {
+    busy = s.fn() == PollStatus::Busy;
+  } catch (const std::exception& e) {
+    on_throw(e.what());
+  } catch (...) {
+    on_throw("non-std exception");
+  }
+  PollerState expected = PollerState::Running;
+  // Unregister or pause from inside the poller already changed the state.
+  s.state.compare_exchange_strong(expected, PollerState::Waiting, std::memory_order_relaxed);
+  s.run_count.store(s.run_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (busy) s.busy_count.store(s.busy_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return busy;
+}
+}  // namespace
+
+bool LwThread::poll(uint64_t now) noexcept {
+  CurrentThreadScope scope(this);
+  auto on_throw = [this](const char* what) {
+    exceptions_.fetch_add(1, std::memory_order_relaxed);
+    log(LogLevel::Error, "thread '{}' (id {}): poller threw: {}", name_, id_.value, what);
+  };
+  bool work = drain_messages(kMaxMessagesPerPoll) > 0;
+
+  // Active pollers: pollers registered during the pass run from the next pass.
+  const size_t n_active = active_.size();
+  for (size_t i = 0; i < n_active; ++i) {
+    detail::PollerSlot& s = *active_[i];
+    if (s.state.load(std::memory_order_relaxed) != PollerState::Waiting) continue;
+    work |= run_poller(s, on_throw);
+  }
+
+  if (now >= next_deadline_) {
+    const size_t n_timed = timed_.size();
+    for (size_t i = 0; i < n_timed; ++i) {
+      detail::PollerSlot& s = *timed_[i];
+      if (s.state.load(std::memory_order_relaxed) != PollerState::Waiting || s.next_run > now) continue;
+      // Next run one period after this one was due; a long stall does not
+      // cause a burst of catch-up runs.
+      s.next_run = std::max(s.next_run + s.period_ticks, now + 1);
+      work |= run_poller(s, on_throw);
+    }
+    refresh_deadline();
+  }
+  if (pollers_dirty_) compact_pollers();
+  return work;
+}
+
+bool LwThread::has_work(uint64_t now) const noexcept {
+  return !detail::ring_empty(ring_) || running_active_ > 0 || now >= next_deadline_ ||
+         (state_.load(std::memory_order_relaxed) == ThreadState::Exiting);
+}
+
+uint64_t LwThread::next_deadline() const noexcept { return next_deadline_; }
+
+bool LwThread::ready_to_retire() const noexcept {
+  if (state_.load(std::memory_order_seq_cst) != ThreadState::Exiting) return false;
+  if (senders_.load(std::memory_order_seq_cst) != 0) return false;
+  if (!detail::ring_empty(ring_)) return false;
+  return active_.empty() && timed_.empty();
+}
+
+namespace detail {
+
+Result<void> send_message(LwThread& t, Message* m) noexcept {
+  t.senders_.fetch_add(1, std::memory_order_seq_cst);
+  if (t.state_.load(std::memory_order_seq_cst) != ThreadState::Running) {
+    t.senders_.fetch_sub(1, std::memory_order_seq_cst);
+    delete m;
+    return make_error(Errc::exited,
+                      fmt::format("thread '{}' (id {}) has exited", t.name_, t.id_.value));
+  }
+  if (ring_enqueue(t.ring_, m) != 0) {
+    t.senders_.fetch_sub(1, std::memory_order_seq_cst);
+    delete m;
+    return make_error(Errc::full, fmt::format("thread '{}' (id {}): message ring full ({} slots); retry later",
+                                              t.name_, t.id_.value, ring_count(t.ring_) + 1));
+  }
+  t.senders_.fetch_sub(1, std::memory_order_seq_cst);
+  // Pairs with the fence in Reactor::sleep_if_idle: either the reactor sees
+  // the message in its re-check, or we see it sleeping and wake it.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (Reactor* r = t.reactor_.load(std::memory_order_acquire)) r->wake();
+  return {};
+}
+
+}  // namespace detail
+}  // namespace reactor

@@ -1,0 +1,289 @@
+// LwThread on the deterministic harness: messages, pollers (active, timed,
+// paused, unregistered from inside), exit protocol, exceptions, full rings.
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include <reactor/thread.hh>
+
+#include "support/harness.hh"
+
+using namespace reactor;
+using namespace std::chrono_literals;
+using reactor::test::Harness;
+using reactor::test::HarnessOptions;
+
+TEST(LwThread, IdsStartAtOneAndHomesRoundRobin) {
+  Harness h(HarnessOptions{.cores = 3});
+  auto a = h.spawn("a");
+  auto b = h.spawn("b");
+  auto c = h.spawn("c");
+  auto d = h.spawn("d");
+  EXPECT_EQ(a.id().value, 1u);
+  EXPECT_EQ(d.id().value, 4u);
+  EXPECT_EQ(a->home_core().value, 0u);
+  EXPECT_EQ(b->home_core().value, 1u);
+  EXPECT_EQ(c->home_core().value, 2u);
+  EXPECT_EQ(d->home_core().value, 0u);
+  auto pinned = h.spawn("pinned", CpuSet{2});
+  EXPECT_EQ(pinned->home_core().value, 2u);
+  EXPECT_EQ(pinned->current_core().value, 2u);
+  EXPECT_EQ(h.pool().reactor(CoreId{2})->stats().thread_count, 2u);
+}
+
+TEST(LwThread, MessagesRunOnTheThreadInOrder) {
+  Harness h;
+  auto t = h.spawn("t");
+  std::vector<int> seen;
+  LwThread* where = nullptr;
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(t.send([&, i] { seen.push_back(i); where = current_thread(); }));
+  EXPECT_TRUE(seen.empty());  // nothing runs until the reactor polls
+  h.poll_until_idle();
+  ASSERT_EQ(seen.size(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(seen[i], i);
+  EXPECT_EQ(where, t.get());
+  EXPECT_EQ(t->stats().messages, 10u);
+}
+
+TEST(LwThread, MoveOnlyCallables) {
+  Harness h;
+  auto t = h.spawn("t");
+  auto p = std::make_unique<int>(42);
+  int got = 0;
+  ASSERT_TRUE(t.send([&got, p = std::move(p)] { got = *p; }));
+  h.poll_until_idle();
+  EXPECT_EQ(got, 42);
+}
+
+TEST(LwThread, TimedPollerHonoursPeriodOnManualClock) {
+  Harness h;
+  int runs = 0;
+  auto t = h.spawn("t", {}, [&] {
+    ASSERT_TRUE(current_thread()->register_poller("tick", [&] { ++runs; return PollStatus::Busy; }, 100us));
+  });
+  h.poll_all();
+  EXPECT_EQ(runs, 0);
+  h.advance_us(99);
+  h.poll_all();
+  EXPECT_EQ(runs, 0);
+  h.advance_us(1);
+  h.poll_all();
+  EXPECT_EQ(runs, 1);
+  h.poll_all();
+  EXPECT_EQ(runs, 1);  // not due again until another period passes
+  h.advance_us(100);
+  h.poll_all();
+  EXPECT_EQ(runs, 2);
+  // A long gap runs it once, not once per missed period.
+  h.advance_us(1000);
+  h.poll_all();
+  h.poll_all();
+  EXPECT_EQ(runs, 3);
+  auto ps = t->pollers();
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_EQ(ps[0].run_count, 3u);
+  EXPECT_EQ(ps[0].busy_count, 3u);
+  EXPECT_EQ(ps[0].period_us, 100u);
+  EXPECT_EQ(ps[0].period_ticks, h.clock().us_to_ticks(100));
+  EXPECT_EQ(t->stats().timed_pollers, 1u);
+}
+
+TEST(LwThread, ActivePollerPauseResume) {
+  Harness h;
+  int runs = 0;
+  PollerId id;
+  auto t = h.spawn("t", {}, [&] {
+    id = *current_thread()->register_poller("spin", [&] { ++runs; return PollStatus::Idle; });
+  });
+  h.poll_all();
+  int before = runs;
+  EXPECT_GT(before, 0);
+  ASSERT_TRUE(t.send([&] { ASSERT_TRUE(current_thread()->pause_poller(id)); }));
+  h.poll_all();
+  before = runs;
+  h.poll_all();
+  h.poll_all();
+  EXPECT_EQ(runs, before);
+  EXPECT_EQ(t->stats().paused_pollers, 1u);
+  EXPECT_EQ(t->pollers()[0].state, PollerState::Paused);
+  ASSERT_TRUE(t.send([&] { ASSERT_TRUE(current_thread()->resume_poller(id)); }));
+  h.poll_all();
+  h.poll_all();
+  EXPECT_GT(runs, before);
+  EXPECT_EQ(t->stats().active_pollers, 1u);
+}
+
+TEST(LwThread, PausedTimedPollerDoesNotRun) {
+  Harness h;
+  int runs = 0;
+  PollerId id;
+  auto t = h.spawn("t", {}, [&] {
+    id = *current_thread()->register_poller("tick", [&] { ++runs; return PollStatus::Idle; }, 10us);
+    ASSERT_TRUE(current_thread()->pause_poller(id));
+  });
+  h.advance_us(100);
+  h.poll_all();
+  EXPECT_EQ(runs, 0);
+  ASSERT_TRUE(t.send([&] { ASSERT_TRUE(current_thread()->resume_poller(id)); }));
+  h.poll_all();
+  h.advance_us(10);
+  h.poll_all();
+  EXPECT_EQ(runs, 1);
+}
+
+TEST(LwThread, UnregisterFromInsideThePoller) {
+  Harness h;
+  int runs = 0;
+  auto t = h.spawn("t", {}, [&] {
+    auto self = std::make_shared<PollerId>();
+    *self = *current_thread()->register_poller("once", [&runs, self] {
+      ++runs;
+      EXPECT_TRUE(current_thread()->unregister_poller(*self));
+      return PollStatus::Busy;
+    });
+  });
+  h.poll_all();
+  h.poll_all();
+  h.poll_all();
+  EXPECT_EQ(runs, 1);
+  EXPECT_TRUE(t->pollers().empty());
+  EXPECT_EQ(t->stats().active_pollers, 0u);
+}
+
+TEST(LwThread, UnknownPollerIsAnError) {
+  Harness h;
+  auto t = h.spawn("t");
+  Result<void> r;
+  ASSERT_TRUE(t.send([&] { r = current_thread()->pause_poller(PollerId{99}); }));
+  h.poll_until_idle();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::not_found);
+  EXPECT_NE(r.error().message.find("no poller 99"), std::string::npos);
+}
+
+TEST(LwThread, ExitDrainsPendingMessagesThenRunsOnExit) {
+  Harness h;
+  int ran = 0;
+  bool exited = false;
+  int poller_runs = 0;
+  ThreadOptions o;
+  o.name = "leaver";
+  o.on_exit = [&] { exited = true; };
+  auto t = *h.pool().spawn(std::move(o), [&] {
+    (void)current_thread()->register_poller("p", [&] { ++poller_runs; return PollStatus::Idle; });
+  });
+  h.poll_until_idle();
+  // Three messages queued behind the exit request: all still run.
+  ASSERT_TRUE(t.send([&] { current_thread()->exit(); }));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(t.send([&] { ++ran; }));
+  h.poll_all();
+  EXPECT_EQ(ran, 3);
+  EXPECT_TRUE(exited);
+  EXPECT_EQ(t->state(), ThreadState::Exited);
+  auto r = t.send([] {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::exited);
+  EXPECT_FALSE(h.pool().find(t.id()));
+  EXPECT_EQ(h.pool().reactor(CoreId{0})->stats().thread_count, 0u);
+  // Registering a poller while exiting fails.
+  EXPECT_EQ(t->stats().active_pollers, 0u);
+}
+
+TEST(LwThread, RegisterWhileExitingFails) {
+  Harness h;
+  Result<PollerId> r;
+  auto t = h.spawn("t");
+  ASSERT_TRUE(t.send([&] {
+    current_thread()->exit();
+    r = current_thread()->register_poller("late", [] { return PollStatus::Idle; });
+  }));
+  h.poll_until_idle();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::exited);
+}
+
+TEST(LwThread, ExceptionsAreCaughtAndCounted) {
+  Harness h;
+  int after = 0;
+  auto t = h.spawn("thrower", {}, [] {
+    (void)current_thread()->register_poller("bad", []() -> PollStatus { throw std::runtime_error("poller boom"); });
+  });
+  ASSERT_TRUE(t.send([] { throw std::runtime_error("message boom"); }));
+  ASSERT_TRUE(t.send([&] { ++after; }));
+  h.poll_all();
+  h.poll_all();
+  EXPECT_EQ(after, 1);
+  EXPECT_GE(t->stats().exceptions, 3u);  // one message + at least two poller runs
+  EXPECT_EQ(t->state(), ThreadState::Running);
+  EXPECT_EQ(t->pollers().size(), 1u);  // the poller stays registered
+}
+
+TEST(LwThread, FullRingIsReportedNotDropped) {
+  Harness h;
+  ThreadOptions o;
+  o.name = "small";
+  o.ring_size = 64;
+  auto t = *h.pool().spawn(std::move(o));
+  h.poll_until_idle();
+  int ran = 0;
+  int accepted = 0;
+  Result<void> last;
+  for (int i = 0; i < 100; ++i) {
+    last = t.send([&] { ++ran; });
+    if (!last) break;
+    ++accepted;
+  }
+  EXPECT_EQ(accepted, 63);  // capacity is size - 1
+  ASSERT_FALSE(last);
+  EXPECT_EQ(last.error().code, Errc::full);
+  h.poll_until_idle();
+  EXPECT_EQ(ran, accepted);
+  EXPECT_TRUE(t.send([&] { ++ran; }));
+}
+
+TEST(LwThread, BusyAndIdleTicks) {
+  Harness h;
+  bool busy = true;
+  auto t = h.spawn("t", {}, [&] {
+    (void)current_thread()->register_poller("work", [&] {
+      h.clock().advance(1000);  // the poller "takes" 1000 ticks
+      return busy ? PollStatus::Busy : PollStatus::Idle;
+    });
+  });
+  auto s0 = t->stats();
+  h.poll(t->current_core());
+  auto s1 = t->stats();
+  EXPECT_EQ(s1.busy - s0.busy, 1000u);
+  EXPECT_EQ(s1.idle, s0.idle);
+  busy = false;
+  h.poll(t->current_core());
+  auto s2 = t->stats();
+  EXPECT_EQ(s2.idle - s1.idle, 1000u);
+  auto rs = h.pool().reactor(t->current_core())->stats();
+  EXPECT_GE(rs.busy, 1000u);
+  EXPECT_GE(rs.idle, 1000u);
+}
+
+TEST(LwThread, EmptyRefAndBadSpawnOptions) {
+  Harness h;
+  ThreadRef empty;
+  EXPECT_FALSE(empty.send([] {}));
+  ThreadOptions o;
+  o.cpumask = CpuSet{5};
+  auto r = h.pool().spawn(std::move(o));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("not inside the reactor cores"), std::string::npos) << r.error().message;
+  ThreadOptions o2;
+  o2.ring_size = 100;
+  auto r2 = h.pool().spawn(std::move(o2));
+  ASSERT_FALSE(r2);
+  EXPECT_NE(r2.error().message.find("power of two"), std::string::npos);
+  ThreadOptions o3;
+  o3.cpumask = CpuSet{0};
+  o3.home = CoreId{1};
+  auto r3 = h.pool().spawn(std::move(o3));
+  ASSERT_FALSE(r3);
+  EXPECT_NE(r3.error().message.find("home core 1 is not in its cpumask"), std::string::npos);
+}
