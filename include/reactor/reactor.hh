@@ -15,10 +15,13 @@
 #include <reactor/load_snapshot.hh>
 #include <reactor/thread.hh>
 
+struct io_uring;  // liburing, kept out of the public headers
+
 namespace reactor {
 
 class Clock;
 namespace detail {
+struct IoAccess;
 struct ReactorEvent;
 struct EventQueue;
 struct Waker;
@@ -81,6 +84,7 @@ class Reactor {
 
  private:
   friend class ReactorPool;
+  friend struct detail::IoAccess;
   friend Result<void> detail::send_message(LwThread&, detail::Message*) noexcept;
   struct Token {};
 
@@ -95,6 +99,11 @@ class Reactor {
   void host(std::shared_ptr<LwThread> t, uint64_t now) noexcept;
   void retire(size_t index) noexcept;
   bool init_waiter() noexcept;
+  // I/O: the ring (created on first use by the driving thread), and the
+  // completion reaping done every pass while I/O is in flight.
+  io_uring* io_ring() noexcept;
+  bool reap_io(bool submit) noexcept;
+  bool io_ring_has_sqes() noexcept;
   void note_stall(const std::string& what, uint64_t ticks) noexcept;
 
   const CoreId core_;
@@ -110,6 +119,7 @@ class Reactor {
   std::atomic<uint32_t> thread_count_{0};
   std::atomic<uint64_t> tid_{0};
   uint64_t last_stall_log_ = 0;
+  uint32_t io_inflight_ = 0;  // driving thread only: SQEs submitted on this ring, not yet reaped
 };
 
 }  // namespace reactor

@@ -24,6 +24,7 @@
 #include <reactor/detail/unique_function.hh>
 #include <reactor/error.hh>
 #include <reactor/ids.hh>
+#include <reactor/log.hh>
 
 struct rte_ring;
 
@@ -91,6 +92,8 @@ struct ThreadOptions {
 
 namespace detail {
 struct PollerSlot;
+struct EventQueue;
+struct IoAccess;
 /// Sends a heap message to `t`; takes ownership (deletes it on failure).
 Result<void> send_message(LwThread& t, Message* m) noexcept;
 }  // namespace detail
@@ -130,6 +133,7 @@ class LwThread {
  private:
   friend class Reactor;
   friend class ReactorPool;
+  friend struct detail::IoAccess;
   friend Result<void> detail::send_message(LwThread&, detail::Message*) noexcept;
   struct Token {};
 
@@ -152,6 +156,7 @@ class LwThread {
   size_t drain_messages(size_t max) noexcept;
   void compact_pollers();
   void refresh_deadline() noexcept;
+  void log_exception(const char* where, const char* what) noexcept;
 
   const ThreadId id_;
   const std::string name_;
@@ -183,6 +188,11 @@ class LwThread {
   std::atomic<uint64_t> exceptions_{0};
   std::atomic<uint64_t> placed_at_{0};
   Task on_exit_;
+  // Runtime work for this thread that must never be refused (forwarded I/O
+  // completions): unbounded, drained at the start of every poll pass.
+  std::unique_ptr<detail::EventQueue> internal_;
+  std::atomic<uint32_t> io_inflight_{0};  // I/O submitted and not yet completed
+  RateLimiter error_log_;                  // one exception line per second per thread
 };
 
 /// The lifetime-safe handle users hold. Copyable; sending to an exited thread

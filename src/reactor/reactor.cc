@@ -25,6 +25,7 @@
 #include <reactor/pool.hh>
 
 #include "reactor/event_queue.hh"
+#include "reactor/io_access.hh"
 #include "reactor/waker.hh"
 
 namespace reactor {
@@ -45,6 +46,41 @@ bool Reactor::init_waiter() noexcept {
   tid_.store(static_cast<uint64_t>(::syscall(SYS_gettid)), std::memory_order_relaxed);
   return waker_->init().has_value();
 }
+
+io_uring* Reactor::io_ring() noexcept {
+  if (waker_->ring() == nullptr) (void)waker_->init();
+  return waker_->ring();
+}
+
+bool Reactor::reap_io(bool submit) noexcept {
+  io_uring* ring = waker_->ring();
+  if (ring == nullptr) return false;
+  if (submit) {
+    // Submits what threads prepared this pass and, with DEFER_TASKRUN, runs
+    // the task work that posts completions.
+    if (io_uring_sq_ready(ring) > 0 || io_inflight_ > 0) io_uring_submit_and_get_events(ring);
+  }
+  bool any = false;
+  io_uring_cqe* cqe = nullptr;
+  unsigned head = 0;
+  unsigned seen = 0;
+  io_uring_for_each_cqe(ring, head, cqe) {
+    ++seen;
+    const uint64_t tag = io_uring_cqe_get_data64(cqe);
+    if (tag == detail::kWakeTag) {
+      waker_->wake_read_done();
+      continue;
+    }
+    any = true;
+    if (io_inflight_ > 0 && !(cqe->flags & IORING_CQE_F_MORE)) --io_inflight_;
+    auto* c = reinterpret_cast<detail::IoCompletion*>(static_cast<uintptr_t>(tag));
+    c->on_complete(*this, cqe->res, cqe->flags);
+  }
+  io_uring_cq_advance(ring, seen);
+  return any;
+}
+
+unsigned detail::IoAccess::ring_flags(Reactor& r) noexcept { return r.waker_->ring_flags(); }
 
 void Reactor::post(std::unique_ptr<detail::ReactorEvent> ev) noexcept {
   events_->push(ev.release());
@@ -165,6 +201,7 @@ bool Reactor::run_once(uint64_t now) noexcept {
       }
     }
   }
+  if (io_inflight_ > 0) work |= reap_io(true);
   uint64_t t0 = now;
   for (size_t i = 0; i < threads_.size();) {
     LwThread& t = *threads_[i];
@@ -182,6 +219,8 @@ bool Reactor::run_once(uint64_t now) noexcept {
     }
     ++i;
   }
+  // Submit what the threads prepared during this pass.
+  if (io_ring_has_sqes()) work |= reap_io(true);
   uint64_t end = threads_.empty() ? clock_.now() : t0;
   uint64_t spent = end >= now ? end - now : 0;
   auto& c = work ? busy_ : idle_;
@@ -189,8 +228,14 @@ bool Reactor::run_once(uint64_t now) noexcept {
   return work;
 }
 
+bool Reactor::io_ring_has_sqes() noexcept {
+  io_uring* ring = waker_->ring();
+  return ring != nullptr && io_uring_sq_ready(ring) > 0;
+}
+
 bool Reactor::has_work(uint64_t now) const noexcept {
   if (!events_->empty()) return true;
+  if (waker_->has_cqes()) return true;
   if (pool_.stopping_.load(std::memory_order_acquire) && !threads_.empty()) return true;
   for (const auto& t : threads_)
     if (t->has_work(now)) return true;
@@ -221,6 +266,7 @@ void Reactor::sleep_if_idle(uint64_t max_sleep_ns) noexcept {
   }
   if (timeout_ns > 0) waker_->wait(timeout_ns);
   sleeping_.store(false, std::memory_order_relaxed);
+  reap_io(false);  // completions that woke us run now, before the next pass
   uint64_t after = clock_.now();
   sleep_.store(sleep_.load(std::memory_order_relaxed) + (after > now ? after - now : 0), std::memory_order_relaxed);
   wakeups_.store(wakeups_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);

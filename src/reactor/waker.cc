@@ -71,13 +71,7 @@ void Waker::wait(uint64_t timeout_ns) noexcept {
   io_uring_cqe* cqe = nullptr;
   int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
   (void)rc;  // -ETIME (timeout) and -EINTR are normal wake-ups
-  unsigned head = 0;
-  unsigned seen = 0;
-  io_uring_for_each_cqe(&ring_, head, cqe) {
-    ++seen;
-    if (io_uring_cqe_get_data64(cqe) == kWakeTag) read_armed_ = false;
-  }
-  io_uring_cq_advance(&ring_, seen);
+  // The reactor reaps every completion (its own wake read included).
 }
 
 }  // namespace reactor::detail

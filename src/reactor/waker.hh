@@ -25,6 +25,10 @@ struct Waker {
   void wake() noexcept;
   /// Driving thread: waits for a wake-up or `timeout_ns`.
   void wait(uint64_t timeout_ns) noexcept;
+  /// The reactor reaped the eventfd read's completion: re-arm on the next wait.
+  void wake_read_done() noexcept { read_armed_ = false; }
+  /// Completions are waiting in the CQ (driving thread).
+  bool has_cqes() const noexcept { return ring_ok_ && io_uring_cq_ready(&ring_) > 0; }
   /// The ring (nullptr before init or without io_uring): the I/O layer submits here.
   io_uring* ring() noexcept { return ring_ok_ ? &ring_ : nullptr; }
   unsigned ring_flags() const noexcept { return flags_; }

@@ -28,6 +28,8 @@
 #include <algorithm>
 #include <exception>
 
+#include "reactor/event_queue.hh"
+#include "reactor/io_access.hh"
 #include "thread/poller_slot.hh"
 #include "thread/ring.hh"
 
@@ -74,7 +76,9 @@ LwThread::LwThread(Token, ThreadId id, std::string name, CpuSet cpumask, CoreId 
       clock_(clock),
       home_(home.value),
       core_(home.value),
-      on_exit_(std::move(on_exit)) {
+      on_exit_(std::move(on_exit)),
+      internal_(std::make_unique<detail::EventQueue>()),
+      error_log_(clock.tick_rate()) {
   auto name_buf = fmt::format("t{}", id.value);
   auto r = detail::create_ring(name_buf.c_str(), ring_size, &ring_mem_);
   REACTOR_ASSERT(r.has_value());  // ring_size was validated by the pool
@@ -239,15 +243,24 @@ void LwThread::account(bool busy, uint64_t ticks) noexcept {
   c.store(c.load(std::memory_order_relaxed) + ticks, std::memory_order_relaxed);
 }
 
+void LwThread::log_exception(const char* where, const char* what) noexcept {
+  exceptions_.fetch_add(1, std::memory_order_relaxed);
+  uint64_t suppressed = 0;
+  if (!error_log_.allow(clock_.now(), suppressed)) return;
+  if (suppressed > 0)
+    log(LogLevel::Error, "thread '{}' (id {}): {} threw: {} ({} more exceptions not logged)", name_, id_.value,
+        where, what, suppressed);
+  else
+    log(LogLevel::Error, "thread '{}' (id {}): {} threw: {}", name_, id_.value, where, what);
+}
+
 void LwThread::run_message(detail::Message* m) noexcept {
   try {
     m->run();
   } catch (const std::exception& e) {
-    exceptions_.fetch_add(1, std::memory_order_relaxed);
-    log(LogLevel::Error, "thread '{}' (id {}): message threw: {}", name_, id_.value, e.what());
+    log_exception("message", e.what());
   } catch (...) {
-    exceptions_.fetch_add(1, std::memory_order_relaxed);
-    log(LogLevel::Error, "thread '{}' (id {}): message threw a non-std exception", name_, id_.value);
+    log_exception("message", "non-std exception");
   }
   delete m;
   messages_.store(messages_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -309,11 +322,21 @@ bool run_poller(detail::PollerSlot& s, OnThrow&& on_throw) noexcept {
 
 bool LwThread::poll(uint64_t now) noexcept {
   CurrentThreadScope scope(this);
-  auto on_throw = [this](const char* what) {
-    exceptions_.fetch_add(1, std::memory_order_relaxed);
-    log(LogLevel::Error, "thread '{}' (id {}): poller threw: {}", name_, id_.value, what);
-  };
-  bool work = drain_messages(kMaxMessagesPerPoll) > 0;
+  auto on_throw = [this](const char* what) { log_exception("poller", what); };
+  bool work = false;
+  // Runtime work first (forwarded I/O completions): it is never refused.
+  while (detail::ReactorEvent* ev = internal_->pop()) {
+    std::unique_ptr<detail::ReactorEvent> owned(ev);
+    work = true;
+    try {
+      owned->call();
+    } catch (const std::exception& e) {
+      on_throw(e.what());
+    } catch (...) {
+      on_throw("non-std exception");
+    }
+  }
+  work |= drain_messages(kMaxMessagesPerPoll) > 0;
 
   // Active pollers: pollers registered during the pass run from the next pass.
   const size_t n_active = active_.size();
@@ -340,7 +363,7 @@ bool LwThread::poll(uint64_t now) noexcept {
 }
 
 bool LwThread::has_work(uint64_t now) const noexcept {
-  return !detail::ring_empty(ring_) || running_active_ > 0 || now >= next_deadline_ ||
+  return !detail::ring_empty(ring_) || !internal_->empty() || running_active_ > 0 || now >= next_deadline_ ||
          (state_.load(std::memory_order_relaxed) == ThreadState::Exiting);
 }
 
@@ -350,10 +373,19 @@ bool LwThread::ready_to_retire() const noexcept {
   if (state_.load(std::memory_order_seq_cst) != ThreadState::Exiting) return false;
   if (senders_.load(std::memory_order_seq_cst) != 0) return false;
   if (!detail::ring_empty(ring_)) return false;
+  if (io_inflight_.load(std::memory_order_acquire) != 0 || !internal_->empty()) return false;
   return active_.empty() && timed_.empty();
 }
 
 namespace detail {
+
+void IoAccess::post_to_thread(LwThread& t, Task task) noexcept {
+  auto* ev = new ReactorEvent(ReactorEvent::Kind::Call);
+  ev->call = std::move(task);
+  t.internal_->push(ev);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (Reactor* r = t.reactor_.load(std::memory_order_acquire)) r->wake();
+}
 
 Result<void> send_message(LwThread& t, Message* m) noexcept {
   t.senders_.fetch_add(1, std::memory_order_seq_cst);

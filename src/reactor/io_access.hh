@@ -1,0 +1,46 @@
+#pragma once
+// Internal bridge between the I/O layer (src/io) and the reactor/thread
+// internals. Not API.
+//
+// Contract for an I/O submission made by thread T while it runs on reactor R:
+//   - get R's ring with ring(R) (driving thread of R only), prepare SQEs whose
+//     user_data is an IoCompletion*, then call submitted(R, n) and
+//     io_begin(T) per request; R submits at the end of its pass;
+//   - R reaps the CQE (possibly after T moved away) and calls
+//     IoCompletion::on_complete(R, res, flags) on R's OS thread;
+//   - the completion then either runs T's callback directly (T still hosted
+//     by R: use host(T) == &R) or forwards it with post_to_thread(T, task);
+//     either way it calls io_end(T) exactly once, after the callback ran.
+// A thread does not retire while io_inflight > 0, so no completion outlives it.
+
+#include <liburing.h>
+
+#include <reactor/reactor.hh>
+#include <reactor/thread.hh>
+
+namespace reactor::detail {
+
+/// Implemented by each in-flight I/O request; user_data of its SQE.
+struct IoCompletion {
+  virtual void on_complete(Reactor& r, int res, uint32_t flags) noexcept = 0;
+
+ protected:
+  ~IoCompletion() = default;
+};
+
+struct IoAccess {
+  /// R's ring, created on first use; nullptr when io_uring is unavailable.
+  static io_uring* ring(Reactor& r) noexcept { return r.io_ring(); }
+  /// The reactor hosting T (or the one it last left while in transit).
+  static Reactor* host(LwThread& t) noexcept { return t.reactor_.load(std::memory_order_acquire); }
+  static void submitted(Reactor& r, unsigned n) noexcept { r.io_inflight_ += n; }
+  static void io_begin(LwThread& t) noexcept { t.io_inflight_.fetch_add(1, std::memory_order_relaxed); }
+  static void io_end(LwThread& t) noexcept { t.io_inflight_.fetch_sub(1, std::memory_order_acq_rel); }
+  static uint32_t inflight(const LwThread& t) noexcept { return t.io_inflight_.load(std::memory_order_acquire); }
+  /// Runs `task` on T at its next poll (wherever it lands); never refused.
+  static void post_to_thread(LwThread& t, Task task) noexcept;
+  /// The ring flags the reactor's ring was created with (SINGLE_ISSUER, ...).
+  static unsigned ring_flags(Reactor& r) noexcept;
+};
+
+}  // namespace reactor::detail
