@@ -47,7 +47,7 @@ class Runtime {
   ~Runtime();
 
   ReactorPool& pool() noexcept { return *pool_; }
-  GovernorSlot& governor() noexcept { return governor_; }
+  GovernorSlot& governor() noexcept { return *governor_; }
   /// nullptr until the scheduler started.
   SchedulerManager* scheduler() noexcept;
   /// Builds the SchedulerManager with the configured initial policy. Idempotent.
@@ -79,7 +79,7 @@ class Runtime {
  private:
   void control_loop();
 
-  GovernorSlot governor_;
+  std::unique_ptr<GovernorSlot> governor_;
   std::unique_ptr<ReactorPool> pool_;
   SchedulerManagerOptions sched_opts_;
   mutable std::mutex sched_mu_;

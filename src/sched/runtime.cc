@@ -23,21 +23,23 @@ Result<std::unique_ptr<Runtime>> Runtime::create(RuntimeOptions o) {
   auto rt = std::make_unique<Runtime>(Token{});
   switch (o.governor) {
     case GovernorChoice::None:
-      rt->governor_.set_unavailable_reason("disabled (--governor none)");
+      rt->governor_ = std::make_unique<GovernorSlot>();
+      rt->governor_->set_unavailable_reason("disabled (--governor none)");
       break;
     case GovernorChoice::Sim:
-      rt->governor_ = GovernorSlot(make_sim_governor(o.pool.cores));
+      rt->governor_ = std::make_unique<GovernorSlot>(make_sim_governor(o.pool.cores));
       break;
     case GovernorChoice::Dpdk:
     case GovernorChoice::Auto: {
       auto g = make_dpdk_governor(o.pool.cores);
       if (g) {
-        rt->governor_ = GovernorSlot(std::move(*g));
+        rt->governor_ = std::make_unique<GovernorSlot>(std::move(*g));
       } else if (o.governor == GovernorChoice::Dpdk) {
         return make_error(g.error().code, "dpdk governor: " + g.error().message);
       } else {
         log(LogLevel::Info, "no governor: {}", g.error().message);
-        rt->governor_.set_unavailable_reason(g.error().message);
+        rt->governor_ = std::make_unique<GovernorSlot>();
+        rt->governor_->set_unavailable_reason(g.error().message);
       }
       break;
     }
@@ -68,7 +70,7 @@ bool Runtime::scheduler_started() const noexcept {
 Result<void> Runtime::start_scheduler() {
   std::lock_guard lk(sched_mu_);
   if (scheduler_) return {};
-  auto m = SchedulerManager::create(*pool_, governor_, sched_opts_);
+  auto m = SchedulerManager::create(*pool_, *governor_, sched_opts_);
   if (!m) return tl::unexpected(m.error());
   scheduler_ = std::move(*m);
   return {};
