@@ -26,7 +26,14 @@
 namespace reactor {
 
 /// Who drives the reactors.
-enum class Launch { OsThreads, Manual };
+enum class Launch {
+  OsThreads,  ///< one std::thread per reactor, pinned with hwloc
+  Manual,     ///< nobody: tests call run_once (deterministic harness)
+  /// For hosts that already initialised DPDK's EAL: each reactor runs on the
+  /// EAL worker lcore bound to its core (rte_eal_remote_launch); a reactor on
+  /// the main lcore's core gets its own pinned std::thread instead.
+  EalLcores,
+};
 
 /// Waits until `done()` or `timeout`; returns done(). In OsThreads pools it
 /// naps; the deterministic harness installs one that drives the reactors.
@@ -141,6 +148,7 @@ class ReactorPool final : public PlacementControl {
   std::vector<std::unique_ptr<Reactor>> reactors_;
   std::vector<Reactor*> by_core_;          // index: core id
   std::vector<std::thread> os_threads_;
+  std::vector<unsigned> eal_lcores_;       // lcores launched with rte_eal_remote_launch
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};
 

@@ -21,6 +21,10 @@
 #include <algorithm>
 #include <set>
 
+#include <rte_eal.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
 #include <reactor/log.hh>
 
 #include "reactor/event_queue.hh"
@@ -69,15 +73,52 @@ Result<std::unique_ptr<ReactorPool>> ReactorPool::create(PoolOptions o) {
                       fmt::format("main core {} is not in the core set {}", main.value, o.cores.to_list()));
   if (o.isolated.test(main))
     return make_error(Errc::invalid_argument, fmt::format("main core {} cannot be isolated", main.value));
-  if (o.launch == Launch::OsThreads && topo.is_synthetic())
+  if (o.launch != Launch::Manual && topo.is_synthetic())
     return make_error(Errc::invalid_argument,
                       "a synthetic topology cannot host real reactor threads (binding would do nothing): use "
                       "Launch::Manual");
   o.main_core = main;
+  // EAL lcores: find the worker lcore bound to each reactor core up front, so
+  // a missing one is an error before anything starts.
+  std::vector<int> lcore_of;  // per reactor, -1: use a std::thread
+  if (o.launch == Launch::EalLcores) {
+    if (rte_lcore_count() == 0)
+      return make_error(Errc::invalid_argument, "Launch::EalLcores needs DPDK's EAL initialised first (rte_eal_init)");
+    for (CoreId c : o.cores.cores()) {
+      int found = -1;
+      if (rte_lcore_to_cpu_id(static_cast<int>(rte_get_main_lcore())) != static_cast<int>(c.value)) {
+        unsigned lc;
+        RTE_LCORE_FOREACH_WORKER(lc) {
+          if (rte_lcore_to_cpu_id(static_cast<int>(lc)) == static_cast<int>(c.value)) found = static_cast<int>(lc);
+        }
+        if (found < 0)
+          return make_error(Errc::invalid_argument,
+                            fmt::format("core {} has no EAL worker lcore (start EAL with -l including it)", c.value));
+      }
+      lcore_of.push_back(found);
+    }
+  }
   auto pool = std::make_unique<ReactorPool>(Token{}, std::move(o), std::move(topo));
-  if (pool->launch_ == Launch::OsThreads) {
-    for (auto& r : pool->reactors_) {
-      Reactor* rp = r.get();
+  if (pool->launch_ == Launch::OsThreads || pool->launch_ == Launch::EalLcores) {
+    for (size_t i = 0; i < pool->reactors_.size(); ++i) {
+      Reactor* rp = pool->reactors_[i].get();
+      if (!lcore_of.empty() && lcore_of[i] >= 0) {
+        auto tramp = [](void* arg) -> int {
+          auto* pr = static_cast<std::pair<ReactorPool*, Reactor*>*>(arg);
+          auto [p, r] = *pr;
+          delete pr;
+          p->run_reactor(*r);
+          return 0;
+        };
+        auto* arg = new std::pair<ReactorPool*, Reactor*>(pool.get(), rp);
+        if (rte_eal_remote_launch(tramp, arg, static_cast<unsigned>(lcore_of[i])) != 0) {
+          delete arg;
+          pool->stop(std::chrono::milliseconds(0));
+          return make_error(Errc::busy, fmt::format("EAL lcore {} is busy", lcore_of[i]));
+        }
+        pool->eal_lcores_.push_back(static_cast<unsigned>(lcore_of[i]));
+        continue;
+      }
       pool->os_threads_.emplace_back([p = pool.get(), rp] { p->run_reactor(*rp); });
     }
     // Wait until every reactor is up (tid published) so stats are complete.
@@ -146,17 +187,16 @@ bool ReactorPool::wait_for(const std::function<bool()>& done, std::chrono::nanos
 }
 
 uint64_t ReactorPool::reactor_cpu_ns(CoreId core) const noexcept {
-  for (size_t i = 0; i < reactors_.size() && i < os_threads_.size(); ++i) {
-    if (reactors_[i]->core() != core) continue;
-    clockid_t cid;
-    // const_cast: native_handle() is non-const but only reads the handle.
-    auto& th = const_cast<std::thread&>(os_threads_[i]);
-    if (!th.joinable() || pthread_getcpuclockid(th.native_handle(), &cid) != 0) return 0;
-    timespec ts{};
-    if (clock_gettime(cid, &ts) != 0) return 0;
-    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-  }
-  return 0;
+  Reactor* r = reactor(core);
+  if (r == nullptr || launch_ == Launch::Manual) return 0;
+  const uint64_t tid = r->stats().tid;
+  if (tid == 0) return 0;
+  // Linux's per-thread CPU clock id for a tid (what pthread_getcpuclockid
+  // computes for a pthread); works for EAL lcore threads as well.
+  const clockid_t cid = static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 6);
+  timespec ts{};
+  if (clock_gettime(cid, &ts) != 0) return 0;
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 Reactor* ReactorPool::reactor(CoreId core) const noexcept {
@@ -437,6 +477,8 @@ StopReport ReactorPool::stop(std::chrono::milliseconds timeout) {
   for (auto& r : reactors_) r->waker_->wake();
   for (auto& th : os_threads_)
     if (th.joinable()) th.join();
+  for (unsigned lc : eal_lcores_) rte_eal_wait_lcore(lc);
+  eal_lcores_.clear();
   return rep;
 }
 
