@@ -27,7 +27,7 @@ install(FILES ${PROJECT_BINARY_DIR}/reactorConfig.cmake ${PROJECT_BINARY_DIR}/re
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/reactor)
 
 file(WRITE ${PROJECT_BINARY_DIR}/reactor.pc.in [=[
-prefix=@CMAKE_INSTALL_PREFIX@
+prefix=${pcfiledir}/../..
 libdir=${prefix}/@CMAKE_INSTALL_LIBDIR@
 includedir=${prefix}/@CMAKE_INSTALL_INCLUDEDIR@
 

@@ -97,7 +97,9 @@ TEST(SchedulerRuntime, ConcurrentSwitchesWhileThreadsComeAndGo) {
   // After a final switch to static every live thread is home.
   ASSERT_TRUE(mgr.switch_to(PolicyKind::Static, {}));
   for (auto& t : rt->pool().threads())
-    if (t->state() == ThreadState::Running) EXPECT_EQ(t->current_core(), t->home_core());
+    if (t->state() == ThreadState::Running) {
+      EXPECT_EQ(t->current_core(), t->home_core());
+    }
   EXPECT_FALSE(rt->governor().leased());
   auto rep = rt->stop();
   EXPECT_TRUE(rep.stragglers.empty());
