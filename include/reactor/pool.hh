@@ -149,6 +149,7 @@ class ReactorPool final : public PlacementControl {
   std::vector<Reactor*> by_core_;          // index: core id
   std::vector<std::thread> os_threads_;
   std::vector<unsigned> eal_lcores_;       // lcores launched with rte_eal_remote_launch
+  std::atomic<int> eal_running_{0};        // reactors still running on EAL lcores
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};
 

@@ -108,10 +108,14 @@ Result<std::unique_ptr<ReactorPool>> ReactorPool::create(PoolOptions o) {
           auto [p, r] = *pr;
           delete pr;
           p->run_reactor(*r);
+          // Our own release: EAL's lcore hand-shake is invisible to TSan.
+          p->eal_running_.fetch_sub(1, std::memory_order_acq_rel);
           return 0;
         };
         auto* arg = new std::pair<ReactorPool*, Reactor*>(pool.get(), rp);
+        pool->eal_running_.fetch_add(1, std::memory_order_acq_rel);
         if (rte_eal_remote_launch(tramp, arg, static_cast<unsigned>(lcore_of[i])) != 0) {
+          pool->eal_running_.fetch_sub(1, std::memory_order_acq_rel);
           delete arg;
           pool->stop(std::chrono::milliseconds(0));
           return make_error(Errc::busy, fmt::format("EAL lcore {} is busy", lcore_of[i]));
@@ -478,6 +482,7 @@ StopReport ReactorPool::stop(std::chrono::milliseconds timeout) {
   for (auto& th : os_threads_)
     if (th.joinable()) th.join();
   for (unsigned lc : eal_lcores_) rte_eal_wait_lcore(lc);
+  while (eal_running_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
   eal_lcores_.clear();
   return rep;
 }
