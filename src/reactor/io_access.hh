@@ -9,7 +9,8 @@
 //   - R reaps the CQE (possibly after T moved away) and calls
 //     IoCompletion::on_complete(R, res, flags) on R's OS thread;
 //   - the completion then either runs T's callback directly (T still hosted
-//     by R: use host(T) == &R) or forwards it with post_to_thread(T, task);
+//     by R: use hosted_by(T, R); host(T) == &R is also true while T is in
+//     transit away from R) or forwards it with post_to_thread(T, task);
 //     either way it calls io_end(T) exactly once, after the callback ran.
 // A thread does not retire while io_inflight > 0, so no completion outlives it.
 
@@ -33,6 +34,18 @@ struct IoAccess {
   static io_uring* ring(Reactor& r) noexcept { return r.io_ring(); }
   /// The reactor hosting T (or the one it last left while in transit).
   static Reactor* host(LwThread& t) noexcept { return t.reactor_.load(std::memory_order_acquire); }
+  /// True when R hosts T right now (in R's list, not in transit away from R).
+  /// Exact on R's driving thread. Order matters: in_transit first. A landing
+  /// writes reactor_ before clearing in_transit_ (release), so reading "not in
+  /// transit" (acquire) and then reactor_ == R means R itself hosted T.
+  static bool hosted_by(const LwThread& t, const Reactor& r) noexcept {
+    return !t.in_transit_.load(std::memory_order_acquire) && t.reactor_.load(std::memory_order_acquire) == &r;
+  }
+  /// Charges work done for T outside its poll (a completion callback run by R)
+  /// to T's busy ticks. R's driving thread, T hosted by R.
+  static void charge_busy(LwThread& t, uint64_t ticks) noexcept { t.account(true, ticks); }
+  /// R's tick source (the pool's clock).
+  static const Clock& clock(const Reactor& r) noexcept { return r.clock_; }
   static void submitted(Reactor& r, unsigned n) noexcept { r.io_inflight_ += n; }
   static void io_begin(LwThread& t) noexcept { t.io_inflight_.fetch_add(1, std::memory_order_relaxed); }
   static void io_end(LwThread& t) noexcept { t.io_inflight_.fetch_sub(1, std::memory_order_acq_rel); }

@@ -1,0 +1,404 @@
+// IoChannel: per-LwThread I/O on the hosting reactor's io_uring. Design notes:
+//
+// Submission (on the channel's thread T, hosted by reactor R):
+//   1. check: T is the current thread and Running, a slot is free (in_flight <
+//      queue_depth), R has a ring;
+//   2. take an SQE from R's ring; if the submission queue is full, submit it
+//      now (we are on R's OS thread, the ring's single issuer) and retry;
+//   3. prepare it (fixed file / fixed buffer when the registry has them on R),
+//      user_data = the request slot (an IoCompletion);
+//   4. IoAccess::submitted(R, 1) and io_begin(T). R submits the batch at the
+//      end of its pass.
+//
+// Completion (R reaps the CQE on its OS thread and calls on_complete):
+//   - T still hosted by R (hosted_by): run the callback right here under
+//     T's CurrentThreadScope, charging the time to T's busy ticks (so the
+//     scheduler sees I/O threads as busy, as if a poller had reaped);
+//   - T moved (or is in transit): forward the delivery to T with
+//     post_to_thread; it runs at T's next poll on its new reactor. The
+//     forwarding path touches nothing of the channel but the immutable thread
+//     pointer: the channel state belongs to whichever reactor hosts T.
+// Delivery: in_flight -= 1 before the callback (so it can resubmit), the slot
+// returns to the free list after it (queue_depth + 1 slots cover the one being
+// delivered), then io_end(T): T cannot retire with a callback still to run.
+//
+// Lifetime: destroying the handle with requests in flight (or from inside a
+// callback) orphans the state; the last delivery frees it.
+
+#include <reactor/io.hh>
+
+#include <liburing.h>
+
+#include <climits>
+#include <cstring>
+#include <exception>
+
+#include <reactor/clock.hh>
+#include <reactor/log.hh>
+#include <reactor/reactor.hh>
+#include <reactor/thread.hh>
+
+#include "reactor/io_access.hh"
+
+namespace reactor {
+namespace detail {
+namespace {
+
+// iovecs stored inside a slot; longer vectors use a per-slot heap array that
+// is kept for reuse.
+constexpr unsigned kInlineIov = 8;
+constexpr uint32_t kMaxQueueDepth = 65536;
+
+}  // namespace
+
+struct IoRequest final : IoCompletion {
+  IoChannelState* ch = nullptr;
+  IoRequest* next_free = nullptr;
+  IoCallback cb;
+  iovec iov_inline[kInlineIov];
+  std::unique_ptr<iovec[]> iov_heap;
+  unsigned iov_heap_cap = 0;
+
+  void on_complete(Reactor& r, int res, uint32_t flags) noexcept override;
+};
+
+struct IoChannelState {
+  IoChannelState(LwThread& t, const IoRegistry* reg, uint32_t depth, const Clock& c)
+      : thread(&t), registry(reg), queue_depth(depth), clock(&c), slots(new IoRequest[depth + 1]),
+        error_log(c.tick_rate()) {
+    for (uint32_t i = 0; i <= depth; ++i) {
+      slots[i].ch = this;
+      slots[i].next_free = free_list;
+      free_list = &slots[i];
+    }
+  }
+
+  LwThread* const thread;             // immutable: read by the forwarding path too
+  const IoRegistry* const registry;
+  const uint32_t queue_depth;
+  const Clock* const clock;
+  std::unique_ptr<IoRequest[]> slots;
+  // Below: owned by the reactor hosting `thread`.
+  IoRequest* free_list = nullptr;
+  uint32_t delivering = 0;            // callbacks running right now (0 or 1)
+  bool orphaned = false;
+  std::atomic<uint32_t> in_flight{0};  // single writer; atomic for readers elsewhere
+  std::atomic<uint64_t> submitted{0}, completed{0}, errors{0}, forwarded{0}, fixed_file{0}, fixed_buf{0};
+  RateLimiter error_log;
+
+  static void bump(std::atomic<uint64_t>& c) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+
+  // Step 1 of a submission: the checks. Sets `host` on success.
+  Result<void> check(Reactor*& host, const char* op) {
+    LwThread* cur = current_thread();
+    if (cur != thread)
+      return make_error(Errc::wrong_thread,
+                        fmt::format("IoChannel::{}: called from {} but the channel belongs to thread '{}' (id {})", op,
+                                    cur ? fmt::format("thread '{}'", cur->name()) : std::string("outside any thread"),
+                                    thread->name(), thread->id().value));
+    if (thread->state() != ThreadState::Running)
+      return make_error(Errc::exited, fmt::format("IoChannel::{}: thread '{}' is exiting", op, thread->name()));
+    if (in_flight.load(std::memory_order_relaxed) >= queue_depth)
+      return make_error(Errc::full, fmt::format("IoChannel::{}: queue depth {} reached; retry after a completion",
+                                                op, queue_depth));
+    host = IoAccess::host(*thread);
+    if (IoAccess::ring(*host) == nullptr)
+      return make_error(Errc::unsupported, fmt::format("IoChannel::{}: io_uring is unavailable on core {}", op,
+                                                       host->core().value));
+    return {};
+  }
+
+  // Step 2: an SQE from the host's ring; the caller must then commit().
+  Result<io_uring_sqe*> get_sqe(Reactor& host, const char* op) {
+    io_uring* ring = IoAccess::ring(host);
+    io_uring_sqe* sqe = io_uring_get_sqe(ring);
+    if (sqe == nullptr) {
+      // Submission queue full (more prepared this pass than it holds): flush
+      // it now instead of failing; the reactor reaps the completions as usual.
+      int rc = io_uring_submit(ring);
+      sqe = io_uring_get_sqe(ring);
+      if (sqe == nullptr)
+        return make_error(Errc::full, fmt::format("IoChannel::{}: the ring of core {} is full (submit: {})", op,
+                                                  host.core().value, rc < 0 ? std::strerror(-rc) : "ok"));
+    }
+    return sqe;
+  }
+
+  // Both steps.
+  Result<io_uring_sqe*> begin(Reactor*& host, const char* op) {
+    if (auto c = check(host, op); !c) return tl::unexpected(std::move(c.error()));
+    return get_sqe(*host, op);
+  }
+
+  // Steps 3-4: attach a slot and account. `cb` is consumed.
+  void commit(Reactor& host, io_uring_sqe* sqe, IoRequest* req, IoCallback&& cb) noexcept {
+    req->cb = std::move(cb);
+    io_uring_sqe_set_data(sqe, static_cast<IoCompletion*>(req));
+    IoAccess::submitted(host, 1);
+    IoAccess::io_begin(*thread);
+    in_flight.store(in_flight.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    bump(submitted);
+  }
+
+  IoRequest* take_slot() noexcept {
+    IoRequest* r = free_list;
+    REACTOR_ASSERT(r != nullptr);  // queue_depth + 1 slots, at most queue_depth in flight + 1 delivering
+    free_list = r->next_free;
+    return r;
+  }
+
+  // Fixed file index for `fd` on `core`, or -1.
+  int fixed_file_for(int fd, CoreId core) const noexcept {
+    if (registry == nullptr) return -1;
+    int idx = registry->file_index(fd);
+    return idx >= 0 && registry->files_on(core) ? idx : -1;
+  }
+
+  // Runs on the reactor hosting `thread`, either from on_complete (direct) or
+  // from a forwarded task inside the thread's poll.
+  void deliver(IoRequest& req, int res, bool direct) noexcept {
+    CurrentThreadScope scope(thread);
+    in_flight.store(in_flight.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    ++delivering;
+    const uint64_t t0 = direct ? clock->now() : 0;
+    try {
+      req.cb(res);
+    } catch (const std::exception& e) {
+      log_throw(e.what());
+    } catch (...) {
+      log_throw("non-std exception");
+    }
+    req.cb.reset();
+    --delivering;
+    bump(completed);
+    if (res < 0) bump(errors);
+    req.next_free = free_list;
+    free_list = &req;
+    if (direct) {
+      const uint64_t t1 = clock->now();
+      IoAccess::charge_busy(*thread, t1 > t0 ? t1 - t0 : 0);
+    }
+    LwThread& t = *thread;
+    if (orphaned && in_flight.load(std::memory_order_relaxed) == 0 && delivering == 0) delete this;
+    IoAccess::io_end(t);
+  }
+
+  void log_throw(const char* what) noexcept {
+    uint64_t suppressed = 0;
+    if (!error_log.allow(clock->now(), suppressed)) return;
+    log(LogLevel::Error, "thread '{}' (id {}): I/O completion callback threw: {}{}", thread->name(),
+        thread->id().value, what,
+        suppressed > 0 ? fmt::format(" ({} more not logged)", suppressed) : std::string());
+  }
+};
+
+void IoRequest::on_complete(Reactor& r, int res, uint32_t /*flags*/) noexcept {
+  LwThread& t = *ch->thread;
+  if (IoAccess::hosted_by(t, r)) {
+    ch->deliver(*this, res, true);
+    return;
+  }
+  // T left R: hand the delivery to wherever T lands. Only the immutable thread
+  // pointer was read here; the state is touched by the task, on T's reactor.
+  IoRequest* self = this;
+  IoAccess::post_to_thread(t, [self, res] {
+    IoChannelState::bump(self->ch->forwarded);
+    self->ch->deliver(*self, res, false);
+  });
+}
+
+}  // namespace detail
+
+using detail::IoAccess;
+using detail::IoChannelState;
+using detail::IoRequest;
+
+Result<IoChannel> IoChannel::create(IoChannelOptions o) {
+  LwThread* t = current_thread();
+  if (t == nullptr)
+    return make_error(Errc::wrong_thread,
+                      "IoChannel::create must run on an LwThread (inside one of its messages or pollers)");
+  if (o.queue_depth == 0 || o.queue_depth > detail::kMaxQueueDepth)
+    return make_error(Errc::invalid_argument,
+                      fmt::format("IoChannel: queue_depth {} is outside 1..{}", o.queue_depth, detail::kMaxQueueDepth));
+  Reactor* host = IoAccess::host(*t);
+  if (host == nullptr) return make_error(Errc::internal, "IoChannel: the thread has no reactor");
+  if (IoAccess::ring(*host) == nullptr)
+    return make_error(Errc::unsupported,
+                      fmt::format("IoChannel: io_uring is unavailable on core {} (kernel too old or disabled by "
+                                  "/proc/sys/kernel/io_uring_disabled)",
+                                  host->core().value));
+  try {
+    return IoChannel(new IoChannelState(*t, o.registry, o.queue_depth, IoAccess::clock(*host)));
+  } catch (const std::bad_alloc&) {
+    return make_error(Errc::internal, "IoChannel: out of memory for the request slots");
+  }
+}
+
+IoChannel& IoChannel::operator=(IoChannel&& o) noexcept {
+  if (this != &o) {
+    IoChannel dead(std::move(*this));
+    st_ = std::exchange(o.st_, nullptr);
+  }
+  return *this;
+}
+
+IoChannel::~IoChannel() {
+  if (st_ == nullptr) return;
+  if (st_->in_flight.load(std::memory_order_relaxed) == 0 && st_->delivering == 0) {
+    delete st_;
+  } else {
+    st_->orphaned = true;  // the last delivery frees it
+  }
+}
+
+namespace {
+
+Result<void> check_cb(const IoCallback& cb, const detail::IoChannelState* st, const char* op) {
+  if (st == nullptr) return make_error(Errc::invalid_argument, fmt::format("IoChannel::{}: empty channel", op));
+  if (!cb) return make_error(Errc::invalid_argument, fmt::format("IoChannel::{}: empty callback", op));
+  return {};
+}
+
+Result<void> check_len(size_t len, const char* op) {
+  if (len > static_cast<size_t>(INT_MAX))
+    return make_error(Errc::invalid_argument,
+                      fmt::format("IoChannel::{}: length {} exceeds {} (the result is an int)", op, len, INT_MAX));
+  return {};
+}
+
+}  // namespace
+
+namespace detail {
+namespace {
+
+template <bool Write>
+Result<void> submit_rw(IoChannelState* st, int fd, void* buf, size_t len, uint64_t offset, IoCallback& cb,
+                       const char* op) {
+  if (auto c = check_cb(cb, st, op); !c) return c;
+  if (auto c = check_len(len, op); !c) return c;
+  Reactor* host = nullptr;
+  auto sqe = st->begin(host, op);
+  if (!sqe) return tl::unexpected(std::move(sqe.error()));
+  const CoreId core = host->core();
+  const int ffd = st->fixed_file_for(fd, core);
+  const int use_fd = ffd >= 0 ? ffd : fd;
+  const int bidx = st->registry != nullptr && st->registry->buffers_on(core) ? st->registry->buffer_index(buf, len) : -1;
+  const unsigned n = static_cast<unsigned>(len);
+  if (bidx >= 0) {
+    if constexpr (Write) io_uring_prep_write_fixed(*sqe, use_fd, buf, n, offset, bidx);
+    else io_uring_prep_read_fixed(*sqe, use_fd, buf, n, offset, bidx);
+    IoChannelState::bump(st->fixed_buf);
+  } else {
+    if constexpr (Write) io_uring_prep_write(*sqe, use_fd, buf, n, offset);
+    else io_uring_prep_read(*sqe, use_fd, buf, n, offset);
+  }
+  if (ffd >= 0) {
+    (*sqe)->flags |= IOSQE_FIXED_FILE;
+    IoChannelState::bump(st->fixed_file);
+  }
+  st->commit(*host, *sqe, st->take_slot(), std::move(cb));
+  return {};
+}
+
+template <bool Write>
+Result<void> submit_rwv(IoChannelState* st, int fd, const iovec* iov, unsigned iovcnt, uint64_t offset,
+                        IoCallback& cb, const char* op) {
+  if (auto c = check_cb(cb, st, op); !c) return c;
+  if (iovcnt == 0 || iovcnt > IOV_MAX || iov == nullptr)
+    return make_error(Errc::invalid_argument,
+                      fmt::format("IoChannel::{}: iovcnt {} is outside 1..{}", op, iovcnt, IOV_MAX));
+  size_t total = 0;
+  for (unsigned i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
+  if (auto c = check_len(total, op); !c) return c;
+  Reactor* host = nullptr;
+  if (auto c = st->check(host, op); !c) return c;
+  // The slot take_slot() returns below is the free list's head (nothing in
+  // between runs completions): give it room for a long vector first, so that
+  // nothing can fail once an SQE is taken.
+  IoRequest* next = st->free_list;
+  if (iovcnt > kInlineIov && next->iov_heap_cap < iovcnt) {
+    // Rare (long vectors): the array is kept in the slot for reuse.
+    next->iov_heap.reset(new (std::nothrow) iovec[IOV_MAX]);
+    if (!next->iov_heap) {
+      next->iov_heap_cap = 0;
+      return make_error(Errc::internal, fmt::format("IoChannel::{}: out of memory for {} iovecs", op, iovcnt));
+    }
+    next->iov_heap_cap = IOV_MAX;
+  }
+  auto sqe = st->get_sqe(*host, op);
+  if (!sqe) return tl::unexpected(std::move(sqe.error()));
+  IoRequest* req = st->take_slot();
+  REACTOR_ASSERT(req == next);
+  iovec* copy = iovcnt > kInlineIov ? req->iov_heap.get() : req->iov_inline;
+  std::memcpy(copy, iov, sizeof(iovec) * iovcnt);
+  const int ffd = st->fixed_file_for(fd, host->core());
+  if constexpr (Write) io_uring_prep_writev(*sqe, ffd >= 0 ? ffd : fd, copy, iovcnt, offset);
+  else io_uring_prep_readv(*sqe, ffd >= 0 ? ffd : fd, copy, iovcnt, offset);
+  if (ffd >= 0) {
+    (*sqe)->flags |= IOSQE_FIXED_FILE;
+    IoChannelState::bump(st->fixed_file);
+  }
+  st->commit(*host, *sqe, req, std::move(cb));
+  return {};
+}
+
+}  // namespace
+}  // namespace detail
+
+Result<void> IoChannel::read(int fd, void* buf, size_t len, uint64_t offset, IoCallback cb) {
+  return detail::submit_rw<false>(st_, fd, buf, len, offset, cb, "read");
+}
+
+Result<void> IoChannel::write(int fd, const void* buf, size_t len, uint64_t offset, IoCallback cb) {
+  return detail::submit_rw<true>(st_, fd, const_cast<void*>(buf), len, offset, cb, "write");
+}
+
+Result<void> IoChannel::readv(int fd, const iovec* iov, unsigned iovcnt, uint64_t offset, IoCallback cb) {
+  return detail::submit_rwv<false>(st_, fd, iov, iovcnt, offset, cb, "readv");
+}
+
+Result<void> IoChannel::writev(int fd, const iovec* iov, unsigned iovcnt, uint64_t offset, IoCallback cb) {
+  return detail::submit_rwv<true>(st_, fd, iov, iovcnt, offset, cb, "writev");
+}
+
+Result<void> IoChannel::fsync(int fd, SyncKind kind, IoCallback cb) {
+  if (auto c = check_cb(cb, st_, "fsync"); !c) return c;
+  Reactor* host = nullptr;
+  auto sqe = st_->begin(host, "fsync");
+  if (!sqe) return tl::unexpected(std::move(sqe.error()));
+  const int ffd = st_->fixed_file_for(fd, host->core());
+  io_uring_prep_fsync(*sqe, ffd >= 0 ? ffd : fd, kind == SyncKind::DataOnly ? IORING_FSYNC_DATASYNC : 0);
+  if (ffd >= 0) {
+    (*sqe)->flags |= IOSQE_FIXED_FILE;
+    IoChannelState::bump(st_->fixed_file);
+  }
+  st_->commit(*host, *sqe, st_->take_slot(), std::move(cb));
+  return {};
+}
+
+uint32_t IoChannel::in_flight() const noexcept {
+  return st_ ? st_->in_flight.load(std::memory_order_relaxed) : 0;
+}
+
+uint32_t IoChannel::queue_depth() const noexcept { return st_ ? st_->queue_depth : 0; }
+
+LwThread* IoChannel::thread() const noexcept { return st_ ? st_->thread : nullptr; }
+
+IoChannelStats IoChannel::stats() const noexcept {
+  IoChannelStats s;
+  if (st_ == nullptr) return s;
+  s.submitted = st_->submitted.load(std::memory_order_relaxed);
+  s.completed = st_->completed.load(std::memory_order_relaxed);
+  s.errors = st_->errors.load(std::memory_order_relaxed);
+  s.forwarded = st_->forwarded.load(std::memory_order_relaxed);
+  s.fixed_file = st_->fixed_file.load(std::memory_order_relaxed);
+  s.fixed_buf = st_->fixed_buf.load(std::memory_order_relaxed);
+  s.in_flight = st_->in_flight.load(std::memory_order_relaxed);
+  s.queue_depth = st_->queue_depth;
+  return s;
+}
+
+}  // namespace reactor
