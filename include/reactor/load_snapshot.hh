@@ -42,6 +42,7 @@ struct ThreadLoad {
 struct LoadSnapshot {
   uint64_t tick_rate = 1'000'000'000;
   CoreId main_core;              ///< scheduling core (dynamic's "main")
+  ReactorMode baseline = ReactorMode::Poll;  ///< the runtime's baseline mode (static restores it)
   std::vector<CoreLoad> cores;
   std::vector<ThreadLoad> threads;
 

@@ -1,7 +1,7 @@
 // Static policy: "every thread at home, every reactor polling".
 //
 // balance_static() plans a move for each thread that is away from its home
-// core and a Poll mode for every core. It leaves frequencies alone: the
+// core and the runtime's baseline mode (Poll unless configured) for every core. It leaves frequencies alone: the
 // previous policy's GovernorLease restored the baselines when it was
 // destroyed. A thread is left where it is when either end of the move is
 // isolated, when its home is not a reactor of the snapshot, or when its home
@@ -51,7 +51,7 @@ Plan balance_static(const LoadSnapshot& snapshot) {
     plan.moves.push_back(ThreadMove{t.id, t.core, t.home, fmt::format("static: back to home core {}", t.home.value)});
   }
   plan.modes.reserve(snapshot.cores.size());
-  for (const CoreLoad& c : snapshot.cores) plan.modes.push_back(CoreModeRequest{c.id, ReactorMode::Poll});
+  for (const CoreLoad& c : snapshot.cores) plan.modes.push_back(CoreModeRequest{c.id, snapshot.baseline});
   return plan;
 }
 

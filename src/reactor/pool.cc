@@ -358,6 +358,7 @@ LoadSnapshot ReactorPool::snapshot() {
   LoadSnapshot s;
   s.tick_rate = clock_->tick_rate();
   s.main_core = main_core_;
+  s.baseline = baseline_;
   for (auto& r : reactors_) {
     ReactorStats st = r->stats();
     auto& last = last_core_[st.core.value];

@@ -69,9 +69,16 @@ ThreadRef Harness::spawn(std::string name, CpuSet mask, Task init) {
   ThreadOptions o;
   o.name = std::move(name);
   o.cpumask = mask;
-  auto t = pool_->spawn(std::move(o), std::move(init));
+  // Poll until the thread landed and its init ran (not until the whole
+  // system is idle: busy pollers elsewhere would keep it from ever being).
+  auto ready = std::make_shared<bool>(false);
+  auto t = pool_->spawn(std::move(o), [ready, init = std::move(init)]() mutable {
+    if (init) init();
+    *ready = true;
+  });
   if (!t) throw std::runtime_error("harness spawn: " + t.error().message);
-  poll_until_idle();
+  for (int i = 0; i < 1000 && !*ready; ++i) poll_all();
+  if (!*ready) throw std::runtime_error("harness spawn: the thread never ran its init");
   return *t;
 }
 
