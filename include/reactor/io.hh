@@ -243,6 +243,9 @@ class IoChannel {
   /// Submissions that would be accepted now: queue_depth() - in_flight().
   uint32_t available() const noexcept { return queue_depth() - in_flight(); }
   IoChannelStats stats() const noexcept;
+  /// Setup flags (IORING_SETUP_*) of the ring the channel submits to now, i.e.
+  /// of the reactor hosting its thread. On-thread; 0 for an empty handle.
+  uint32_t ring_flags() const noexcept;
   /// The thread this channel belongs to (nullptr for an empty handle).
   LwThread* thread() const noexcept;
   explicit operator bool() const noexcept { return st_ != nullptr; }
@@ -251,6 +254,10 @@ class IoChannel {
   explicit IoChannel(detail::IoChannelState* st) noexcept : st_(st) {}
   detail::IoChannelState* st_ = nullptr;
 };
+
+/// Names the ring setup flags the reactors use: "SINGLE_ISSUER|DEFER_TASKRUN",
+/// "COOP_TASKRUN", "none". Any thread.
+std::string describe_ring_flags(uint32_t flags);
 
 /// Files and buffers registered on the io_uring of every reactor of a pool
 /// (fixed files: no per-I/O file lookup; fixed buffers: pages pinned once, not

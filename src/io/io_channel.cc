@@ -387,6 +387,39 @@ uint32_t IoChannel::queue_depth() const noexcept { return st_ ? st_->queue_depth
 
 LwThread* IoChannel::thread() const noexcept { return st_ ? st_->thread : nullptr; }
 
+uint32_t IoChannel::ring_flags() const noexcept {
+  if (st_ == nullptr) return 0;
+  Reactor* host = IoAccess::host(*st_->thread);
+  return host != nullptr ? IoAccess::ring_flags(*host) : 0;
+}
+
+std::string describe_ring_flags(uint32_t flags) {
+  struct Name {
+    uint32_t bit;
+    const char* name;
+  };
+  static constexpr Name kNames[] = {
+      {IORING_SETUP_IOPOLL, "IOPOLL"},
+      {IORING_SETUP_SQPOLL, "SQPOLL"},
+      {IORING_SETUP_CLAMP, "CLAMP"},
+      {IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN"},
+      {IORING_SETUP_TASKRUN_FLAG, "TASKRUN_FLAG"},
+      {IORING_SETUP_SQE128, "SQE128"},
+      {IORING_SETUP_CQE32, "CQE32"},
+      {IORING_SETUP_SINGLE_ISSUER, "SINGLE_ISSUER"},
+      {IORING_SETUP_DEFER_TASKRUN, "DEFER_TASKRUN"},
+  };
+  std::string out;
+  for (const Name& n : kNames) {
+    if ((flags & n.bit) == 0) continue;
+    if (!out.empty()) out += '|';
+    out += n.name;
+    flags &= ~n.bit;
+  }
+  if (flags != 0) out += fmt::format("{}0x{:x}", out.empty() ? "" : "|", flags);
+  return out.empty() ? "none" : out;
+}
+
 IoChannelStats IoChannel::stats() const noexcept {
   IoChannelStats s;
   if (st_ == nullptr) return s;

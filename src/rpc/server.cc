@@ -1,0 +1,355 @@
+// RpcServer: Unix socket transport around RpcEngine (rpc-compat.md §1.1).
+//
+// Startup order (each step undone if a later one fails):
+//   1. open and flock(LOCK_EX|LOCK_NB) "<path>.lock": the lock, not the
+//      socket file, says who owns the path, so a socket left by a crashed
+//      process is recognised as stale;
+//   2. remove the stale socket (only a socket: any other file is refused);
+//   3. socket, bind, chmod 0600, listen(512). The file exists with the
+//      umask's mode between bind and chmod: changing the process umask would
+//      race with every other thread creating files.
+// Shutdown: close connections and the listening socket, unlink the socket,
+// unlink the lock file, then release the lock by closing it.
+//
+// One poll(): epoll_wait (level-triggered) -> accept / read (one recv of up
+// to the session's free buffer space per readable connection) -> deliver
+// answers -> for every connection: write what the socket takes, serve
+// requests that waited for backpressure, close finished sessions, update
+// the epoll interest. Interest follows the engine: EPOLLIN only while the
+// session accepts bytes, EPOLLOUT only while output waits, so a paused or
+// slow connection never makes epoll_wait spin. With 64 connections open the
+// listening socket leaves the interest set and new clients wait in the
+// backlog; it comes back as soon as a slot frees. EPOLLHUP on a connection
+// that is not being read means the peer is gone entirely: its answers could
+// not be delivered, so it is closed at once.
+
+#include "rpc/server.hh"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <reactor/log.hh>
+
+namespace reactor::rpc {
+namespace {
+
+constexpr std::uint64_t kListenTag = 0;  // session ids start at 1
+constexpr std::uint64_t kWakeTag = UINT64_MAX;
+constexpr int kBacklog = 512;             // SPDK's listen backlog
+constexpr std::size_t kMaxSunPath = sizeof(sockaddr_un{}.sun_path) - 1;  // 107 on Linux
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+void drain_eventfd(int fd) {
+  std::uint64_t v = 0;
+  [[maybe_unused]] const ssize_t n = ::read(fd, &v, sizeof v);
+}
+
+int clamp_timeout(std::chrono::milliseconds d) {
+  if (d.count() <= 0) return 0;
+  return d.count() > INT_MAX ? INT_MAX : static_cast<int>(d.count());
+}
+
+}  // namespace
+
+RpcServer::RpcServer(std::string socket_path, SessionLimits limits)
+    : path_(std::move(socket_path)), lock_path_(path_ + ".lock"), engine_(limits) {
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) wake_errno_ = errno;
+  engine_.set_wake_fd(wake_fd_);
+}
+
+RpcServer::~RpcServer() {
+  stop();
+  engine_.set_wake_fd(-1);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+Result<void> RpcServer::start() {
+  if (running()) return make_error(Errc::busy, fmt::format("RPC server on {} is already running", path_));
+  if (wake_fd_ < 0)
+    return make_error(Errc::io, fmt::format("cannot create the RPC server's eventfd: {}",
+                                            errno_text(wake_errno_)));
+  if (path_.empty()) return make_error(Errc::invalid_argument, "RPC socket path is empty");
+  if (path_.size() > kMaxSunPath)
+    return make_error(Errc::invalid_argument,
+                      fmt::format("RPC socket path {} is {} bytes long; a Unix socket path is at "
+                                  "most {} bytes",
+                                  path_, path_.size(), kMaxSunPath));
+
+  // 1. The lock.
+  const int lock_fd = ::open(lock_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0)
+    return make_error(Errc::io, fmt::format("cannot open RPC lock file {}: {}", lock_path_,
+                                            errno_text(errno)));
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(lock_fd);
+    if (err == EWOULDBLOCK)
+      return make_error(Errc::exists,
+                        fmt::format("RPC socket path {} in use (lock {} held by another process)",
+                                    path_, lock_path_));
+    return make_error(Errc::io,
+                      fmt::format("cannot lock RPC lock file {}: {}", lock_path_, errno_text(err)));
+  }
+  int sock = -1;
+  bool bound = false;
+  auto undo = [&](Errc code, std::string message) {
+    if (sock >= 0) ::close(sock);
+    if (bound) ::unlink(path_.c_str());
+    ::unlink(lock_path_.c_str());
+    ::close(lock_fd);
+    return make_error(code, std::move(message));
+  };
+
+  // 2. A stale socket.
+  struct stat st {};
+  if (::lstat(path_.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode))
+      return undo(Errc::exists,
+                  fmt::format("RPC socket path {} exists and is not a socket; not replacing it",
+                              path_));
+    if (::unlink(path_.c_str()) != 0)
+      return undo(Errc::io, fmt::format("cannot remove stale RPC socket {}: {}", path_,
+                                        errno_text(errno)));
+  } else if (errno != ENOENT) {
+    return undo(Errc::io, fmt::format("cannot inspect RPC socket path {}: {}", path_,
+                                      errno_text(errno)));
+  }
+
+  // 3. Socket.
+  sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (sock < 0)
+    return undo(Errc::io, fmt::format("cannot create RPC socket: {}", errno_text(errno)));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path_.data(), path_.size());
+  if (::bind(sock, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
+    return undo(Errc::io, fmt::format("cannot bind RPC socket {}: {}", path_, errno_text(errno)));
+  bound = true;
+  if (::chmod(path_.c_str(), 0600) != 0)
+    return undo(Errc::io, fmt::format("cannot set mode 0600 on RPC socket {}: {}", path_,
+                                      errno_text(errno)));
+  if (::listen(sock, kBacklog) != 0)
+    return undo(Errc::io,
+                fmt::format("cannot listen on RPC socket {}: {}", path_, errno_text(errno)));
+
+  const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) return undo(Errc::io, fmt::format("cannot create epoll: {}", errno_text(errno)));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeTag;
+  bool ok = ::epoll_ctl(ep, EPOLL_CTL_ADD, wake_fd_, &ev) == 0;
+  ev.data.u64 = kListenTag;
+  ok = ok && ::epoll_ctl(ep, EPOLL_CTL_ADD, sock, &ev) == 0;
+  if (!ok) {
+    const int err = errno;
+    ::close(ep);
+    return undo(Errc::io, fmt::format("cannot register RPC socket with epoll: {}", errno_text(err)));
+  }
+  epoll_fd_ = ep;
+  listen_fd_ = sock;
+  lock_fd_ = lock_fd;
+  listening_ = true;
+  accept_retry_ = {};
+  if (scratch_.empty()) scratch_.resize(kMaxRequestBytes);
+  return {};
+}
+
+void RpcServer::stop() {
+  std::vector<std::uint64_t> ids;
+  ids.reserve(conns_.size());
+  for (const auto& kv : conns_) ids.push_back(kv.first);
+  for (std::uint64_t id : ids) close_conn(SessionId{id});
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+    listen_fd_ = -1;
+    ::unlink(path_.c_str());
+  }
+  if (lock_fd_ >= 0) {
+    ::unlink(lock_path_.c_str());
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+  }
+  if (epoll_fd_ >= 0) {
+    ::close(epoll_fd_);
+    epoll_fd_ = -1;
+  }
+  listening_ = false;
+}
+
+void RpcServer::wake() noexcept {
+  if (wake_fd_ < 0) return;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
+}
+
+void RpcServer::poll(std::chrono::milliseconds max_wait) {
+  int timeout = engine_.completions_pending() ? 0 : clamp_timeout(max_wait);
+  if (!running()) {
+    if (wake_fd_ < 0) return;
+    pollfd p{wake_fd_, POLLIN, 0};
+    if (::poll(&p, 1, timeout) > 0) drain_eventfd(wake_fd_);
+    engine_.deliver_completions();  // answers for sessions that are gone
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (!listening_ && conns_.size() < kMaxConnections && accept_retry_ > now) {
+    const auto until = std::chrono::ceil<std::chrono::milliseconds>(accept_retry_ - now);
+    timeout = std::min(timeout, clamp_timeout(until));
+  }
+
+  epoll_event evs[kMaxConnections + 2];
+  const int n = ::epoll_wait(epoll_fd_, evs, static_cast<int>(std::size(evs)), timeout);
+  if (n < 0 && errno != EINTR) log(LogLevel::Warn, "rpc: epoll_wait failed: {}", errno_text(errno));
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t tag = evs[i].data.u64;
+    const std::uint32_t what = evs[i].events;
+    if (tag == kWakeTag) {
+      drain_eventfd(wake_fd_);
+      continue;
+    }
+    if (tag == kListenTag) {
+      accept_pending();
+      continue;
+    }
+    const auto it = conns_.find(tag);
+    if (it == conns_.end()) continue;
+    if ((what & EPOLLIN) != 0 && (it->second.events & EPOLLIN) != 0) {
+      read_from(SessionId{tag}, it->second);
+    } else if ((what & (EPOLLHUP | EPOLLERR)) != 0) {
+      close_conn(SessionId{tag});
+    }
+  }
+
+  engine_.deliver_completions();
+
+  std::vector<std::uint64_t> ids;
+  ids.reserve(conns_.size());
+  for (const auto& kv : conns_) ids.push_back(kv.first);
+  for (std::uint64_t id : ids) {
+    const SessionId sid{id};
+    Conn& c = conns_.at(id);
+    if (!flush(sid, c)) {
+      close_conn(sid);
+      continue;
+    }
+    engine_.pump(sid);  // requests that waited for the output to drain
+    if (!flush(sid, c)) {
+      close_conn(sid);
+      continue;
+    }
+    if (engine_.finished(sid)) {
+      close_conn(sid);
+      continue;
+    }
+    update_interest(sid, c);
+  }
+
+  if (!listening_ && conns_.size() < kMaxConnections &&
+      std::chrono::steady_clock::now() >= accept_retry_) {
+    set_listen_interest(true);
+    accept_pending();
+  }
+}
+
+void RpcServer::accept_pending() {
+  while (conns_.size() < kMaxConnections) {
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      const int err = errno;
+      if (err == EINTR || err == ECONNABORTED) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) break;
+      // Out of descriptors or memory: the client stays in the backlog; stop
+      // watching the listening socket for a while instead of spinning on it.
+      log(LogLevel::Warn, "rpc: cannot accept a connection on {}: {}", path_, errno_text(err));
+      set_listen_interest(false);
+      accept_retry_ = std::chrono::steady_clock::now() + kAcceptRetry;
+      return;
+    }
+    const SessionId sid = engine_.open_session();
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = static_cast<std::uint64_t>(sid);
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      log(LogLevel::Warn, "rpc: cannot watch a new connection: {}", errno_text(errno));
+      ::close(fd);
+      engine_.close_session(sid);
+      continue;
+    }
+    conns_.emplace(static_cast<std::uint64_t>(sid), Conn{fd, EPOLLIN});
+  }
+  if (conns_.size() >= kMaxConnections) set_listen_interest(false);
+}
+
+void RpcServer::set_listen_interest(bool on) {
+  if (on == listening_ || listen_fd_ < 0) return;
+  epoll_event ev{};
+  ev.events = on ? static_cast<std::uint32_t>(EPOLLIN) : 0U;
+  ev.data.u64 = kListenTag;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev) == 0) listening_ = on;
+}
+
+void RpcServer::read_from(SessionId sid, Conn& c) {
+  const std::size_t space = std::min(engine_.read_space(sid), scratch_.size());
+  if (space == 0) return;
+  const ssize_t n = ::recv(c.fd, scratch_.data(), space, MSG_DONTWAIT);
+  if (n > 0) {
+    engine_.feed(sid, std::string_view(scratch_.data(), static_cast<std::size_t>(n)));
+  } else if (n == 0) {
+    engine_.end_of_input(sid);
+  } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    close_conn(sid);  // reset by the peer: nothing can be delivered
+  }
+}
+
+bool RpcServer::flush(SessionId sid, Conn& c) {
+  for (;;) {
+    const std::string_view out = engine_.pending_output(sid);
+    if (out.empty()) return true;
+    const ssize_t n = ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      engine_.consume_output(sid, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    return false;  // EPIPE, ECONNRESET: the peer is gone
+  }
+}
+
+void RpcServer::update_interest(SessionId sid, Conn& c) {
+  std::uint32_t want = 0;
+  if (engine_.read_space(sid) > 0) want |= EPOLLIN;
+  if (!engine_.pending_output(sid).empty()) want |= EPOLLOUT;
+  if (want == c.events) return;
+  epoll_event ev{};
+  ev.events = want;
+  ev.data.u64 = static_cast<std::uint64_t>(sid);
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev) == 0) c.events = want;
+}
+
+void RpcServer::close_conn(SessionId sid) {
+  const auto it = conns_.find(static_cast<std::uint64_t>(sid));
+  if (it == conns_.end()) return;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
+  ::close(it->second.fd);
+  conns_.erase(it);
+  engine_.close_session(sid);
+}
+
+}  // namespace reactor::rpc

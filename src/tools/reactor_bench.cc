@@ -1,0 +1,794 @@
+// reactor-bench: bdevperf/fio-style io_uring workloads issued by lightweight
+// threads, with live progress, latency percentiles, CPU per reactor and
+// scheduled policy switches under load.
+//
+// Shape of a run:
+//   1. parse and validate options (bad input: one line, exit 2);
+//   2. open the targets (a temp file by default, unlinked at once and laid out
+//      with a pattern); environment errors: one line, exit 1;
+//   3. start the reactors (Interrupt baseline unless --poll: an idle reactor
+//      sleeps), register the files and the I/O buffers on every ring;
+//   4. spawn cores x threads-per-core workers; each keeps -q requests in
+//      flight: every completion callback records the latency and submits the
+//      next request from the same slot (no allocation per I/O);
+//   5. the main thread is the monitor: 100 ms IOPS samples, a progress line
+//      per second, the ramp cut, and the scheduled switches (blocking, through
+//      a SwitchDriver) with a measurement window of 0.5 s on either side;
+//   6. at the end (or on SIGINT) stop submitting, let the workers drain, print
+//      the report (text, or one JSON object with `iops` first).
+// Workers only ever touch their own state and publish counters through
+// relaxed single-writer atomics; the monitor reads snapshots.
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <reactor/cpuset.hh>
+#include <reactor/io.hh>
+#include <reactor/log.hh>
+#include <reactor/pool.hh>
+#include <reactor/topology.hh>
+
+#include "tools/reactor_bench.hh"
+
+namespace reactor::bench {
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr int kExitRuntime = 1;
+// Largest -o: the completion result is an int, and 64 MiB per request is far
+// beyond what any device benefits from.
+constexpr uint64_t kMaxIoSize = 64ull << 20;
+// The I/O buffers of all workers live in one arena; past this, the options are
+// a mistake rather than a benchmark.
+constexpr uint64_t kMaxArena = 4ull << 30;
+// Registered buffers are at most 1 GiB each (kernel limit).
+constexpr uint64_t kMaxRegisteredBuffer = 1ull << 30;
+constexpr auto kSample = std::chrono::milliseconds(100);
+constexpr double kWindowHalf_s = 0.5;  // "the second around the switch"
+
+// SIGINT/SIGTERM are blocked in every thread (main blocks them before any
+// thread starts) and collected by the monitor with sigtimedwait: no handler,
+// no global. After the first one the default action is restored, so a second
+// Ctrl-C ends the process at once (the temp file is already unlinked).
+bool take_signal(const sigset_t& set) {
+  timespec zero{};
+  const int sig = sigtimedwait(&set, nullptr, &zero);
+  if (sig <= 0) return false;
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigaction(sig, &dfl, nullptr);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  return true;
+}
+
+struct Options {
+  uint32_t queue_depth = 32;
+  uint64_t io_size = 4096;
+  Workload workload = Workload::RandRead;
+  uint32_t read_pct = 50;
+  double time_s = 10;
+  double ramp_s = 0;
+  std::vector<std::string> filenames;
+  std::optional<uint64_t> size;
+  CpuSet cores;
+  uint32_t threads_per_core = 1;
+  bool direct = false;
+  std::string scheduler = "static";
+  std::vector<SwitchStep> schedule;
+  std::string rpc_socket;
+  bool json = false;
+  bool poll = false;
+};
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  fmt::print(stderr, "reactor-bench: {}\n", msg);
+  std::exit(kExitUsage);
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  CLI::App app{
+      "reactor-bench: io_uring workloads from lightweight threads on core-pinned reactors.\n"
+      "Without --filename it runs on a temp file of --size in $TMPDIR or /var/tmp, removed afterwards.\n"
+      "Exit codes: 0 done, 1 environment or I/O error, 2 bad options."};
+  app.option_defaults()->always_capture_default();
+  std::string io_size = "4k", workload = "randread", size, mask, scheduler = "static", switch_at;
+  std::optional<uint32_t> read_pct;
+  app.add_option("-q,--queue-depth", o.queue_depth, "Requests in flight per thread")
+      ->check(CLI::Range(1u, 65536u));
+  app.add_option("-o,--io-size", io_size, "I/O size in bytes (k, m suffixes: 4k, 128k, 1m)");
+  app.add_option("-w,--workload", workload, "randread|randwrite|read|write|randrw");
+  app.add_option("-M,--rwmixread", read_pct, "Read percentage of -w randrw (default 50)")
+      ->check(CLI::Range(0u, 100u));
+  app.add_option("-t,--time", o.time_s, "Measured seconds")->check(CLI::PositiveNumber);
+  app.add_option("--ramp", o.ramp_s, "Seconds of warm-up before measuring")->check(CLI::NonNegativeNumber);
+  app.add_option("--filename", o.filenames, "File or block device (repeatable); the workers share them")
+      ->allow_extra_args(false);
+  app.add_option("--size", size, "Bytes to use (temp file size, default 64m; or a limit on --filename)");
+  app.add_option("-m,--cpumask", mask,
+                 "Reactor cores, as reactord: hex mask (0x3, or bare hex as SPDK: 3) or list ([0], 0-1, 0,2); "
+                 "default all");
+  app.add_option("--threads-per-core", o.threads_per_core, "Worker threads per reactor")
+      ->check(CLI::Range(1u, 64u));
+  app.add_flag("--direct", o.direct, "O_DIRECT (bypass the page cache; -o must be a multiple of the block size)");
+  app.add_option("--scheduler", scheduler, "Initial policy: static|dynamic|global");
+  app.add_option("--switch-at", switch_at, "Switch schedule, seconds from the start: 5:dynamic,10:global,15:static");
+  app.add_option("--rpc-socket", o.rpc_socket, "Serve JSON-RPC on this Unix socket while running");
+  app.add_flag("--json", o.json, "Print the final report as one JSON object on stdout");
+  app.add_flag("--poll", o.poll, "Poll mode: reactors never sleep (default: interrupt mode)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    fmt::print("{}", app.help());
+    std::exit(0);
+  } catch (const CLI::ParseError& e) {
+    usage_error(fmt::format("{} (see --help)", e.what()));
+  }
+  auto sz = parse_size(io_size);
+  if (!sz) usage_error(fmt::format("-o: {}", sz.error().message));
+  if (*sz == 0 || *sz > kMaxIoSize)
+    usage_error(fmt::format("-o {} is outside 1 byte..{}", io_size, format_size(kMaxIoSize)));
+  o.io_size = *sz;
+  auto wl = parse_workload(workload);
+  if (!wl) usage_error(fmt::format("-w: {}", wl.error().message));
+  o.workload = *wl;
+  if (read_pct) {
+    if (o.workload != Workload::RandRw) usage_error("-M applies to -w randrw only");
+    o.read_pct = *read_pct;
+  }
+  if (!size.empty()) {
+    auto s = parse_size(size);
+    if (!s) usage_error(fmt::format("--size: {}", s.error().message));
+    if (*s == 0) usage_error("--size must be more than 0");
+    o.size = *s;
+  }
+  if (!mask.empty()) {
+    auto c = CpuSet::parse(mask);
+    if (!c) {
+      std::string hint = mask.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos
+                             ? " (a bare number is a hex mask, as SPDK: use [0] for core 0)"
+                             : "";
+      usage_error(fmt::format("-m: {}{}", c.error().message, hint));
+    }
+    if (c->empty()) usage_error(fmt::format("-m '{}' selects no core (use [0] for core 0)", mask));
+    o.cores = *c;
+  }
+  auto pol = canonical_policy(scheduler);
+  if (!pol) usage_error(fmt::format("--scheduler: {}", pol.error().message));
+  o.scheduler = *pol;
+  if (!switch_at.empty()) {
+    auto s = parse_schedule(switch_at);
+    if (!s) usage_error(s.error().message);
+    const double end = o.ramp_s + o.time_s;
+    for (const auto& st : *s)
+      if (st.at_s >= end)
+        usage_error(fmt::format("--switch-at: the switch at {} s is not before the end of the run ({} s = --ramp {} + "
+                                "-t {})",
+                                st.at_s, end, o.ramp_s, o.time_s));
+    o.schedule = std::move(*s);
+  }
+  if (!o.rpc_socket.empty() && o.rpc_socket.size() > 107)
+    usage_error(fmt::format("--rpc-socket: the path is {} bytes; a Unix socket path holds at most 107",
+                            o.rpc_socket.size()));
+  return o;
+}
+
+// ---- switching --------------------------------------------------------------
+
+// Stand-in until the SchedulerManager is built into libreactor: the pool runs
+// static placement (every thread at home) and no switch can happen.
+class UnavailableSwitchDriver final : public SwitchDriver {
+ public:
+  bool available(std::string& why) const override {
+    why = "switching requires the scheduler manager (not yet available)";
+    return false;
+  }
+  std::string current_policy() const override { return "static"; }
+  SwitchOutcome switch_to(const std::string& policy) override {
+    SwitchOutcome out;
+    out.ok = false;
+    out.message = "switching requires the scheduler manager (not yet available)";
+    out.policy_after = "static";
+    (void)policy;
+    return out;
+  }
+};
+
+// The reactors plus whatever can switch their policy. The one place that
+// decides how the runtime is built.
+struct Engine {
+  std::unique_ptr<ReactorPool> pool;
+  std::unique_ptr<SwitchDriver> driver;
+};
+
+Result<Engine> make_engine(const Options& o, const CpuSet& cores) {
+  PoolOptions po;
+  po.cores = cores;
+  po.baseline = o.poll ? ReactorMode::Poll : ReactorMode::Interrupt;
+  auto pool = ReactorPool::create(std::move(po));
+  if (!pool) return tl::unexpected(pool.error());
+  Engine e;
+  e.pool = std::move(*pool);
+  e.driver = std::make_unique<UnavailableSwitchDriver>();
+  return e;
+}
+
+// ---- workers ----------------------------------------------------------------
+
+struct Shared {
+  const Clock* clock = nullptr;
+  const std::vector<Target>* targets = nullptr;
+  Workload workload = Workload::RandRead;
+  uint32_t read_pct = 50;
+  uint64_t io_size = 0;
+  uint32_t queue_depth = 0;
+  uint32_t workers = 0;
+  const IoRegistry* registry = nullptr;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> fatal{false};
+  std::atomic<uint32_t> ring_flags{0};
+  std::mutex err_mu;
+  std::string first_error;
+
+  void fail(std::string msg) {
+    std::lock_guard lk(err_mu);
+    if (first_error.empty()) first_error = std::move(msg);
+    fatal.store(true, std::memory_order_release);
+  }
+};
+
+struct Worker {
+  Worker(Shared& s, uint32_t idx, std::byte* buffers)
+      : sh(s), index(idx), bufs(buffers), issued_at(s.queue_depth), slot_file(s.queue_depth),
+        slot_off(s.queue_depth), slot_write(s.queue_depth), cursor(s.targets->size(), 0),
+        lo(s.targets->size()), hi(s.targets->size()) {
+    rng = 0x853c49e6748fea9bull ^ (uint64_t{idx + 1} * 0x9e3779b97f4a7c15ull);
+    for (size_t f = 0; f < s.targets->size(); ++f) {
+      // Sequential workloads: each worker streams through its own slice.
+      const uint64_t blocks = (*s.targets)[f].size / s.io_size;
+      uint64_t a = blocks * idx / s.workers, b = blocks * (idx + 1) / s.workers;
+      if (b <= a) {
+        a = 0;
+        b = blocks;
+      }
+      lo[f] = a;
+      hi[f] = b;
+      cursor[f] = a;
+    }
+  }
+
+  uint64_t next_rand() noexcept {  // xorshift64*
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return rng * 0x2545f4914f6cdd1dull;
+  }
+
+  void start() {
+    auto c = IoChannel::create({.queue_depth = sh.queue_depth, .registry = sh.registry});
+    if (!c) {
+      sh.fail(fmt::format("worker {}: {}", index, c.error().message));
+      drained.store(true, std::memory_order_release);
+      return;
+    }
+    ch = std::move(*c);
+    sh.ring_flags.store(ch.ring_flags(), std::memory_order_relaxed);
+    for (uint32_t s = 0; s < sh.queue_depth; ++s) issue(s);
+    if (ch.in_flight() == 0) drained.store(true, std::memory_order_release);
+  }
+
+  void issue(uint32_t slot) {
+    const auto& targets = *sh.targets;
+    const uint32_t f = targets.size() == 1 ? 0 : static_cast<uint32_t>(next_rand() % targets.size());
+    const Target& t = targets[f];
+    uint64_t block;
+    if (random_access(sh.workload)) {
+      const uint64_t blocks = t.size / sh.io_size;
+      __extension__ using u128 = unsigned __int128;  // multiply-shift: uniform without a division
+      block = static_cast<uint64_t>((static_cast<u128>(next_rand()) * blocks) >> 64);
+    } else {
+      block = cursor[f];
+      cursor[f] = block + 1 >= hi[f] ? lo[f] : block + 1;
+    }
+    bool write;
+    switch (sh.workload) {
+      case Workload::RandWrite:
+      case Workload::Write: write = true; break;
+      case Workload::RandRw: write = next_rand() % 100 >= sh.read_pct; break;
+      default: write = false;
+    }
+    const uint64_t off = block * sh.io_size;
+    slot_file[slot] = f;
+    slot_off[slot] = off;
+    slot_write[slot] = write;
+    std::byte* buf = bufs + static_cast<size_t>(slot) * sh.io_size;
+    issued_at[slot] = sh.clock->now();
+    IoCallback cb = [this, slot](int res) { done(slot, res); };
+    auto r = write ? ch.write(t.fd, buf, sh.io_size, off, std::move(cb))
+                   : ch.read(t.fd, buf, sh.io_size, off, std::move(cb));
+    if (!r) {
+      if (r.error().code != Errc::exited) sh.fail(fmt::format("worker {}: {}", index, r.error().message));
+      if (ch.in_flight() == 0) drained.store(true, std::memory_order_release);
+    }
+  }
+
+  void done(uint32_t slot, int res) {
+    const uint64_t now = sh.clock->now();
+    const uint64_t lat = now - issued_at[slot];
+    if (res == static_cast<int>(sh.io_size)) {
+      hist.record(lat);
+      bump(ios);
+      bump(slot_write[slot] ? writes : reads);
+      add(bytes, static_cast<uint64_t>(res));
+      add(lat_sum, lat);
+      if (lat > lat_max.load(std::memory_order_relaxed)) lat_max.store(lat, std::memory_order_relaxed);
+    } else {
+      bump(errors);
+      const Target& t = (*sh.targets)[slot_file[slot]];
+      const char* op = slot_write[slot] ? "write" : "read";
+      if (res == -ENOSPC || res == -EDQUOT)
+        sh.fail(fmt::format("disk full while writing {}: {}", t.path, std::strerror(-res)));
+      else if (res < 0)
+        sh.fail(fmt::format("I/O error: {} of {} bytes at offset {} of {}: {}", op, sh.io_size, slot_off[slot],
+                            t.path, std::strerror(-res)));
+      else
+        sh.fail(fmt::format("short {}: {} of {} bytes at offset {} of {} (did the file shrink?)", op, res,
+                            sh.io_size, slot_off[slot], t.path));
+    }
+    if (last_done != 0) {
+      const uint64_t gap = now - last_done;
+      if (gap > max_gap.load(std::memory_order_relaxed)) max_gap.store(gap, std::memory_order_relaxed);
+    }
+    last_done = now;
+    if (!sh.stop.load(std::memory_order_relaxed) && !sh.fatal.load(std::memory_order_relaxed)) {
+      issue(slot);
+    } else if (ch.in_flight() == 0) {
+      drained.store(true, std::memory_order_release);
+    }
+  }
+
+  static void bump(std::atomic<uint64_t>& c) noexcept { add(c, 1); }
+  static void add(std::atomic<uint64_t>& c, uint64_t v) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
+  }
+
+  Shared& sh;
+  const uint32_t index;
+  std::byte* const bufs;
+  ThreadRef thread;
+  IoChannel ch;
+  std::vector<uint64_t> issued_at;
+  std::vector<uint32_t> slot_file;
+  std::vector<uint64_t> slot_off;
+  std::vector<uint8_t> slot_write;
+  std::vector<uint64_t> cursor, lo, hi;
+  uint64_t rng = 0;
+  uint64_t last_done = 0;
+  // Published (single writer: the worker's thread).
+  std::atomic<uint64_t> ios{0}, reads{0}, writes{0}, bytes{0}, errors{0}, lat_sum{0}, lat_max{0}, max_gap{0};
+  std::atomic<bool> drained{false};
+  Histogram hist;
+};
+
+// ---- monitor ----------------------------------------------------------------
+
+struct Totals {
+  uint64_t ios = 0, reads = 0, writes = 0, bytes = 0, errors = 0, lat_sum = 0, lat_max = 0;
+  Histogram::Snapshot hist;
+  std::vector<uint64_t> cpu_ns;
+  std::chrono::steady_clock::time_point at;
+};
+
+Totals collect(const std::vector<std::unique_ptr<Worker>>& ws, const ReactorPool& pool, bool with_hist) {
+  Totals t;
+  t.at = std::chrono::steady_clock::now();
+  for (const auto& w : ws) {
+    t.ios += w->ios.load(std::memory_order_relaxed);
+    t.reads += w->reads.load(std::memory_order_relaxed);
+    t.writes += w->writes.load(std::memory_order_relaxed);
+    t.bytes += w->bytes.load(std::memory_order_relaxed);
+    t.errors += w->errors.load(std::memory_order_relaxed);
+    t.lat_sum += w->lat_sum.load(std::memory_order_relaxed);
+    t.lat_max = std::max(t.lat_max, w->lat_max.load(std::memory_order_relaxed));
+    if (with_hist) w->hist.add_to(t.hist);
+  }
+  for (CoreId c : pool.cores().cores()) t.cpu_ns.push_back(pool.reactor_cpu_ns(c));
+  return t;
+}
+
+double secs(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+std::string human(double v) {
+  if (v >= 1e6) return fmt::format("{:.2f}M", v / 1e6);
+  if (v >= 1e3) return fmt::format("{:.1f}k", v / 1e3);
+  return fmt::format("{:.0f}", v);
+}
+
+struct Sample {
+  double t_s;   // seconds since start (end of the sample)
+  double iops;
+};
+
+struct Window {
+  SwitchReport rep;
+  double start_s = 0, end_s = 0;
+  Histogram::Snapshot h0, h1;
+  uint64_t err0 = 0, err1 = 0;
+  std::vector<uint32_t> cores_before;
+  bool switched = false;
+};
+
+class Monitor {
+ public:
+  Monitor(const Options& o, ReactorPool& pool, SwitchDriver& driver, Shared& sh,
+          std::vector<std::unique_ptr<Worker>>& ws, const sigset_t& signals)
+      : o_(o), pool_(pool), driver_(driver), sh_(sh), ws_(ws), signals_(signals) {}
+
+  // Runs until the end, SIGINT or a fatal error. Returns the measured totals.
+  void run() {
+    using clock = std::chrono::steady_clock;
+    start_ = clock::now();
+    const double end_s = o_.ramp_s + o_.time_s;
+    base_ = collect(ws_, pool_, true);
+    base_.at = start_;
+    Totals last_sec = base_;
+    uint64_t last_ios = 0;
+    double next_sample = secs(kSample), next_sec = 1.0;
+    bool ramped = o_.ramp_s <= 0;
+    size_t next_switch = 0;
+    std::string why;
+    const bool can_switch = driver_.available(why);
+    while (true) {
+      if (take_signal(signals_)) {
+        interrupted_ = true;
+        break;
+      }
+      if (sh_.fatal.load(std::memory_order_acquire)) break;
+      const double now_s = secs(clock::now() - start_);
+      if (now_s >= end_s) {
+        if (now_s - next_sec < 0.5 && next_sec <= end_s + 1e-9) progress(last_sec, collect(ws_, pool_, true), now_s, ramped);
+        break;
+      }
+      if (!ramped && now_s >= o_.ramp_s) {
+        base_ = collect(ws_, pool_, true);
+        ramped = true;
+      }
+      if (now_s >= next_sample) {
+        uint64_t ios = 0;
+        for (const auto& w : ws_) ios += w->ios.load(std::memory_order_relaxed);
+        samples_.push_back({now_s, static_cast<double>(ios - last_ios) / secs(kSample)});
+        last_ios = ios;
+        next_sample += secs(kSample);
+      }
+      if (now_s >= next_sec) {
+        Totals cur = collect(ws_, pool_, true);
+        progress(last_sec, cur, now_s, ramped);
+        last_sec = std::move(cur);
+        next_sec += 1.0;
+      }
+      if (can_switch && next_switch < o_.schedule.size() && !open_) {
+        const SwitchStep& st = o_.schedule[next_switch];
+        const double win_start = std::max(st.at_s - kWindowHalf_s, windows_.empty() ? 0.0 : windows_.back().end_s);
+        if (now_s >= win_start) open_window(now_s, st);
+      }
+      if (open_) {
+        Window& w = windows_.back();
+        if (!w.switched && now_s >= w.rep.step.at_s) {
+          do_switch(w);
+          ++next_switch;
+        } else if (w.switched && now_s >= w.end_s) {
+          close_window();
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (open_) {
+      if (windows_.back().switched) close_window();
+      else windows_.pop_back();  // the run ended before this switch
+      open_ = false;
+    }
+    end_ = collect(ws_, pool_, true);
+    if (!ramped) {
+      base_ = Totals{};
+      base_.cpu_ns.assign(end_.cpu_ns.size(), 0);
+      base_.at = start_;
+    }
+  }
+
+  Summary summary(const std::string& registered) const {
+    Summary s;
+    s.workload = std::string(workload_name(o_.workload));
+    if (o_.workload == Workload::RandRw) s.workload += fmt::format(" ({}% reads)", o_.read_pct);
+    s.io_size = o_.io_size;
+    s.queue_depth = o_.queue_depth;
+    s.workers = static_cast<uint32_t>(ws_.size());
+    s.cores = pool_.cores().to_list();
+    s.mode = o_.poll ? "poll" : "interrupt";
+    for (const auto& t : *sh_.targets) s.files.push_back(t.path);
+    s.direct = o_.direct;
+    s.runtime_s = secs(end_.at - base_.at);
+    s.ios = end_.ios - base_.ios;
+    s.reads = end_.reads - base_.reads;
+    s.writes = end_.writes - base_.writes;
+    s.bytes = end_.bytes - base_.bytes;
+    s.errors = end_.errors - base_.errors;
+    const Clock& ck = pool_.clock();
+    auto us = [&](uint64_t ticks) { return static_cast<double>(ck.ticks_to_ns(ticks)) / 1000.0; };
+    const Histogram::Snapshot h = end_.hist - base_.hist;
+    s.lat_avg_us = s.ios > 0 ? us(end_.lat_sum - base_.lat_sum) / static_cast<double>(s.ios) : 0;
+    s.lat_p50_us = us(h.quantile(0.50));
+    s.lat_p99_us = us(h.quantile(0.99));
+    s.lat_p999_us = us(h.quantile(0.999));
+    s.lat_max_us = us(end_.lat_max);
+    auto cores = pool_.cores().cores();
+    for (size_t i = 0; i < cores.size(); ++i) {
+      const double cs = static_cast<double>(end_.cpu_ns[i] - base_.cpu_ns[i]) / 1e9;
+      s.cpu.push_back({cores[i].value, s.runtime_s > 0 ? 100.0 * cs / s.runtime_s : 0, cs});
+    }
+    s.policy = driver_.current_policy();
+    std::string why;
+    s.switching = driver_.available(why) ? "available" : why;
+    s.registered = registered;
+    s.ring_flags = describe_ring_flags(sh_.ring_flags.load(std::memory_order_relaxed));
+    s.interrupted = interrupted_;
+    // Outside every window: the whole run minus the windows.
+    Histogram::Snapshot outside = end_.hist;
+    for (const auto& w : windows_) outside = outside - (w.h1 - w.h0);
+    std::vector<double> typical;
+    for (const auto& smp : samples_) {
+      bool in = false;
+      for (const auto& w : windows_) in |= smp.t_s > w.start_s && smp.t_s <= w.end_s + secs(kSample);
+      if (!in && smp.t_s > secs(kSample)) typical.push_back(smp.iops);
+    }
+    std::sort(typical.begin(), typical.end());
+    const double median = typical.empty() ? 0 : typical[typical.size() / 2];
+    for (const auto& w : windows_) {
+      SwitchReport r = w.rep;
+      r.p99_window_us = us((w.h1 - w.h0).quantile(0.99));
+      r.p99_outside_us = us(outside.quantile(0.99));
+      r.iops_typical = median;
+      double lo = -1;
+      for (const auto& smp : samples_)
+        if (smp.t_s > w.start_s && smp.t_s <= w.end_s + secs(kSample)) lo = lo < 0 ? smp.iops : std::min(lo, smp.iops);
+      r.iops_min_window = lo < 0 ? 0 : lo;
+      r.errors = w.err1 - w.err0;
+      s.switches.push_back(std::move(r));
+    }
+    return s;
+  }
+
+  bool interrupted() const { return interrupted_; }
+
+ private:
+  void progress(const Totals& a, const Totals& b, double now_s, bool ramped) {
+    const double dt = secs(b.at - a.at);
+    if (dt <= 0) return;
+    const double iops = static_cast<double>(b.ios - a.ios) / dt;
+    const double mib = static_cast<double>(b.bytes - a.bytes) / dt / (1024.0 * 1024.0);
+    const Histogram::Snapshot h = b.hist - a.hist;
+    const double p99 = static_cast<double>(pool_.clock().ticks_to_ns(h.quantile(0.99))) / 1000.0;
+    std::string cpu;
+    auto cores = pool_.cores().cores();
+    for (size_t i = 0; i < cores.size(); ++i)
+      cpu += fmt::format(" {}:{:.0f}%", cores[i].value,
+                         100.0 * static_cast<double>(b.cpu_ns[i] - a.cpu_ns[i]) / 1e9 / dt);
+    const std::string phase =
+        ramped ? fmt::format("{:>3.0f}s", now_s - o_.ramp_s) : fmt::format("ramp {:.0f}s", now_s);
+    fmt::print(stderr, "[{}] {:>8} IOPS {:>9.1f} MiB/s  p99 {:>7.1f} us  cpu{}  {}{}\n", phase, human(iops), mib, p99,
+               cpu, driver_.current_policy(), b.errors > a.errors ? fmt::format("  {} errors", b.errors - a.errors) : "");
+    std::fflush(stderr);
+  }
+
+  void open_window(double now_s, const SwitchStep& st) {
+    Window& win = windows_.emplace_back();
+    open_ = true;
+    win.start_s = now_s;
+    win.rep.step = st;
+    win.rep.from = driver_.current_policy();
+    Totals t = collect(ws_, pool_, true);
+    win.h0 = std::move(t.hist);
+    win.err0 = t.errors;
+    for (const auto& w : ws_) {
+      win.cores_before.push_back(w->thread->current_core().value);
+      w->max_gap.store(0, std::memory_order_relaxed);
+    }
+  }
+
+  void do_switch(Window& w) {
+    w.rep.at_s = secs(std::chrono::steady_clock::now() - start_);
+    w.rep.outcome = driver_.switch_to(w.rep.step.policy);
+    if (w.rep.outcome.message.empty()) w.rep.outcome.message = w.rep.outcome.ok ? "ok" : "failed";
+    w.end_s = secs(std::chrono::steady_clock::now() - start_) + kWindowHalf_s;
+    w.switched = true;
+    fmt::print(stderr, "switch {} -> {}: {} ({:.2f} ms)\n", w.rep.from, w.rep.step.policy, w.rep.outcome.message,
+               w.rep.outcome.duration_ms);
+  }
+
+  void close_window() {
+    Window& win = windows_.back();
+    Totals t = collect(ws_, pool_, true);
+    win.h1 = std::move(t.hist);
+    win.err1 = t.errors;
+    uint64_t gap = 0;
+    for (size_t i = 0; i < ws_.size(); ++i) {
+      gap = std::max(gap, ws_[i]->max_gap.load(std::memory_order_relaxed));
+      if (ws_[i]->thread->current_core().value != win.cores_before[i]) ++win.rep.threads_moved;
+    }
+    win.rep.max_gap_ms = static_cast<double>(pool_.clock().ticks_to_ns(gap)) / 1e6;
+    win.end_s = secs(std::chrono::steady_clock::now() - start_);
+    open_ = false;
+  }
+
+  const Options& o_;
+  ReactorPool& pool_;
+  SwitchDriver& driver_;
+  Shared& sh_;
+  std::vector<std::unique_ptr<Worker>>& ws_;
+  std::chrono::steady_clock::time_point start_;
+  Totals base_, end_;
+  std::vector<Sample> samples_;
+  const sigset_t& signals_;
+  std::vector<Window> windows_;
+  bool open_ = false;  // windows_.back() is still measuring
+  bool interrupted_ = false;
+};
+
+int run(const Options& o, const sigset_t& signals) {
+  // Cores: -m, or every core of the machine.
+  auto topo = Topology::discover();
+  if (!topo) {
+    fmt::print(stderr, "reactor-bench: cannot read the CPU topology: {}\n", topo.error().message);
+    return kExitRuntime;
+  }
+  const CpuSet cores = o.cores.empty() ? topo->all() : o.cores;
+  if (!cores.is_subset_of(topo->all())) {
+    CpuSet missing = cores;
+    for (CoreId c : topo->all().cores()) missing.reset(c);
+    usage_error(fmt::format("-m: cores {} are not available here (available: {})", missing.to_list(),
+                            topo->all().to_list()));
+  }
+  const uint32_t nworkers = cores.count() * o.threads_per_core;
+  const uint64_t arena_bytes = uint64_t{nworkers} * o.queue_depth * o.io_size;
+  if (arena_bytes > kMaxArena)
+    usage_error(fmt::format("buffers for {} threads x -q {} x -o {} would take {}: lower -q, -o or "
+                            "--threads-per-core",
+                            nworkers, o.queue_depth, format_size(o.io_size), format_size(arena_bytes)));
+
+  TargetRequest req;
+  req.filenames = o.filenames;
+  req.size = o.size;
+  req.io_size = o.io_size;
+  req.direct = o.direct;
+  req.write = writes(o.workload);
+  auto targets = open_targets(req);
+  if (!targets) {
+    fmt::print(stderr, "reactor-bench: {}\n", targets.error().message);
+    return targets.error().code == Errc::invalid_argument ? kExitUsage : kExitRuntime;
+  }
+  struct CloseTargets {
+    std::vector<Target>& t;
+    ~CloseTargets() { close_targets(t); }
+  } closer{*targets};
+
+  auto arena = AlignedBuffer::allocate(static_cast<size_t>(arena_bytes), 4096);
+  if (!arena) {
+    fmt::print(stderr, "reactor-bench: {}\n", arena.error().message);
+    return kExitRuntime;
+  }
+  // Writes carry a non-zero pattern.
+  for (size_t i = 0; i < arena->size(); ++i) arena->data()[i] = static_cast<std::byte>((i * 131 + 7) | 1);
+
+  auto engine = make_engine(o, cores);
+  if (!engine) usage_error(engine.error().message);
+  ReactorPool& pool = *engine->pool;
+  SwitchDriver& driver = *engine->driver;
+  std::string why;
+  if (!driver.available(why) && (!o.schedule.empty() || o.scheduler != "static" || !o.rpc_socket.empty()))
+    fmt::print(stderr, "reactor-bench: {}: running static placement; --scheduler/--switch-at/--rpc-socket ignored\n",
+               why);
+  for (const auto& n : driver.notes()) fmt::print(stderr, "reactor-bench: {}\n", n);
+
+  // Register the files and each worker's buffer slice on every ring.
+  std::vector<int> fds;
+  for (const auto& t : *targets) fds.push_back(t.fd);
+  std::vector<iovec> bufs;
+  const uint64_t per_worker = uint64_t{o.queue_depth} * o.io_size;
+  if (per_worker <= kMaxRegisteredBuffer)
+    for (uint32_t i = 0; i < nworkers; ++i)
+      bufs.push_back({arena->data() + i * per_worker, static_cast<size_t>(per_worker)});
+  std::string registered;
+  std::unique_ptr<IoRegistry> registry;
+  if (auto r = IoRegistry::create(pool, fds, bufs)) {
+    registry = std::move(*r);
+    registered = registry->status();
+  } else {
+    registered = "none (" + r.error().message + ")";
+  }
+
+  Shared sh;
+  sh.clock = &pool.clock();
+  sh.targets = &*targets;
+  sh.workload = o.workload;
+  sh.read_pct = o.read_pct;
+  sh.io_size = o.io_size;
+  sh.queue_depth = o.queue_depth;
+  sh.workers = nworkers;
+  sh.registry = registry.get();
+
+  std::vector<std::unique_ptr<Worker>> ws;
+  auto core_list = cores.cores();
+  for (uint32_t i = 0; i < nworkers; ++i) {
+    ws.push_back(std::make_unique<Worker>(sh, i, arena->data() + i * per_worker));
+    ThreadOptions to;
+    to.name = fmt::format("bench_{}", i);
+    to.cpumask = cores;  // movable anywhere in the pool: policies may move it
+    to.home = core_list[i % core_list.size()];
+    Worker* w = ws.back().get();
+    auto t = pool.spawn(std::move(to), [w] { w->start(); });
+    if (!t) {
+      fmt::print(stderr, "reactor-bench: cannot start worker {}: {}\n", i, t.error().message);
+      return kExitRuntime;
+    }
+    w->thread = *t;
+  }
+
+  Monitor mon(o, pool, driver, sh, ws, signals);
+  mon.run();
+
+  // Stop submitting; every worker drains what it has in flight.
+  sh.stop.store(true, std::memory_order_release);
+  pool.wait_for(
+      [&] {
+        return std::all_of(ws.begin(), ws.end(), [](const auto& w) { return w->drained.load(std::memory_order_acquire); });
+      },
+      std::chrono::seconds(10));
+  Summary s = mon.summary(registered);
+  registry.reset();
+  pool.stop();
+  ws.clear();
+
+  if (sh.fatal.load(std::memory_order_acquire)) {
+    std::lock_guard lk(sh.err_mu);
+    fmt::print(stderr, "reactor-bench: {}\n", sh.first_error);
+    return kExitRuntime;
+  }
+  if (o.json) {
+    fmt::print("{}\n", to_json(s).dump(2));
+  } else {
+    fmt::print("{}", format_text(s));
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace reactor::bench
+
+int main(int argc, char** argv) {
+  using namespace reactor::bench;
+  Options o = parse_options(argc, argv);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts: they inherit it
+  reactor::set_log_level(reactor::LogLevel::Warn);
+  return run(o, signals);
+}

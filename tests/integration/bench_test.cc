@@ -1,0 +1,276 @@
+// End-to-end runs of the real reactor-bench binary: every workload for about
+// a second on a small temp file (--json parsed and checked), named files,
+// O_DIRECT, a switch schedule, SIGINT, and the one-line errors with their exit
+// codes. Every run gets a private TMPDIR that must be empty afterwards: the
+// bench never leaves its temp file behind.
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#ifndef REACTOR_BENCH_BIN
+#error "REACTOR_BENCH_BIN must name the reactor-bench executable"
+#endif
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Outcome {
+  int exit_code = -1;
+  int signal = 0;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class BenchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/var/tmp") + "/bench_test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    root_ = tmpl;
+    tmp_ = root_ / "tmp";
+    fs::create_directory(tmp_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+
+  // Starts the bench with TMPDIR = tmp_, stdout/stderr to files. Returns the pid.
+  pid_t start(const std::vector<std::string>& args) {
+    std::vector<std::string> full{REACTOR_BENCH_BIN};
+    full.insert(full.end(), args.begin(), args.end());
+    const std::string out = (root_ / "out").string(), err = (root_ / "err").string(), tmp = tmp_.string();
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::setenv("TMPDIR", tmp.c_str(), 1);
+      int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      ::dup2(o, 1);
+      ::dup2(e, 2);
+      std::vector<char*> argv;
+      for (auto& a : full) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    return pid;
+  }
+
+  Outcome finish(pid_t pid) {
+    Outcome r;
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+    r.out = slurp(root_ / "out");
+    r.err = slurp(root_ / "err");
+    return r;
+  }
+
+  Outcome run(const std::vector<std::string>& args) { return finish(start(args)); }
+
+  void expect_no_temp_left() {
+    std::vector<std::string> left;
+    for (auto& e : fs::directory_iterator(tmp_)) left.push_back(e.path().filename().string());
+    EXPECT_TRUE(left.empty()) << "left behind: " << (left.empty() ? "" : left.front());
+  }
+
+  // Checks the JSON report's shape; returns it.
+  nlohmann::json parse_report(const Outcome& r) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(r.out);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "stdout is not JSON: " << e.what() << "\n" << r.out << "\nstderr:\n" << r.err;
+      return j;
+    }
+    // `iops` is the first field of the object.
+    EXPECT_EQ(r.out.find("\"iops\""), r.out.find('"')) << r.out.substr(0, 80);
+    for (const char* k : {"iops", "read_iops", "write_iops", "mib_s", "ios", "errors", "runtime_s", "latency_us",
+                          "cpu", "cpu_seconds", "config", "policy", "switching", "switches"})
+      EXPECT_TRUE(j.contains(k)) << "missing " << k;
+    for (const char* k : {"avg", "p50", "p99", "p99_9", "max"}) EXPECT_TRUE(j["latency_us"].contains(k)) << k;
+    return j;
+  }
+
+  fs::path root_, tmp_;
+};
+
+struct Workload {
+  const char* name;
+  bool reads, writes;
+};
+
+}  // namespace
+
+TEST_F(BenchTest, EveryWorkloadRunsAndReportsJson) {
+  for (Workload w : {Workload{"randread", true, false}, Workload{"randwrite", false, true},
+                     Workload{"read", true, false}, Workload{"write", false, true},
+                     Workload{"randrw", true, true}}) {
+    SCOPED_TRACE(w.name);
+    Outcome r = run({"-w", w.name, "-t", "1", "--size", "8m", "-q", "8", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = parse_report(r);
+    EXPECT_GT(j["iops"].get<double>(), 0);
+    EXPECT_EQ(j["errors"].get<uint64_t>(), 0u);
+    EXPECT_EQ(j["read_iops"].get<double>() > 0, w.reads);
+    EXPECT_EQ(j["write_iops"].get<double>() > 0, w.writes);
+    EXPECT_GT(j["latency_us"]["p99"].get<double>(), 0);
+    EXPECT_GE(j["latency_us"]["max"].get<double>(), j["latency_us"]["p99"].get<double>() * 0.9);
+    EXPECT_EQ(j["config"]["queue_depth"].get<int>(), 8);
+    EXPECT_FALSE(j["cpu"].empty());
+    // The live progress line went to stderr.
+    EXPECT_NE(r.err.find("IOPS"), std::string::npos) << r.err;
+    expect_no_temp_left();
+  }
+}
+
+TEST_F(BenchTest, MixedReadPercentageIsHonoured) {
+  Outcome r = run({"-w", "randrw", "-M", "90", "-t", "1", "--size", "4m", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = parse_report(r);
+  const double rd = j["read_iops"].get<double>(), wr = j["write_iops"].get<double>();
+  ASSERT_GT(rd + wr, 0);
+  EXPECT_GT(rd / (rd + wr), 0.8);
+  EXPECT_LT(rd / (rd + wr), 0.97);
+}
+
+TEST_F(BenchTest, TextReportByDefault) {
+  Outcome r = run({"-t", "1", "--size", "4m", "-m", "[0]"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* k : {"IOPS", "MiB/s", "p99.9", "core 0", "errors"})
+    EXPECT_NE(r.out.find(k), std::string::npos) << k << " in\n" << r.out;
+  expect_no_temp_left();
+}
+
+TEST_F(BenchTest, NamedFilesAndDirectIo) {
+  const fs::path a = root_ / "a", b = root_ / "b";
+  for (const auto& p : {a, b}) {
+    std::ofstream f(p, std::ios::binary);
+    std::string block(4096, 'x');
+    for (int i = 0; i < 512; ++i) f << block;  // 2 MiB of data (not sparse)
+  }
+  Outcome r = run({"--filename", a.string(), "--filename", b.string(), "-t", "1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = parse_report(r);
+  EXPECT_EQ(j["config"]["files"].size(), 2u);
+  EXPECT_GT(j["iops"].get<double>(), 0);
+
+  Outcome d = run({"--filename", a.string(), "--direct", "-w", "randrw", "-t", "1", "--json"});
+  if (d.exit_code != 0 && d.err.find("O_DIRECT") != std::string::npos) GTEST_SKIP() << d.err;
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  auto jd = parse_report(d);
+  EXPECT_TRUE(jd["config"]["direct"].get<bool>());
+  EXPECT_GT(jd["iops"].get<double>(), 0);
+  EXPECT_EQ(jd["errors"].get<uint64_t>(), 0u);
+}
+
+TEST_F(BenchTest, SwitchScheduleIsAcceptedAndReported) {
+  Outcome r = run({"-t", "2", "--size", "4m", "--switch-at", "0.5:dynamic,1:global,1.5:static", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = parse_report(r);
+  if (j["switching"] == "available") {
+    ASSERT_EQ(j["switches"].size(), 3u);
+    for (auto& s : j["switches"]) {
+      EXPECT_TRUE(s["ok"].get<bool>()) << s.dump();
+      EXPECT_EQ(s["errors"].get<uint64_t>(), 0u);
+      EXPECT_TRUE(s.contains("stall_ms") && s.contains("transition_ms") && s.contains("threads_moved"));
+    }
+  } else {
+    EXPECT_NE(r.err.find("switching requires the scheduler manager (not yet available)"), std::string::npos)
+        << r.err;
+    EXPECT_TRUE(j["switches"].empty());
+  }
+  EXPECT_GT(j["iops"].get<double>(), 0);
+}
+
+TEST_F(BenchTest, SigintEndsTheRunWithAReportAndNoTempFile) {
+  pid_t pid = start({"-t", "60", "--size", "4m", "--json"});
+  std::this_thread::sleep_for(1500ms);
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  Outcome r = finish(pid);
+  ASSERT_EQ(r.exit_code, 0) << "signal " << r.signal << "\n" << r.err;
+  auto j = parse_report(r);
+  EXPECT_TRUE(j["interrupted"].get<bool>());
+  EXPECT_LT(j["runtime_s"].get<double>(), 30);
+  expect_no_temp_left();
+}
+
+TEST_F(BenchTest, BadOptionsExitTwoWithOneLine) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* says;
+  };
+  for (const Case& c : {Case{{"-q", "0"}, "queue-depth"},
+                        Case{{"-w", "sideways"}, "unknown workload 'sideways'"},
+                        Case{{"-o", "4x"}, "unit 'x'"},
+                        Case{{"--switch-at", "5:dynamic,3:static"}, "is not after the previous switch"},
+                        Case{{"--switch-at", "2:fast"}, "unknown policy 'fast'"},
+                        Case{{"--switch-at", "20:static", "-t", "5"}, "not before the end of the run"},
+                        Case{{"--scheduler", "lazy"}, "unknown policy 'lazy'"},
+                        Case{{"-m", "0"}, "selects no core"},
+                        Case{{"-M", "50"}, "-M applies to -w randrw only"},
+                        Case{{"--no-such-option"}, "--no-such-option"},
+                        Case{{"--direct", "-o", "1000", "--size", "1m"}, "multiple of the logical block size"}}) {
+    SCOPED_TRACE(c.args.front() + " " + (c.args.size() > 1 ? c.args[1] : ""));
+    Outcome r = run(c.args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    expect_no_temp_left();
+  }
+}
+
+TEST_F(BenchTest, EnvironmentErrorsAreOneClearLine) {
+  const std::string missing = (root_ / "no-such-device").string();
+  Outcome r = run({"--filename", missing, "-t", "1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "reactor-bench: no such file or device: " + missing + "\n");
+  expect_no_temp_left();
+
+  const fs::path small = root_ / "small";
+  std::ofstream(small) << "tiny";
+  r = run({"--filename", small.string(), "-t", "1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("too small"), std::string::npos) << r.err;
+
+  r = run({"--filename", root_.string(), "-t", "1"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("not a regular file or a block device"), std::string::npos) << r.err;
+
+  if (::geteuid() != 0) {
+    const fs::path locked = root_ / "locked";
+    std::ofstream(locked) << std::string(8192, 'x');
+    fs::permissions(locked, fs::perms::none);
+    r = run({"--filename", locked.string(), "-t", "1"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("permission denied"), std::string::npos) << r.err;
+  }
+  expect_no_temp_left();
+}

@@ -1,0 +1,168 @@
+// RpcClient against a real RpcServer stepped by its own thread (as the
+// runtime's control thread does), plus answers given from other threads.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rpc/client.hh"
+#include "rpc/server.hh"
+#include "unit/rpc/rpc_test_util.hh"
+
+namespace reactor::rpc {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+class ClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path = test::unique_socket_path();
+    server = std::make_unique<RpcServer>(path);
+    add("echo", [](const json* p, RpcResponder r) {
+      r.result(p == nullptr ? nlohmann::ordered_json() : nlohmann::ordered_json(*p));
+    });
+    add("bad_params", [](const json*, RpcResponder r) {
+      r.error(error_code::invalid_params, "invalid parameters: 'x' must be an integer 0-255, got \"y\"");
+    });
+    // Answered from a worker thread, as a method that visits reactors would.
+    add("from_thread", [this](const json* p, RpcResponder r) {
+      const int v = p->at(0).get<int>();
+      std::lock_guard lk(mu);
+      workers.emplace_back([v, r = std::move(r)]() mutable { r.result(v * 2); });
+    });
+    add("never", [this](const json*, RpcResponder r) {
+      std::lock_guard lk(mu);
+      held.push_back(std::move(r));
+    });
+    auto r = server->start();
+    ASSERT_TRUE(r) << r.error().message;
+    control = std::thread([this] {
+      while (!stop.load()) server->poll(50ms);
+    });
+  }
+  void TearDown() override {
+    stop.store(true);
+    server->wake();
+    control.join();
+    std::lock_guard lk(mu);
+    for (auto& t : workers) t.join();
+    held.clear();
+    server.reset();
+  }
+  void add(std::string name, MethodHandler h) {
+    ASSERT_TRUE(server->add_method(std::move(name), MethodSpec{MethodStates::both, std::move(h)}));
+  }
+  RpcClient connected() {
+    RpcClient c;
+    auto r = c.connect(path, 5s);
+    EXPECT_TRUE(r) << r.error().message;
+    return c;
+  }
+
+  std::string path;
+  std::unique_ptr<RpcServer> server;
+  std::thread control;
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<std::thread> workers;
+  std::vector<RpcResponder> held;
+};
+
+TEST_F(ClientTest, CallsAndResults) {
+  RpcClient c = connected();
+  auto r = c.call("echo", json{{"a", 1}});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, json::parse(R"({"a":1})"));
+  auto none = c.call("echo");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->is_null());
+  auto methods = c.call("rpc_get_methods", json{{"current", false}, {"include_aliases", false}});
+  ASSERT_TRUE(methods);
+  EXPECT_EQ(methods->size(), 5U);
+}
+
+TEST_F(ClientTest, ServerErrorsCarryTheRpcCode) {
+  RpcClient c = connected();
+  auto r = c.call("nope");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().rpc_code, -32601);
+  EXPECT_EQ(r.error().code, Errc::not_found);
+  EXPECT_EQ(r.error().message, "Method not found: 'nope'");
+  auto p = c.call("bad_params", json::object());
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().rpc_code, -32602);
+  EXPECT_EQ(p.error().code, Errc::invalid_argument);
+  EXPECT_TRUE(c.connected()) << "an error answer leaves the connection usable";
+  EXPECT_TRUE(c.call("echo"));
+}
+
+TEST_F(ClientTest, AnswerFromAnotherThread) {
+  RpcClient c = connected();
+  for (int i = 0; i < 20; ++i) {
+    auto r = c.call("from_thread", json::array({i}));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(*r, 2 * i);
+  }
+}
+
+TEST_F(ClientTest, TimeoutClosesTheConnection) {
+  RpcClient c = connected();
+  auto r = c.call("never", std::nullopt, 100ms);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::timeout);
+  EXPECT_FALSE(r.error().rpc_code.has_value());
+  EXPECT_FALSE(c.connected());
+}
+
+TEST_F(ClientTest, ManyClientsInParallel) {
+  constexpr int kThreads = 4;
+  constexpr int kCalls = 50;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      RpcClient c;
+      if (!c.connect(path, 5s)) return;
+      for (int i = 0; i < kCalls; ++i) {
+        auto r = c.call("echo", json::array({t, i}));
+        if (r && *r == json::array({t, i})) ok.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kThreads * kCalls);
+}
+
+TEST_F(ClientTest, ServerStoppingMidCallIsATransportError) {
+  RpcClient c = connected();
+  std::thread closer([this] {
+    // Once the call is being served, stop stepping the server and stop it.
+    for (;;) {
+      {
+        std::lock_guard lk(mu);
+        if (!held.empty()) break;
+      }
+      std::this_thread::yield();
+    }
+    stop.store(true);
+    server->wake();
+    control.join();
+    server->stop();
+  });
+  auto r = c.call("never", std::nullopt, 30s);
+  closer.join();
+  control = std::thread([] {});  // TearDown joins it
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::io) << r.error().message;
+  EXPECT_FALSE(r.error().rpc_code.has_value());
+}
+
+}  // namespace
+}  // namespace reactor::rpc

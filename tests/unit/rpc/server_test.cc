@@ -1,0 +1,367 @@
+// RpcServer on a real Unix socket, stepped by the test thread, with raw
+// socket clients: socket setup (lock, stale socket, mode), framing over real
+// writes, the parse-error close, the connection limit and answers that
+// complete in a later poll or after the client left.
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rpc/client.hh"
+#include "rpc/server.hh"
+#include "unit/rpc/rpc_test_util.hh"
+
+namespace reactor::rpc {
+namespace {
+
+using json = nlohmann::json;
+using test::RawClient;
+
+bool exists(const std::string& p) {
+  struct stat st {};
+  return ::lstat(p.c_str(), &st) == 0;
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path = test::unique_socket_path();
+    server = std::make_unique<RpcServer>(path);
+    ASSERT_TRUE(server->add_method("echo", MethodSpec{MethodStates::both, [](const json* p, RpcResponder r) {
+                                     r.result(p == nullptr ? nlohmann::ordered_json() : nlohmann::ordered_json(*p));
+                                   }}));
+    ASSERT_TRUE(server->add_method("async", MethodSpec{MethodStates::both, [this](const json*, RpcResponder r) {
+                                     stash.push_back(std::move(r));
+                                   }}));
+    auto r = server->start();
+    ASSERT_TRUE(r) << r.error().message;
+  }
+  void TearDown() override {
+    stash.clear();
+    server.reset();
+    EXPECT_FALSE(exists(path));
+    EXPECT_FALSE(exists(path + ".lock"));
+  }
+
+  std::string path;
+  std::unique_ptr<RpcServer> server;
+  std::vector<RpcResponder> stash;
+};
+
+TEST_F(ServerTest, SocketAndLockAreMode0600AndStopRemovesThem) {
+  struct stat st {};
+  ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+  ASSERT_EQ(::lstat((path + ".lock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+  server->stop();
+  EXPECT_FALSE(exists(path));
+  EXPECT_FALSE(exists(path + ".lock"));
+  server->stop();  // idempotent
+  // The same object can start again.
+  ASSERT_TRUE(server->start());
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(*server, R"({"method":"echo","id":1})"));
+  EXPECT_EQ(c.read_line(*server), R"({"jsonrpc":"2.0","id":1,"result":null})"
+                                  "\n");
+}
+
+TEST_F(ServerTest, PrettyPrintedRequestLikeRpcPy) {
+  RawClient c(path);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.write_all(*server,
+                          "{\n  \"jsonrpc\": \"2.0\",\n  \"method\": \"echo\",\n  \"id\": 1,\n"
+                          "  \"params\": {\n    \"name\": \"dynamic\"\n  }\n}"));
+  EXPECT_EQ(c.read_line(*server), R"({"jsonrpc":"2.0","id":1,"result":{"name":"dynamic"}})"
+                                  "\n");
+}
+
+TEST_F(ServerTest, RequestSplitAcrossManyWrites) {
+  RawClient c(path);
+  const std::string req = R"({"method":"echo","id":2,"params":["a b",{"c":[1,2.5]}]})";
+  for (std::size_t i = 0; i + 1 < req.size(); ++i) {
+    ASSERT_TRUE(c.write_all(*server, req.substr(i, 1)));
+    ASSERT_EQ(c.drain(*server, 2), "") << "answered after byte " << i;
+  }
+  ASSERT_TRUE(c.write_all(*server, req.substr(req.size() - 1)));
+  EXPECT_EQ(c.read_line(*server), R"({"jsonrpc":"2.0","id":2,"result":["a b",{"c":[1,2.5]}]})"
+                                  "\n");
+}
+
+TEST_F(ServerTest, PipelinedRequestsAndBatchInOneWrite) {
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(*server, R"({"method":"echo","id":1}{"method":"echo"})"
+                                   R"([{"method":"echo","id":2},{"method":"nope"}])"
+                                   R"([{"method":"echo"}])"
+                                   R"({"method":"echo","id":3})"));
+  EXPECT_EQ(c.read_line(*server), R"({"jsonrpc":"2.0","id":1,"result":null})"
+                                  "\n");
+  EXPECT_EQ(c.read_line(*server),
+            R"([{"jsonrpc":"2.0","id":2,"result":null},{"jsonrpc":"2.0","id":null,"error":{"code":-32601,"message":"Method not found: 'nope'"}}])"
+            "\n");
+  // The all-notification batch wrote nothing: next comes id 3.
+  EXPECT_EQ(c.read_line(*server), R"({"jsonrpc":"2.0","id":3,"result":null})"
+                                  "\n");
+}
+
+TEST_F(ServerTest, ParseErrorIsAnsweredThenTheConnectionCloses) {
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(*server, R"({"method":"echo","id":1} {"method" "echo"})"));
+  EXPECT_EQ(c.read_line(*server), R"({"jsonrpc":"2.0","id":1,"result":null})"
+                                  "\n");
+  const std::string line = c.read_line(*server);
+  ASSERT_FALSE(line.empty());
+  const json e = json::parse(line);
+  EXPECT_EQ(e["error"]["code"], -32700);
+  EXPECT_TRUE(e["id"].is_null());
+  EXPECT_TRUE(c.wait_eof(*server));
+  EXPECT_EQ(server->connection_count(), 0U);
+}
+
+TEST_F(ServerTest, NestingDeeperThan64IsAParseError) {
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(*server, R"({"method":"echo","id":1,"params":)" + std::string(64, '[')));
+  const json e = json::parse(c.read_line(*server));
+  EXPECT_EQ(e["error"]["code"], -32700);
+  EXPECT_EQ(e["error"]["message"], "Parse error: nesting deeper than 64 levels");
+  EXPECT_TRUE(c.wait_eof(*server));
+}
+
+TEST_F(ServerTest, RequestOver256KiBIsAnsweredThenTheConnectionCloses) {
+  RawClient c(path);
+  std::string req = R"({"method":"echo","id":1,"params":[""]})";
+  req.insert(req.size() - 3, std::string(300 * 1024, 'a'));
+  c.write_all(*server, req);  // may fail part-way: the server closes
+  EXPECT_EQ(c.read_line(*server),
+            R"({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error: request exceeds 256 KiB"}})"
+            "\n");
+  EXPECT_TRUE(c.wait_eof(*server));
+}
+
+TEST_F(ServerTest, NonAsciiIsEscaped) {
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(*server, "{\"method\":\"echo\",\"id\":\"\xc3\xa9\",\"params\":[\"\xe2\x82\xac\"]}"));
+  EXPECT_EQ(c.read_line(*server), R"({"jsonrpc":"2.0","id":"\u00E9","result":["\u20AC"]})"
+                                  "\n");
+}
+
+TEST_F(ServerTest, AsyncAnswerCompletesInALaterPoll) {
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(*server, R"({"method":"async","id":1}{"method":"echo","id":2})"));
+  EXPECT_EQ(c.read_line(*server), R"({"jsonrpc":"2.0","id":2,"result":null})"
+                                  "\n");
+  ASSERT_EQ(stash.size(), 1U);
+  EXPECT_EQ(c.drain(*server, 3), "");
+  stash[0].result("done");
+  EXPECT_EQ(c.read_line(*server), R"({"jsonrpc":"2.0","id":1,"result":"done"})"
+                                  "\n");
+}
+
+TEST_F(ServerTest, HalfClosedClientStillGetsItsAnswers) {
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(*server, R"({"method":"async","id":1}{"method":"echo","id":2})"));
+  c.shutdown_write();
+  EXPECT_EQ(c.read_line(*server), R"({"jsonrpc":"2.0","id":2,"result":null})"
+                                  "\n");
+  ASSERT_EQ(stash.size(), 1U);
+  stash[0].result(7);
+  EXPECT_EQ(c.read_line(*server), R"({"jsonrpc":"2.0","id":1,"result":7})"
+                                  "\n");
+  EXPECT_TRUE(c.wait_eof(*server)) << "closed once everything was answered";
+}
+
+TEST_F(ServerTest, AnswerForAClosedConnectionIsDropped) {
+  {
+    RawClient c(path);
+    ASSERT_TRUE(c.write_all(*server, R"({"method":"async","id":1})"));
+    for (int i = 0; i < 1000 && stash.empty(); ++i) server->poll(std::chrono::milliseconds(5));
+    ASSERT_EQ(stash.size(), 1U);
+  }  // the client closes with the request unanswered
+  for (int i = 0; i < 1000 && server->connection_count() > 0; ++i)
+    server->poll(std::chrono::milliseconds(5));
+  EXPECT_EQ(server->connection_count(), 0U);
+  stash[0].result("too late");
+  server->poll(std::chrono::milliseconds(0));
+  server->poll(std::chrono::milliseconds(0));
+  // The server keeps serving others.
+  RawClient d(path);
+  ASSERT_TRUE(d.write_all(*server, R"({"method":"echo","id":5})"));
+  EXPECT_EQ(d.read_line(*server), R"({"jsonrpc":"2.0","id":5,"result":null})"
+                                  "\n");
+}
+
+TEST_F(ServerTest, AnswerAfterStopIsDropped) {
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(*server, R"({"method":"async","id":1})"));
+  for (int i = 0; i < 1000 && stash.empty(); ++i) server->poll(std::chrono::milliseconds(5));
+  ASSERT_EQ(stash.size(), 1U);
+  server->stop();
+  stash[0].result(1);
+  server->poll(std::chrono::milliseconds(0));
+  EXPECT_TRUE(c.wait_eof(*server));
+}
+
+TEST_F(ServerTest, SixtyFifthConnectionWaitsUntilOneCloses) {
+  constexpr std::size_t kClients = kMaxConnections + 1;
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (std::size_t i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<RawClient>(path));
+    ASSERT_TRUE(clients.back()->ok()) << i;  // queued in the backlog at worst
+    ASSERT_TRUE(clients.back()->write_all(*server, fmt::format(R"({{"method":"echo","id":{}}})", i)));
+  }
+  std::vector<std::string> got(kClients);
+  auto answered = [&] {
+    return static_cast<std::size_t>(std::count_if(got.begin(), got.end(), [](const std::string& g) { return !g.empty(); }));
+  };
+  for (int round = 0; round < 1000 && answered() < kMaxConnections; ++round) {
+    server->poll(std::chrono::milliseconds(5));
+    for (std::size_t i = 0; i < kClients; ++i) got[i] += clients[i]->drain(*server, 0);
+  }
+  ASSERT_EQ(answered(), kMaxConnections);
+  EXPECT_EQ(server->connection_count(), kMaxConnections);
+  for (std::size_t i = 0; i < kMaxConnections; ++i)
+    EXPECT_EQ(got[i], fmt::format(R"({{"jsonrpc":"2.0","id":{},"result":null}})"
+                                  "\n",
+                                  i));
+  RawClient& last = *clients.back();
+  EXPECT_EQ(got.back() + last.drain(*server, 20), "")
+      << "the 65th connection is not served while 64 are open";
+  EXPECT_EQ(server->connection_count(), kMaxConnections);
+
+  clients.front()->close();
+  EXPECT_EQ(last.read_line(*server), R"({"jsonrpc":"2.0","id":64,"result":null})"
+                                     "\n");
+  EXPECT_EQ(server->connection_count(), kMaxConnections);
+}
+
+TEST(ServerSetup, SecondServerOnTheSamePathFailsWithoutDisturbingTheFirst) {
+  const std::string path = test::unique_socket_path();
+  RpcServer first(path);
+  ASSERT_TRUE(first.start());
+  RpcServer second(path);
+  const auto r = second.start();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::exists);
+  EXPECT_EQ(r.error().message,
+            fmt::format("RPC socket path {} in use (lock {}.lock held by another process)", path, path));
+  EXPECT_TRUE(exists(path));
+  EXPECT_TRUE(exists(path + ".lock"));
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(first, R"({"method":"rpc_get_methods","id":1})"));
+  EXPECT_EQ(c.read_line(first), R"({"jsonrpc":"2.0","id":1,"result":["rpc_get_methods"]})"
+                                "\n");
+}
+
+TEST(ServerSetup, StaleSocketIsReplaced) {
+  const std::string path = test::unique_socket_path();
+  {
+    // A socket file left behind by a process that died without cleaning up.
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+    ::close(fd);
+  }
+  ASSERT_TRUE(exists(path));
+  RpcServer server(path);
+  const auto r = server.start();
+  ASSERT_TRUE(r) << r.error().message;
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(server, R"({"method":"rpc_get_methods","id":1})"));
+  EXPECT_FALSE(c.read_line(server).empty());
+}
+
+TEST(ServerSetup, NonSocketFileIsNotReplaced) {
+  const std::string path = test::unique_socket_path();
+  const int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  RpcServer server(path);
+  const auto r = server.start();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::exists);
+  EXPECT_NE(r.error().message.find("is not a socket"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(exists(path));
+  EXPECT_FALSE(exists(path + ".lock"));
+  ::unlink(path.c_str());
+}
+
+TEST(ServerSetup, PathLimits) {
+  RpcServer too_long("/tmp/" + std::string(103, 'x'));  // 108 bytes
+  const auto r = too_long.start();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::invalid_argument);
+  EXPECT_NE(r.error().message.find("at most 107 bytes"), std::string::npos) << r.error().message;
+  RpcServer empty("");
+  EXPECT_EQ(empty.start().error().code, Errc::invalid_argument);
+  RpcServer no_dir("/tmp/rr-no-such-dir/x.sock");
+  const auto nd = no_dir.start();
+  ASSERT_FALSE(nd);
+  EXPECT_EQ(nd.error().code, Errc::io);
+}
+
+TEST(ServerSetup, PollBeforeStartReturnsAndWakeIsSeen) {
+  RpcServer server(test::unique_socket_path());
+  server.poll(std::chrono::milliseconds(0));
+  server.wake();
+  pollfd p{server.wakeup_fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 1);
+  server.poll(std::chrono::hours(1));  // returns at once: woken
+}
+
+TEST(ClientErrors, MissingSocket) {
+  RpcClient c;
+  const auto r = c.connect("/tmp/rr-missing.sock", std::chrono::milliseconds(100));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::not_found);
+  EXPECT_EQ(r.error().message,
+            "cannot connect to /tmp/rr-missing.sock: no such file (is reactord running?)");
+  const auto call = c.call("x");
+  ASSERT_FALSE(call);
+  EXPECT_FALSE(call.error().rpc_code.has_value());
+}
+
+TEST(ClientErrors, PermissionDenied) {
+  const std::string path = test::unique_socket_path();
+  RpcServer server(path);
+  ASSERT_TRUE(server.start());
+  if (::geteuid() != 0) {
+    // As the owner, take our own write permission away.
+    ASSERT_EQ(::chmod(path.c_str(), 0), 0);
+    RpcClient c;
+    const auto r = c.connect(path, std::chrono::milliseconds(100));
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("permission denied"), std::string::npos) << r.error().message;
+    return;
+  }
+  // As root (who bypasses file modes), connect from a child running as nobody.
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(2);
+    RpcClient c;
+    const auto r = c.connect(path, std::chrono::milliseconds(100));
+    const bool ok = !r && r.error().message ==
+                              "cannot connect to " + path +
+                                  ": permission denied (the socket is mode 0600: run as its owner)";
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "exit 1: wrong error, exit 2: could not drop privileges";
+}
+
+}  // namespace
+}  // namespace reactor::rpc
