@@ -27,6 +27,11 @@
 //     before the session finishes (SPDK drops their answers);
 //   - a session stops reading while 1 MiB of answers wait to be written or
 //     1024 requests are unanswered (backpressure; SPDK has no bound).
+// Known differences that come from parsing with nlohmann::json:
+//   - a number beyond the double range (1e400) is a parse error, even as an
+//     id (SPDK keeps number tokens as text);
+//   - duplicate keys are detected in the request object and in its params
+//     object, not deeper (no method decodes nested objects).
 
 #include "rpc/engine.hh"
 

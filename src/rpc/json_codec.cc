@@ -119,7 +119,12 @@ class RequestSax {
     std::string_view what = ex.what();
     if (const auto p = what.find("] "); p != std::string_view::npos) what.remove_prefix(p + 2);
     if (what.substr(0, 12) == "parse error ") what.remove_prefix(12);
-    error_ = fmt::format("invalid JSON {}", what);
+    // "last read: '...'" can quote a whole 256 KiB token: keep it short.
+    constexpr std::size_t kMaxDetail = 200;
+    const bool cut = what.size() > kMaxDetail;
+    if (cut) what = what.substr(0, kMaxDetail);
+    error_ = fmt::format("invalid JSON{}{}{}", what.substr(0, 3) == "at " ? " " : ": ", what,
+                         cut ? "..." : "");
     return false;
   }
 

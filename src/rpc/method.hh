@@ -65,8 +65,9 @@ class RpcResponder {
   RpcResponder& operator=(const RpcResponder&) = delete;
   ~RpcResponder();
 
-  /// Answers with `value` as "result" (member order of ordered_json is kept).
-  /// A second answer is ignored and logged (a bug in the handler).
+  /// Answers with `value` as "result". Member order of an ordered_json is
+  /// kept (a plain nlohmann::json converts implicitly, keys sorted). A second
+  /// answer is ignored and logged (a bug in the handler).
   void result(nlohmann::ordered_json value);
   /// Answers with {"code": code, "message": message}.
   void error(int code, std::string message);

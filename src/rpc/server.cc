@@ -224,7 +224,7 @@ void RpcServer::poll(std::chrono::milliseconds max_wait) {
       continue;
     }
     if (tag == kListenTag) {
-      accept_pending();
+      if (running()) accept_pending();
       continue;
     }
     const auto it = conns_.find(tag);
@@ -242,14 +242,19 @@ void RpcServer::poll(std::chrono::milliseconds max_wait) {
   ids.reserve(conns_.size());
   for (const auto& kv : conns_) ids.push_back(kv.first);
   for (std::uint64_t id : ids) {
+    // Look the connection up again after anything that runs handlers: a
+    // handler may have stopped the server.
     const SessionId sid{id};
-    Conn& c = conns_.at(id);
-    if (!flush(sid, c)) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    if (!flush(sid, it->second)) {
       close_conn(sid);
       continue;
     }
     engine_.pump(sid);  // requests that waited for the output to drain
-    if (!flush(sid, c)) {
+    it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    if (!flush(sid, it->second)) {
       close_conn(sid);
       continue;
     }
@@ -257,10 +262,10 @@ void RpcServer::poll(std::chrono::milliseconds max_wait) {
       close_conn(sid);
       continue;
     }
-    update_interest(sid, c);
+    update_interest(sid, it->second);
   }
 
-  if (!listening_ && conns_.size() < kMaxConnections &&
+  if (running() && !listening_ && conns_.size() < kMaxConnections &&
       std::chrono::steady_clock::now() >= accept_retry_) {
     set_listen_interest(true);
     accept_pending();

@@ -54,7 +54,8 @@ class RpcServer {
 
   /// Closes every connection (unwritten answers are dropped) and the
   /// listening socket, and removes the socket file and the lock file.
-  /// Idempotent.
+  /// Idempotent. A method handler may call it (e.g. a "kill" method): the
+  /// poll() in progress then returns without touching the closed sockets.
   void stop();
 
   /// Makes a poll() that is waiting (or the next one) return promptly. Any

@@ -6,14 +6,19 @@
 //   1. parse and validate options (bad input: one line, exit 2);
 //   2. open the targets (a temp file by default, unlinked at once and laid out
 //      with a pattern); environment errors: one line, exit 1;
-//   3. start the reactors (Interrupt baseline unless --poll: an idle reactor
-//      sleeps), register the files and the I/O buffers on every ring;
+//   3. start the Runtime: reactors (Interrupt baseline unless --poll: an idle
+//      reactor sleeps), the SchedulerManager with --scheduler and the control
+//      thread (a governor only when global is asked for: the real one, else
+//      the simulated one, said on stderr); register the files and the I/O
+//      buffers on every ring;
 //   4. spawn cores x threads-per-core workers; each keeps -q requests in
 //      flight: every completion callback records the latency and submits the
 //      next request from the same slot (no allocation per I/O);
 //   5. the main thread is the monitor: 100 ms IOPS samples, a progress line
 //      per second, the ramp cut, and the scheduled switches (blocking, through
-//      a SwitchDriver) with a measurement window of 0.5 s on either side;
+//      a SwitchDriver over the SchedulerManager) with a measurement window
+//      of 0.5 s on either side: largest completion gap, p99 inside vs outside,
+//      lowest 100 ms IOPS sample, workers whose core changed;
 //   6. at the end (or on SIGINT) stop submitting, let the workers drain, print
 //      the report (text, or one JSON object with `iops` first).
 // Workers only ever touch their own state and publish counters through
@@ -43,7 +48,10 @@
 #include <reactor/cpuset.hh>
 #include <reactor/io.hh>
 #include <reactor/log.hh>
+#include <reactor/policy.hh>
 #include <reactor/pool.hh>
+#include <reactor/runtime.hh>
+#include <reactor/scheduler_manager.hh>
 #include <reactor/topology.hh>
 
 #include "tools/reactor_bench.hh"
@@ -193,41 +201,99 @@ Options parse_options(int argc, char** argv) {
 
 // ---- switching --------------------------------------------------------------
 
-// Stand-in until the SchedulerManager is built into libreactor: the pool runs
-// static placement (every thread at home) and no switch can happen.
-class UnavailableSwitchDriver final : public SwitchDriver {
+// Switches through the Runtime's SchedulerManager (blocking; the monitor is
+// not a reactor). Transition time and restore moves come from the manager's
+// transition record.
+class RuntimeSwitchDriver final : public SwitchDriver {
  public:
+  RuntimeSwitchDriver(Runtime& rt, std::string initial, std::vector<std::string> notes)
+      : rt_(rt), current_(std::move(initial)), notes_(std::move(notes)) {}
   bool available(std::string& why) const override {
-    why = "switching requires the scheduler manager (not yet available)";
+    if (rt_.scheduler() != nullptr) return true;
+    why = "the scheduler manager is not running";
     return false;
   }
-  std::string current_policy() const override { return "static"; }
+  std::string current_policy() const override {
+    std::lock_guard lk(mu_);
+    return current_;
+  }
   SwitchOutcome switch_to(const std::string& policy) override {
     SwitchOutcome out;
-    out.ok = false;
-    out.message = "switching requires the scheduler manager (not yet available)";
-    out.policy_after = "static";
-    (void)policy;
+    SchedulerManager* m = rt_.scheduler();
+    if (m == nullptr) {
+      out.message = "the scheduler manager is not running";
+      out.policy_after = current_policy();
+      return out;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = m->switch_to(policy, PolicyOptionsUpdate{});
+    out.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    out.ok = r.has_value();
+    auto history = m->transitions();
+    if (!history.empty()) {
+      const TransitionRecord& rec = history.back();
+      out.duration_ms = static_cast<double>(rec.duration.count()) / 1000.0;
+      out.restore_moves = rec.restore.moves_done;
+      out.policy_after = std::string(policy_name(rec.result_policy));
+      out.message = rec.result;
+    }
+    if (!r) out.message = r.error().message;
+    if (out.policy_after.empty()) out.policy_after = out.ok ? policy : current_policy();
+    std::lock_guard lk(mu_);
+    current_ = out.policy_after;
     return out;
   }
+  std::vector<std::string> notes() const override { return notes_; }
+
+ private:
+  Runtime& rt_;
+  mutable std::mutex mu_;
+  std::string current_;
+  std::vector<std::string> notes_;
 };
 
-// The reactors plus whatever can switch their policy. The one place that
-// decides how the runtime is built.
+// The reactors plus what switches their policy: the one place that decides
+// how the runtime is built.
 struct Engine {
-  std::unique_ptr<ReactorPool> pool;
+  std::unique_ptr<Runtime> runtime;
   std::unique_ptr<SwitchDriver> driver;
+  ReactorPool& pool() { return runtime->pool(); }
+  void stop() { runtime->stop(); }  // control thread, policy (placement restored), pool
 };
 
 Result<Engine> make_engine(const Options& o, const CpuSet& cores) {
-  PoolOptions po;
-  po.cores = cores;
-  po.baseline = o.poll ? ReactorMode::Poll : ReactorMode::Interrupt;
-  auto pool = ReactorPool::create(std::move(po));
-  if (!pool) return tl::unexpected(pool.error());
+  const bool needs_global =
+      o.scheduler == "gscheduler" ||
+      std::any_of(o.schedule.begin(), o.schedule.end(), [](const SwitchStep& s) { return s.policy == "gscheduler"; });
+  auto build = [&](GovernorChoice g) {
+    RuntimeOptions ro;
+    ro.pool.cores = cores;
+    ro.pool.baseline = o.poll ? ReactorMode::Poll : ReactorMode::Interrupt;
+    // Only global needs a governor; DPDK's EAL (behind the real one) narrows
+    // the process's CPU affinity, so do not start it for nothing.
+    ro.governor = g;
+    ro.start_scheduler = false;
+    ro.control_thread = true;
+    return Runtime::create(std::move(ro));
+  };
+  std::vector<std::string> notes;
+  auto rt = build(needs_global ? GovernorChoice::Auto : GovernorChoice::None);
+  if (!rt) return tl::unexpected(rt.error());
+  if (needs_global && !(*rt)->governor().available()) {
+    // No cpufreq here (most VMs): global runs with the simulated governor.
+    const std::string why = (*rt)->governor().unavailable_reason();
+    (*rt)->stop();
+    rt = build(GovernorChoice::Sim);
+    if (!rt) return tl::unexpected(rt.error());
+    notes.push_back(fmt::format("no real governor ({}): global uses the simulated governor", why));
+  }
+  auto kind = parse_policy_name(o.scheduler);
+  if (!kind) return tl::unexpected(kind.error());
+  (*rt)->pending_scheduler_options().initial = *kind;
+  if (auto s = (*rt)->start_scheduler(); !s) return tl::unexpected(s.error());
   Engine e;
-  e.pool = std::move(*pool);
-  e.driver = std::make_unique<UnavailableSwitchDriver>();
+  e.driver = std::make_unique<RuntimeSwitchDriver>(**rt, o.scheduler, std::move(notes));
+  e.runtime = std::move(*rt);
   return e;
 }
 
@@ -291,11 +357,13 @@ struct Worker {
     }
     ch = std::move(*c);
     sh.ring_flags.store(ch.ring_flags(), std::memory_order_relaxed);
-    for (uint32_t s = 0; s < sh.queue_depth; ++s) issue(s);
+    for (uint32_t s = 0; s < sh.queue_depth; ++s) issue(s, sh.clock->now());
     if (ch.in_flight() == 0) drained.store(true, std::memory_order_release);
   }
 
-  void issue(uint32_t slot) {
+  // `now`: the submission time (a completion passes its own timestamp: one
+  // clock read per I/O, as fio does).
+  void issue(uint32_t slot, uint64_t now) {
     const auto& targets = *sh.targets;
     const uint32_t f = targets.size() == 1 ? 0 : static_cast<uint32_t>(next_rand() % targets.size());
     const Target& t = targets[f];
@@ -320,7 +388,7 @@ struct Worker {
     slot_off[slot] = off;
     slot_write[slot] = write;
     std::byte* buf = bufs + static_cast<size_t>(slot) * sh.io_size;
-    issued_at[slot] = sh.clock->now();
+    issued_at[slot] = now;
     IoCallback cb = [this, slot](int res) { done(slot, res); };
     auto r = write ? ch.write(t.fd, buf, sh.io_size, off, std::move(cb))
                    : ch.read(t.fd, buf, sh.io_size, off, std::move(cb));
@@ -359,7 +427,7 @@ struct Worker {
     }
     last_done = now;
     if (!sh.stop.load(std::memory_order_relaxed) && !sh.fatal.load(std::memory_order_relaxed)) {
-      issue(slot);
+      issue(slot, now);
     } else if (ch.in_flight() == 0) {
       drained.store(true, std::memory_order_release);
     }
@@ -697,14 +765,19 @@ int run(const Options& o, const sigset_t& signals) {
   for (size_t i = 0; i < arena->size(); ++i) arena->data()[i] = static_cast<std::byte>((i * 131 + 7) | 1);
 
   auto engine = make_engine(o, cores);
-  if (!engine) usage_error(engine.error().message);
-  ReactorPool& pool = *engine->pool;
+  if (!engine) {
+    fmt::print(stderr, "reactor-bench: cannot start the runtime: {}\n", engine.error().message);
+    return engine.error().code == Errc::invalid_argument ? kExitUsage : kExitRuntime;
+  }
+  ReactorPool& pool = engine->pool();
   SwitchDriver& driver = *engine->driver;
   std::string why;
-  if (!driver.available(why) && (!o.schedule.empty() || o.scheduler != "static" || !o.rpc_socket.empty()))
-    fmt::print(stderr, "reactor-bench: {}: running static placement; --scheduler/--switch-at/--rpc-socket ignored\n",
-               why);
+  if (!driver.available(why) && (!o.schedule.empty() || o.scheduler != "static"))
+    fmt::print(stderr, "reactor-bench: {}: running static placement; --scheduler/--switch-at ignored\n", why);
   for (const auto& n : driver.notes()) fmt::print(stderr, "reactor-bench: {}\n", n);
+  if (!o.rpc_socket.empty())
+    fmt::print(stderr, "reactor-bench: --rpc-socket {}: serving JSON-RPC from reactor-bench is not wired yet; "
+               "running without it\n", o.rpc_socket);
 
   // Register the files and each worker's buffer slice on every ring.
   std::vector<int> fds;
@@ -762,7 +835,7 @@ int run(const Options& o, const sigset_t& signals) {
       std::chrono::seconds(10));
   Summary s = mon.summary(registered);
   registry.reset();
-  pool.stop();
+  engine->stop();
   ws.clear();
 
   if (sh.fatal.load(std::memory_order_acquire)) {

@@ -65,7 +65,11 @@ class Histogram {
     const uint32_t g = i / kSub, sub = i % kSub;
     return g == 0 ? sub : (uint64_t{kSub} + sub) << (g - 1);
   }
-  static uint64_t upper(uint32_t i) noexcept { return i / kSub == 0 ? lower(i) + 1 : lower(i) + (uint64_t{1} << (i / kSub - 1)); }
+  /// Saturates at UINT64_MAX for the top bucket.
+  static uint64_t upper(uint32_t i) noexcept {
+    const uint64_t width = i / kSub == 0 ? 1 : uint64_t{1} << (i / kSub - 1);
+    return lower(i) > UINT64_MAX - width ? UINT64_MAX : lower(i) + width;
+  }
 
   /// Counts per bucket.
   struct Snapshot {

@@ -118,7 +118,7 @@ uint64_t Histogram::Snapshot::quantile(double q) const noexcept {
   uint64_t seen = 0;
   for (uint32_t i = 0; i < kBuckets; ++i) {
     seen += counts[i];
-    if (seen >= rank) return (lower(i) + upper(i) - 1) / 2;
+    if (seen >= rank) return lower(i) + (upper(i) - lower(i)) / 2;
   }
   return lower(kBuckets - 1);
 }

@@ -175,6 +175,14 @@ std::string transition_result(const json& t) {
   return "-";
 }
 
+// "2025-11-25T21:40:12.345Z" -> "21:40:12"; other text as is.
+std::string time_of_day(const std::optional<std::string>& iso) {
+  if (!iso) return "-";
+  const auto t = iso->find('T');
+  if (t == std::string::npos || iso->size() < t + 9) return *iso;
+  return iso->substr(t + 1, 8);
+}
+
 std::string one_line(std::string s) {
   std::replace(s.begin(), s.end(), '\n', ' ');
   while (!s.empty() && s.back() == ' ') s.pop_back();
@@ -311,6 +319,8 @@ std::string format_status(const json& scheduler, const json* governor, const jso
     } else {
       t.add_row({"last switch", "none since start"});
     }
+    if (auto rounds = u64_at(*history, "rounds_total"))
+      t.add_row({"rounds", fmt::format("{} since start", *rounds)});
   }
   const std::string text = t.render();
   return text.substr(text.find('\n') + 1);  // drop the (empty) header row
@@ -356,33 +366,51 @@ std::string format_reactors(const json& reactors, const json* before, const json
   out += t.render();
 
   const auto tick_rate = u64_at(reactors, "tick_rate");
-  Table p({{"THREAD", Align::Left},
-           {"ID", Align::Right},
-           {"CORE", Align::Right},
-           {"HOME", Align::Right},
-           {"PLACED", Align::Left},
-           {"CPUMASK", Align::Left},
-           {"ON CORE s", Align::Right}});
+  // A thread's home core is reactor's extra (SPDK has none): the HOME and
+  // PLACED columns appear only when the daemon reports it.
+  auto home_for = [&](const json& th) {
+    auto home = home_of(th);
+    if (!home)
+      if (const json* s = lookup(stats_by_id, u64_at(th, "id"))) home = home_of(*s);
+    return home;
+  };
+  bool any_home = false;
+  for (const auto& r : list)
+    for (const auto& th : array_at(r, "lw_threads"))
+      if (home_for(th)) any_home = true;
+  std::vector<Table::Column> pcols = {{"THREAD", Align::Left}, {"ID", Align::Right},
+                                      {"CORE", Align::Right}};
+  if (any_home) {
+    pcols.push_back({"HOME", Align::Right});
+    pcols.push_back({"PLACED", Align::Left});
+  }
+  pcols.push_back({"CPUMASK", Align::Left});
+  pcols.push_back({"ON CORE s", Align::Right});
+  Table p(std::move(pcols));
   for (const auto& r : list) {
     const auto core = u64_at(r, "lcore");
     for (const auto& th : array_at(r, "lw_threads")) {
-      const auto id = u64_at(th, "id");
-      auto home = home_of(th);
-      if (!home)
-        if (const json* s = lookup(stats_by_id, id)) home = home_of(*s);
-      std::string placed = "-";
-      if (home && core) placed = *home == *core ? "home" : "away";
+      const auto home = home_for(th);
       const auto mask = str_at(th, "cpumask");
-      p.add_row({dash_or(str_at(th, "name")), dash_or(id), dash_or(core), dash_or(home), placed,
-                 mask ? mask_to_list(*mask) : "-", tick_seconds(u64_at(th, "elapsed"), tick_rate)});
+      std::vector<std::string> row = {dash_or(str_at(th, "name")), dash_or(u64_at(th, "id")),
+                                      dash_or(core)};
+      if (any_home) {
+        row.push_back(dash_or(home));
+        row.push_back(home && core ? (*home == *core ? "home" : "away") : "-");
+      }
+      row.push_back(mask ? mask_to_list(*mask) : "-");
+      row.push_back(tick_seconds(u64_at(th, "elapsed"), tick_rate));
+      p.add_row(std::move(row));
     }
   }
   out += '\n';
   if (p.rows() == 0) {
     out += "threads: none\n";
   } else {
-    out += fmt::format("threads: {} (PLACED: at its home core or moved away by the policy)\n",
-                       p.rows());
+    out += any_home ? fmt::format("threads: {} (PLACED: at its home core, or moved away by the "
+                                  "policy)\n",
+                                  p.rows())
+                    : fmt::format("threads: {}\n", p.rows());
     out += p.render();
   }
   return out;
@@ -407,33 +435,40 @@ std::string format_threads(const json& stats, const json* before, const json* re
   }
   const auto before_by_id = before != nullptr ? index_by(array_at(*before, "threads"), "id")
                                               : std::map<uint64_t, const json*>{};
-  Table t({{"ID", Align::Right},
-           {"NAME", Align::Left},
-           {"CORE", Align::Right},
-           {"HOME", Align::Right},
-           {"CPUMASK", Align::Left},
-           {"BUSY%", Align::Right},
-           {"ACTIVE", Align::Right},
-           {"TIMED", Align::Right},
-           {"PAUSED", Align::Right}});
   const json& list = array_at(stats, "threads");
+  auto home_for = [&](const json& th) {
+    auto home = home_of(th);
+    if (!home)
+      if (const json* lw = lookup(lw_by_id, u64_at(th, "id"))) home = home_of(*lw);
+    return home;
+  };
+  bool any_home = false;
+  for (const auto& th : list)
+    if (home_for(th)) any_home = true;
+  std::vector<Table::Column> cols = {{"ID", Align::Right}, {"NAME", Align::Left},
+                                     {"CORE", Align::Right}};
+  if (any_home) cols.push_back({"HOME", Align::Right});
+  for (auto c : {Table::Column{"CPUMASK", Align::Left}, Table::Column{"BUSY%", Align::Right},
+                 Table::Column{"ACTIVE", Align::Right}, Table::Column{"TIMED", Align::Right},
+                 Table::Column{"PAUSED", Align::Right}})
+    cols.push_back(std::move(c));
+  Table t(std::move(cols));
   for (const auto& th : list) {
     const auto id = u64_at(th, "id");
     std::optional<uint64_t> core;
     if (id)
       if (auto it = core_of.find(*id); it != core_of.end()) core = it->second;
-    auto home = home_of(th);
-    if (!home)
-      if (const json* lw = lookup(lw_by_id, id)) home = home_of(*lw);
     const json* prev = before != nullptr ? lookup(before_by_id, id) : nullptr;
     const auto mask = str_at(th, "cpumask");
-    t.add_row({dash_or(id), dash_or(str_at(th, "name")), dash_or(core), dash_or(home),
-               mask ? mask_to_list(*mask) : "-",
-               format_percent(before != nullptr && prev == nullptr ? std::nullopt
-                                                                   : entry_busy(th, prev)),
-               dash_or(u64_at(th, "active_pollers_count")),
-               dash_or(u64_at(th, "timed_pollers_count")),
-               dash_or(u64_at(th, "paused_pollers_count"))});
+    std::vector<std::string> row = {dash_or(id), dash_or(str_at(th, "name")), dash_or(core)};
+    if (any_home) row.push_back(dash_or(home_for(th)));
+    row.push_back(mask ? mask_to_list(*mask) : "-");
+    row.push_back(format_percent(before != nullptr && prev == nullptr ? std::nullopt
+                                                                     : entry_busy(th, prev)));
+    row.push_back(dash_or(u64_at(th, "active_pollers_count")));
+    row.push_back(dash_or(u64_at(th, "timed_pollers_count")));
+    row.push_back(dash_or(u64_at(th, "paused_pollers_count")));
+    t.add_row(std::move(row));
   }
   if (t.rows() == 0) return "threads: none\n";
   std::string out = fmt::format("threads: {}; {}\n", t.rows(), busy_heading(opt));
@@ -518,26 +553,37 @@ std::string format_governor(const json& governor) {
 std::string format_history(const json& history, std::size_t max_rounds) {
   const json& transitions = history.is_array() ? history : array_at(history, "transitions");
   std::string out;
+  const auto transitions_total = u64_at(history, "transitions_total");
   if (transitions.empty()) {
     out += "transitions: none since start\n";
   } else {
-    Table t({{"SEQ", Align::Right},
-             {"FROM", Align::Left},
-             {"TO", Align::Left},
-             {"RUNNING", Align::Left},
-             {"TOOK", Align::Right},
-             {"RESTORED", Align::Left},
-             {"OPTIONS", Align::Left},
-             {"RESULT", Align::Left}});
+    bool any_time = false;
+    for (const auto& e : transitions)
+      if (str_any(e, {"time", "at"})) any_time = true;
+    std::vector<Table::Column> cols = {{"SEQ", Align::Right}};
+    if (any_time) cols.push_back({"TIME UTC", Align::Left});
+    for (auto c : {Table::Column{"FROM", Align::Left}, Table::Column{"TO", Align::Left},
+                   Table::Column{"RUNNING", Align::Left}, Table::Column{"TOOK", Align::Right},
+                   Table::Column{"RESTORED", Align::Left}, Table::Column{"OPTIONS", Align::Left},
+                   Table::Column{"RESULT", Align::Left}})
+      cols.push_back(std::move(c));
+    Table t(std::move(cols));
     for (const auto& e : transitions) {
       const auto d = duration_us_of(e);
-      t.add_row({dash_or(u64_at(e, "seq")), dash_or(str_at(e, "from")), dash_or(str_at(e, "to")),
-                 dash_or(str_any(e, {"result_policy", "running", "now"})),
-                 d ? format_duration_us(*d) : "-", restored_text(e),
-                 options_text(member(e, "options")), one_line(transition_result(e))});
+      std::vector<std::string> row = {dash_or(u64_at(e, "seq"))};
+      if (any_time) row.push_back(time_of_day(str_any(e, {"time", "at"})));
+      for (auto&& cell : {dash_or(str_at(e, "from")), dash_or(str_at(e, "to")),
+                          dash_or(str_any(e, {"result_policy", "running", "now"})),
+                          d ? format_duration_us(*d) : std::string("-"), restored_text(e),
+                          options_text(member(e, "options")), one_line(transition_result(e))})
+        row.push_back(cell);
+      t.add_row(std::move(row));
     }
-    out += fmt::format("transitions: {} (RESTORED: threads brought home by the old policy)\n",
-                       t.rows());
+    if (transitions_total && *transitions_total > t.rows())
+      out += fmt::format("transitions: the last {} of {} since start", t.rows(), *transitions_total);
+    else
+      out += fmt::format("transitions: {}", t.rows());
+    out += " (RESTORED: threads the old policy brought home / had to bring home)\n";
     out += t.render();
   }
   if (history.is_array()) return out;
@@ -582,10 +628,13 @@ std::string format_history(const json& history, std::size_t max_rounds) {
                dash_or(u64_at(e, "moves_skipped")), dash_or(u64_at(e, "mode_changes")),
                dash_or(u64_at(e, "frequency_requests")), problems.empty() ? "-" : problems});
   }
-  if (first == 0)
-    out += fmt::format("rounds: {} kept\n", rounds.size());
+  const auto rounds_total = u64_at(history, "rounds_total");
+  if (rounds_total && *rounds_total > r.rows())
+    out += fmt::format("rounds: the last {} of {} since start\n", r.rows(), *rounds_total);
+  else if (first == 0)
+    out += fmt::format("rounds: {}\n", rounds.size());
   else
-    out += fmt::format("rounds: last {} of {} kept\n", r.rows(), rounds.size());
+    out += fmt::format("rounds: the last {} of {} kept\n", r.rows(), rounds.size());
   out += r.render();
   return out;
 }

@@ -244,6 +244,76 @@ TEST_F(ServerTest, SixtyFifthConnectionWaitsUntilOneCloses) {
   EXPECT_EQ(server->connection_count(), kMaxConnections);
 }
 
+TEST_F(ServerTest, SlowReaderGetsEverythingAndNeverBlocksTheServer) {
+  // 40 answers of 100 KiB each: more than the socket buffers and more than the
+  // 1 MiB at which the session stops reading. The client writes without
+  // reading first; the server must keep polling (partial writes, EAGAIN) and
+  // resume reading once the client drains its answers.
+  RawClient c(path);
+  const std::string blob(100 * 1024, 'b');
+  std::string requests;
+  constexpr int kRequests = 40;
+  for (int i = 0; i < kRequests; ++i)
+    requests += fmt::format(R"({{"method":"echo","id":{},"params":["{}"]}})", i, blob);
+  std::string_view to_send = requests;
+  for (int i = 0; i < 200 && !to_send.empty(); ++i) {  // write only: the client does not read
+    const ssize_t n = ::send(c.fd(), to_send.data(), to_send.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) to_send.remove_prefix(static_cast<std::size_t>(n));
+    server->poll(std::chrono::milliseconds(1));
+  }
+  EXPECT_FALSE(to_send.empty()) << "the server stopped reading a client that does not read";
+  std::string got;
+  int lines = 0;
+  for (int i = 0; i < 20000 && lines < kRequests; ++i) {
+    if (!to_send.empty()) {
+      const ssize_t n = ::send(c.fd(), to_send.data(), to_send.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) to_send.remove_prefix(static_cast<std::size_t>(n));
+    }
+    server->poll(std::chrono::milliseconds(1));
+    got += c.drain(*server, 0);
+    lines = static_cast<int>(std::count(got.begin(), got.end(), '\n'));
+  }
+  ASSERT_EQ(lines, kRequests);
+  std::size_t pos = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    const std::size_t nl = got.find('\n', pos);
+    EXPECT_EQ(got.substr(pos, nl - pos),
+              fmt::format(R"({{"jsonrpc":"2.0","id":{},"result":["{}"]}})", i, blob));
+    pos = nl + 1;
+  }
+}
+
+TEST_F(ServerTest, WakeAndAnswersInterruptAWaitingPoll) {
+  // Each poll below would wait an hour if nothing woke it: a broken wake
+  // shows as a test timeout.
+  server->wake();
+  server->poll(std::chrono::hours(1));
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(*server, R"({"method":"async","id":1})"));
+  for (int i = 0; i < 1000 && stash.empty(); ++i) server->poll(std::chrono::milliseconds(5));
+  ASSERT_EQ(stash.size(), 1U);
+  stash[0].result(1);  // writes the server's eventfd
+  server->poll(std::chrono::hours(1));
+  EXPECT_EQ(c.read_line(*server), R"({"jsonrpc":"2.0","id":1,"result":1})"
+                                  "\n");
+}
+
+TEST_F(ServerTest, HandlerMayStopTheServer) {
+  ASSERT_TRUE(server->add_method("kill", MethodSpec{MethodStates::both, [this](const json*, RpcResponder r) {
+                                   r.result(true);
+                                   server->stop();
+                                 }}));
+  RawClient a(path);
+  RawClient b(path);
+  ASSERT_TRUE(b.write_all(*server, R"({"method":"echo","id":1})"));
+  ASSERT_TRUE(a.write_all(*server, R"({"method":"kill","id":1}{"method":"echo","id":2})"));
+  for (int i = 0; i < 1000 && server->running(); ++i) server->poll(std::chrono::milliseconds(5));
+  EXPECT_FALSE(server->running());
+  EXPECT_TRUE(a.wait_eof(*server));
+  EXPECT_TRUE(b.wait_eof(*server));
+  EXPECT_FALSE(exists(path));
+}
+
 TEST(ServerSetup, SecondServerOnTheSamePathFailsWithoutDisturbingTheFirst) {
   const std::string path = test::unique_socket_path();
   RpcServer first(path);

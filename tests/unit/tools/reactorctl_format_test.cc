@@ -87,7 +87,7 @@ TEST(ReactorctlReactors, CumulativeBusyAndPlacement) {
             "   0  poll        25.0        2   3.45   0.12   0.00  4242\n"
             "   1  interrupt      -        0   0.00   0.00   0.01  4243\n"
             "\n"
-            "threads: 2 (PLACED: at its home core or moved away by the policy)\n"
+            "threads: 2 (PLACED: at its home core, or moved away by the policy)\n"
             "THREAD  ID  CORE  HOME  PLACED  CPUMASK  ON CORE s\n"
             "load50   2     0     0  home    0-1            2.5\n"
             "idle0    3     0     1  away    0-1            1.0\n");
@@ -129,6 +129,18 @@ TEST(ReactorctlReactors, HomeFromThreadStatsWhenTheListingHasNone) {
   EXPECT_THAT(text, HasSubstr("idle0    3     0     -  -       0-1            1.0\n"));
 }
 
+TEST(ReactorctlReactors, NoHomeColumnsWhenTheDaemonReportsNone) {
+  auto r = test::reactors_sample();
+  for (auto& th : r["reactors"][0]["lw_threads"]) th.erase("home_lcore");
+  const auto stats = test::stats_sample();
+  const auto text = format_reactors(r, nullptr, &stats, FormatOptions{});
+  EXPECT_THAT(text, HasSubstr("threads: 2\n"
+                              "THREAD  ID  CORE  CPUMASK  ON CORE s\n"
+                              "load50   2     0  0-1            2.5\n"));
+  EXPECT_THAT(format_threads(stats, nullptr, &r, FormatOptions{}),
+              HasSubstr("ID  NAME    CORE  CPUMASK  BUSY%  ACTIVE  TIMED  PAUSED\n"));
+}
+
 TEST(ReactorctlReactors, NoThreads) {
   auto r = test::reactors_sample();
   r["reactors"][0]["lw_threads"] = nlohmann::json::array();
@@ -151,9 +163,9 @@ TEST(ReactorctlThreads, CoreFromReactorsAndDeltaBusy) {
 TEST(ReactorctlThreads, CumulativeWithoutReactors) {
   EXPECT_EQ(format_threads(test::stats_sample(), nullptr, nullptr, FormatOptions{}),
             "threads: 2; busy % since start (busy / (busy + idle) ticks)\n"
-            "ID  NAME    CORE  HOME  CPUMASK  BUSY%  ACTIVE  TIMED  PAUSED\n"
-            " 2  load50     -     -  0-1       50.0       0      1       0\n"
-            " 3  idle0      -     -  0-1          -       0      0       0\n");
+            "ID  NAME    CORE  CPUMASK  BUSY%  ACTIVE  TIMED  PAUSED\n"
+            " 2  load50     -  0-1       50.0       0      1       0\n"
+            " 3  idle0      -  0-1          -       0      0       0\n");
   EXPECT_EQ(format_threads(nlohmann::json::parse(R"({"tick_rate":1,"threads":[]})"), nullptr,
                            nullptr, FormatOptions{}),
             "threads: none\n");
@@ -181,7 +193,8 @@ TEST(ReactorctlGovernor, NoneAndPerCoreFrequencies) {
 
 TEST(ReactorctlHistory, TransitionsAndLastRounds) {
   EXPECT_EQ(format_history(test::history_sample(), 2),
-            "transitions: 2 (RESTORED: threads brought home by the old policy)\n"
+            "transitions: 2 (RESTORED: threads the old policy brought home / had to bring "
+            "home)\n"
             "SEQ  FROM     TO          RUNNING    TOOK  RESTORED                   OPTIONS    "
             "        RESULT\n"
             "  1  static   dynamic     dynamic  420 us  0/0                        "
@@ -189,7 +202,7 @@ TEST(ReactorctlHistory, TransitionsAndLastRounds) {
             "  2  dynamic  gscheduler  dynamic  1.5 ms  1/2, 1 skipped, timed out  -         "
             "         gscheduler needs a governor: none configured; dynamic runs\n"
             "\n"
-            "rounds: last 2 of 3 kept\n"
+            "rounds: the last 2 of 3 kept\n"
             "SEQ  POLICY     TOOK  MOVES  LANDED  SKIPPED  MODES  FREQ  PROBLEMS\n"
             "  8  dynamic   80 us      1       1        0      1     0  -\n"
             "  9  dynamic  2.50 s      0       0        1      0     2  thread 5 in transit; "
@@ -197,9 +210,22 @@ TEST(ReactorctlHistory, TransitionsAndLastRounds) {
 }
 
 TEST(ReactorctlHistory, AllRoundsEmptyAndAlternativeShapes) {
-  EXPECT_THAT(format_history(test::history_sample(), 100), HasSubstr("rounds: 3 kept\n"));
+  EXPECT_THAT(format_history(test::history_sample(), 100), HasSubstr("rounds: 3\n"));
   EXPECT_EQ(format_history(nlohmann::json::parse(R"({"transitions":[],"rounds":[]})"), 10),
             "transitions: none since start\n\nrounds: none kept\n");
+  // reactord's shape: a time per transition and totals since start.
+  auto h = test::history_sample();
+  h["transitions"][0]["time"] = "2025-11-25T21:40:12.345Z";
+  h["transitions_total"] = 9;
+  h["rounds_total"] = 57;
+  const auto timed = format_history(h, 1);
+  EXPECT_THAT(timed, HasSubstr("transitions: the last 2 of 9 since start (RESTORED"));
+  EXPECT_THAT(timed, HasSubstr("SEQ  TIME UTC  FROM     TO  "));
+  EXPECT_THAT(timed, HasSubstr("  1  21:40:12  static   dynamic  "));
+  EXPECT_THAT(timed, HasSubstr("  2  -         dynamic  gscheduler  "));
+  EXPECT_THAT(timed, HasSubstr("rounds: the last 1 of 57 since start\n"));
+  EXPECT_THAT(format_status(test::scheduler_dynamic(), nullptr, nullptr, &h),
+              HasSubstr("rounds          57 since start\n"));
   // A bare array of transitions with object options and a move count.
   const auto arr = nlohmann::json::parse(
       R"([{"seq":4,"from":"dynamic","to":"static","options":{"period_us":0},"moves":3,"ok":true}])");

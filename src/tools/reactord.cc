@@ -1,0 +1,327 @@
+// reactord: the reference daemon. A Runtime (reactors, lightweight threads,
+// scheduler, governor) plus the SPDK-compatible JSON-RPC server on a Unix
+// socket; synthetic load comes from the scheduler test-app methods
+// (scheduler_thread_create ...). Runs until SIGINT/SIGTERM.
+//
+// Start-up, in this order, so that a bad command line or a socket in use
+// starts nothing:
+//   1. block SIGINT/SIGTERM in every thread (threads created later inherit
+//      the mask; the main thread takes them with sigtimedwait);
+//   2. parse and validate the command line: bad input is one line on stderr
+//      and exit 2;
+//   3. take the socket (lock file, bind): a path in use is exit 1;
+//   4. without --wait-for-rpc, build the Runtime now (framework init); with
+//      it, stay in STARTUP: the main thread serves RPC itself until
+//      framework_start_init builds the Runtime;
+//   5. hand the RPC server to the Runtime's control thread (set_control_hook)
+//      and print the ready line "reactord: listening on ...".
+// Stop: the first signal stops gracefully on a helper thread (control thread
+// joined, placement restored, threads exit, reactors joined, then the socket
+// and its lock file removed) while the main thread keeps listening; a second
+// signal removes the socket and the lock file and exits at once.
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <reactor/cpuset.hh>
+#include <reactor/log.hh>
+#include <reactor/runtime.hh>
+#include <reactor/topology.hh>
+
+#include "rpc/methods.hh"
+#include "rpc/server.hh"
+
+namespace {
+
+using namespace reactor;
+using namespace std::chrono_literals;
+
+constexpr int kExitUsage = 2;
+constexpr int kExitRuntime = 1;
+constexpr std::size_t kMaxSocketPath = 107;  // sizeof(sockaddr_un::sun_path) - 1
+// Load threads busy-wait up to 100 ms per poller call by design; the stall
+// detector should only report what runs clearly longer than that.
+constexpr auto kStallThreshold = 250ms;
+
+struct Cli {
+  std::string cpumask;
+  uint32_t main_core = 0;
+  std::string socket = "/var/tmp/reactor.sock";
+  std::string scheduler = "static";
+  uint64_t period_us = 0;
+  std::string governor = "auto";
+  std::string isolated;
+  bool wait_for_rpc = false;
+  std::string log_level = "info";
+  std::string mode = "poll";
+  bool main_core_given = false;
+  bool scheduler_given = false;
+  bool period_given = false;
+};
+
+// What the command line asks for, validated.
+struct Config {
+  rpc::ControlPlaneOptions plane;
+  std::string socket;
+  bool wait_for_rpc = false;
+  LogLevel log_level = LogLevel::Info;
+};
+
+[[noreturn]] void usage_error(const std::string& message) {
+  fmt::print(stderr, "reactord: {} (see reactord --help)\n", message);
+  std::exit(kExitUsage);
+}
+
+Config parse_cli(int argc, char** argv) {
+  Cli c;
+  CLI::App app{
+      "reactord: a reactor runtime (core-pinned reactors, lightweight threads, switchable scheduling\n"
+      "policies) serving SPDK-compatible JSON-RPC on a Unix socket. Drive it with reactorctl, or with\n"
+      "SPDK's rpc.py (-s SOCKET) and spdk_top (-r SOCKET). Create synthetic load with\n"
+      "scheduler_thread_create (a thread at N % busy-waits N ms every 100 ms).",
+      "reactord"};
+  app.footer(
+      "Signals: SIGINT or SIGTERM stops gracefully (threads exit, socket and lock file removed); a\n"
+      "second signal exits at once. When ready, reactord prints one line on stdout:\n"
+      "  reactord: listening on SOCKET (cores LIST, scheduler NAME)\n"
+      "Exit status: 0 after a graceful stop, 1 when it cannot start or is forced, 2 for bad options.");
+  app.add_option("-m,--cpumask", c.cpumask,
+                 "Reactor cores: a list or ranges (0-3,8 or [0,2-3]) or a hex mask (0x3, or SPDK-style bare\n"
+                 "hex: 3 = cores 0 and 1). Default: every core this process may run on.");
+  auto* main_opt = app.add_option("-p,--main-core", c.main_core,
+                                  "Main core: the dynamic policy gathers idle threads here (SPDK's scheduling "
+                                  "core).\nMust be in --cpumask. Default: the lowest core of --cpumask.");
+  app.add_option("-r,--rpc-socket", c.socket,
+                 "Unix socket of the JSON-RPC server (mode 0600). A lock file SOCKET.lock keeps a second\n"
+                 "daemon off the same path. Default: /var/tmp/reactor.sock");
+  auto* sched_opt = app.add_option(
+      "--scheduler", c.scheduler,
+      "Scheduling policy at start: static (every thread stays on its home core), dynamic (SPDK's:\n"
+      "idle threads gather on the main core, busy ones spread out, cores without busy threads\n"
+      "sleep), gscheduler or its alias global (per-core frequency from load; needs a governor).\n"
+      "Switch at run time with reactorctl switch or framework_set_scheduler. Default: static.");
+  auto* period_opt = app.add_option("--period-us", c.period_us,
+                                    "Balancing period of dynamic and gscheduler in microseconds. Default: "
+                                    "1000000 (1 s, as SPDK).\nNot accepted with static, which never "
+                                    "balances periodically.");
+  app.add_option("--governor", c.governor,
+                 "Frequency governor: auto (default: DPDK rte_power where cpufreq works, else none; the log\n"
+                 "says which), dpdk (fail if rte_power cannot start), sim (a simulated frequency ladder,\n"
+                 "so that gscheduler can run on machines without cpufreq such as most VMs), none\n"
+                 "(gscheduler is refused).");
+  app.add_option("--isolated-cores", c.isolated,
+                 "Cores the scheduler never moves threads to or from (list or hex mask, as --cpumask).\n"
+                 "Must be inside --cpumask and must not contain the main core. Default: none.");
+  app.add_flag("--wait-for-rpc", c.wait_for_rpc,
+               "Start in the STARTUP state: serve RPC but build no reactors until framework_start_init,\n"
+               "so that scheduler_set_options and framework_set_scheduler can configure them first\n"
+               "(as SPDK's --wait-for-rpc).");
+  app.add_option("--log-level", c.log_level, "trace, debug, info (default), warn, error or off. Logs go to stderr.");
+  app.add_option(
+      "--mode", c.mode,
+      "Baseline reactor mode. poll (default, as SPDK): each reactor spins on its core, so busy and\n"
+      "idle figures mean what spdk_top and the dynamic policy expect, at the price of one busy CPU\n"
+      "per reactor even when nothing runs. interrupt: a reactor with nothing to run sleeps until\n"
+      "a message, a timer or an I/O completion, so an idle daemon costs about no CPU; choose it on\n"
+      "a shared machine or a laptop (a thread's busy % then overstates its load, because sleep is\n"
+      "not counted as idle). In either mode the dynamic policy puts cores without busy threads to\n"
+      "sleep.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    fmt::print("{}", app.help());
+    std::exit(0);
+  } catch (const CLI::ParseError& e) {
+    usage_error(e.what());
+  }
+  c.main_core_given = main_opt->count() > 0;
+  c.scheduler_given = sched_opt->count() > 0;
+  c.period_given = period_opt->count() > 0;
+
+  Config cfg;
+  cfg.wait_for_rpc = c.wait_for_rpc;
+  if (!parse_log_level(c.log_level, cfg.log_level))
+    usage_error(fmt::format("--log-level '{}': expected trace, debug, info, warn, error or off", c.log_level));
+
+  if (c.socket.empty()) usage_error("--rpc-socket is empty");
+  if (c.socket.size() > kMaxSocketPath)
+    usage_error(fmt::format("--rpc-socket {} is {} bytes long; a Unix socket path is at most {} bytes", c.socket,
+                            c.socket.size(), kMaxSocketPath));
+  cfg.socket = c.socket;
+
+  auto topo = Topology::discover();
+  if (!topo) {
+    fmt::print(stderr, "reactord: cannot read this machine's topology: {}\n", topo.error().message);
+    std::exit(kExitRuntime);
+  }
+  PoolOptions& pool = cfg.plane.runtime.pool;
+  if (c.cpumask.empty()) {
+    pool.cores = topo->all();
+  } else {
+    auto m = CpuSet::parse(c.cpumask);
+    if (!m) usage_error("--cpumask: " + m.error().message);
+    if (m->empty()) usage_error(fmt::format("--cpumask '{}' names no core", c.cpumask));
+    if (!m->is_subset_of(topo->all())) {
+      CpuSet missing;
+      for (CoreId core : m->cores())
+        if (!topo->all().test(core)) missing.set(core);
+      usage_error(fmt::format("--cpumask '{}': cores [{}] are not available to this process (available: {})",
+                              c.cpumask, missing.to_list(), topo->all().to_list()));
+    }
+    pool.cores = *m;
+  }
+  pool.topology = *topo;
+  pool.stall_threshold = kStallThreshold;
+
+  CoreId main = pool.cores.first();
+  if (c.main_core_given) {
+    main = CoreId{c.main_core};
+    if (!pool.cores.test(main))
+      usage_error(fmt::format("--main-core {} is not in --cpumask [{}]", c.main_core, pool.cores.to_list()));
+  }
+  pool.main_core = main;
+
+  if (!c.isolated.empty()) {
+    auto iso = CpuSet::parse(c.isolated);
+    if (!iso) usage_error("--isolated-cores: " + iso.error().message);
+    if (!iso->is_subset_of(pool.cores))
+      usage_error(fmt::format("--isolated-cores [{}] is not inside --cpumask [{}]", iso->to_list(),
+                              pool.cores.to_list()));
+    if (iso->test(main))
+      usage_error(fmt::format("--isolated-cores [{}] contains the main core {}", iso->to_list(), main.value));
+    pool.isolated = *iso;
+  }
+
+  if (c.mode == "poll") pool.baseline = ReactorMode::Poll;
+  else if (c.mode == "interrupt") pool.baseline = ReactorMode::Interrupt;
+  else usage_error(fmt::format("--mode '{}': expected poll or interrupt", c.mode));
+
+  auto gov = parse_governor_choice(c.governor);
+  if (!gov) usage_error("--governor: " + gov.error().message);
+  cfg.plane.runtime.governor = *gov;
+
+  auto kind = parse_policy_name(c.scheduler);
+  if (!kind) usage_error("--scheduler: " + kind.error().message);
+  if (*kind == PolicyKind::Global && *gov == GovernorChoice::None)
+    usage_error("--scheduler gscheduler needs a governor, and --governor none disables it");
+  if (c.period_given && *kind == PolicyKind::Static)
+    usage_error("--period-us applies to dynamic and gscheduler; static never balances periodically");
+  if (c.period_given && c.period_us == 0) usage_error("--period-us must be at least 1");
+  if (c.period_us > rpc::kMaxPeriodUs)
+    usage_error(fmt::format("--period-us {} is more than one year ({} us)", c.period_us, rpc::kMaxPeriodUs));
+  SchedulerManagerOptions& sched = cfg.plane.runtime.scheduler;
+  sched.initial = *kind;
+  sched.options.period_us = *kind == PolicyKind::Static ? 0 : (c.period_given ? c.period_us : 1'000'000);
+  // Before framework init, framework_get_scheduler names a scheduler only once
+  // one was chosen (SPDK); without --wait-for-rpc, init happens at once anyway.
+  cfg.plane.scheduler_chosen = c.scheduler_given || !c.wait_for_rpc;
+  return cfg;
+}
+
+// Waits up to `timeout` for a blocked stop signal; returns it, or 0.
+int take_signal(const sigset_t& set, std::chrono::milliseconds timeout) {
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  ts.tv_nsec = static_cast<long>((timeout.count() % 1000) * 1'000'000);
+  for (;;) {
+    const int s = ::sigtimedwait(&set, nullptr, &ts);
+    if (s > 0) return s;
+    if (errno == EINTR) continue;
+    return 0;  // EAGAIN: timeout
+  }
+}
+
+std::string describe_runtime(rpc::ControlPlane& plane) {
+  Runtime* rt = plane.runtime();
+  SchedulerManager* m = rt->scheduler();
+  return fmt::format("cores {}, scheduler {}", rt->pool().cores().to_list(),
+                     m != nullptr ? policy_name(m->status().policy) : std::string_view("none"));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);  // a client that vanishes must not kill the daemon
+
+  Config cfg = parse_cli(argc, argv);
+  set_log_level(cfg.log_level);
+
+  rpc::ControlPlane plane(std::move(cfg.plane));
+  rpc::RpcServer server(cfg.socket);
+  if (auto r = plane.register_methods(server.engine()); !r) {
+    fmt::print(stderr, "reactord: {}\n", r.error().message);
+    return kExitRuntime;
+  }
+  if (auto r = server.start(); !r) {
+    fmt::print(stderr, "reactord: {}\n", r.error().message);
+    return kExitRuntime;
+  }
+  if (!cfg.wait_for_rpc) {
+    if (auto r = plane.initialize(); !r) {
+      fmt::print(stderr, "reactord: cannot start the runtime: {}\n", r.error().message);
+      server.stop();
+      return kExitRuntime;
+    }
+    fmt::print("reactord: listening on {} ({})\n", cfg.socket, describe_runtime(plane));
+  } else {
+    fmt::print("reactord: listening on {} (cores {}, waiting for framework_start_init)\n", cfg.socket,
+               plane.options().pool.cores.to_list());
+  }
+  std::fflush(stdout);
+
+  // STARTUP: the main thread steps the server until framework_start_init.
+  int sig = 0;
+  while (!plane.initialized() && sig == 0) {
+    server.poll(50ms);
+    sig = take_signal(stop_signals, 0ms);
+  }
+  if (sig == 0) {
+    if (cfg.wait_for_rpc) {
+      fmt::print("reactord: framework initialized ({})\n", describe_runtime(plane));
+      std::fflush(stdout);
+    }
+    // From here on only the control thread touches the server.
+    plane.runtime()->set_control_hook([&server](std::chrono::milliseconds wait) { server.poll(wait); },
+                                      [&server] { server.wake(); });
+    while (sig == 0) sig = take_signal(stop_signals, 1000ms);
+  }
+
+  log(LogLevel::Info, "reactord: {} received, stopping (send it again to exit at once)", strsignal(sig));
+  std::atomic<bool> done{false};
+  StopReport report;
+  std::thread stopper([&] {
+    report = plane.stop();  // joins the control thread: nobody steps the server after this
+    server.stop();
+    done.store(true, std::memory_order_release);
+  });
+  while (!done.load(std::memory_order_acquire)) {
+    if (const int again = take_signal(stop_signals, 100ms); again != 0) {
+      log(LogLevel::Error, "reactord: second {}: exiting without waiting for threads", strsignal(again));
+      ::unlink(cfg.socket.c_str());
+      ::unlink((cfg.socket + ".lock").c_str());
+      std::_Exit(kExitRuntime);
+    }
+  }
+  stopper.join();
+  for (const std::string& s : report.stragglers) log(LogLevel::Warn, "reactord: thread did not exit: {}", s);
+  log(LogLevel::Info, "reactord: stopped ({} threads exited)", report.exited);
+  return 0;
+}
