@@ -116,7 +116,9 @@ Options parse_options(int argc, char** argv) {
   CLI::App app{
       "reactor-bench: io_uring workloads from lightweight threads on core-pinned reactors.\n"
       "Without --filename it runs on a temp file of --size in $TMPDIR or /var/tmp, removed afterwards.\n"
-      "Exit codes: 0 done, 1 environment or I/O error, 2 bad options."};
+      "Exit codes: 0 done (also after Ctrl-C, with the report), 1 environment or I/O error (missing file or\n"
+      "device, permission, disk full, I/O error), 2 bad options (also options that do not fit the target:\n"
+      "O_DIRECT alignment, a file smaller than -o or --size)."};
   app.option_defaults()->always_capture_default();
   std::string io_size = "4k", workload = "randread", size, mask, scheduler = "static", switch_at;
   std::optional<uint32_t> read_pct;
@@ -139,7 +141,8 @@ Options parse_options(int argc, char** argv) {
   app.add_flag("--direct", o.direct, "O_DIRECT (bypass the page cache; -o must be a multiple of the block size)");
   app.add_option("--scheduler", scheduler, "Initial policy: static|dynamic|global");
   app.add_option("--switch-at", switch_at, "Switch schedule, seconds from the start: 5:dynamic,10:global,15:static");
-  app.add_option("--rpc-socket", o.rpc_socket, "Serve JSON-RPC on this Unix socket while running");
+  app.add_option("--rpc-socket", o.rpc_socket,
+                 "Serve JSON-RPC on this Unix socket while running (not wired yet: accepted, noted, ignored)");
   app.add_flag("--json", o.json, "Print the final report as one JSON object on stdout");
   app.add_flag("--poll", o.poll, "Poll mode: reactors never sleep (default: interrupt mode)");
   try {
@@ -535,10 +538,6 @@ class Monitor {
         if (now_s - next_sec < 0.5 && next_sec <= end_s + 1e-9) progress(last_sec, collect(ws_, pool_, true), now_s, ramped);
         break;
       }
-      if (!ramped && now_s >= o_.ramp_s) {
-        base_ = collect(ws_, pool_, true);
-        ramped = true;
-      }
       if (now_s >= next_sample) {
         uint64_t ios = 0;
         for (const auto& w : ws_) ios += w->ios.load(std::memory_order_relaxed);
@@ -551,6 +550,10 @@ class Monitor {
         progress(last_sec, cur, now_s, ramped);
         last_sec = std::move(cur);
         next_sec += 1.0;
+      }
+      if (!ramped && now_s >= o_.ramp_s) {  // after the progress line: the last ramp second reads "ramp"
+        base_ = collect(ws_, pool_, true);
+        ramped = true;
       }
       if (can_switch && next_switch < o_.schedule.size() && !open_) {
         const SwitchStep& st = o_.schedule[next_switch];
