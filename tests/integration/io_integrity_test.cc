@@ -1,8 +1,10 @@
 // I/O integrity with real reactors on real OS threads: every worker writes a
 // known pattern to its own region and reads it back while the test moves the
-// workers between reactors as fast as the moves land. Every callback must
-// run on its worker, every block must read back as written, and a request
-// submitted before a move must complete on the destination core.
+// workers between reactors as fast as the moves land, and (in a Runtime)
+// switches scheduling policies under that load. Every callback must run on
+// its worker, every block must read back as written, every switch must
+// succeed, and a request submitted before a move must complete on the
+// destination core.
 
 #include <gtest/gtest.h>
 
@@ -24,6 +26,7 @@
 
 #include <reactor/io.hh>
 #include <reactor/pool.hh>
+#include <reactor/runtime.hh>
 
 #include "support/scale.hh"
 
@@ -32,7 +35,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::unique_ptr<ReactorPool> make_pool() {
+PoolOptions pool_options() {
   auto topo = Topology::discover();
   EXPECT_TRUE(topo) << topo.error().message;
   PoolOptions o;
@@ -41,9 +44,25 @@ std::unique_ptr<ReactorPool> make_pool() {
   for (size_t i = 0; i < cores.size() && i < 2; ++i) o.cores.set(cores[i]);
   o.baseline = ReactorMode::Interrupt;  // two vCPUs: let idle reactors sleep
   o.max_sleep = 60s;                    // a lost wake-up shows as a timeout, not a delay
-  auto p = ReactorPool::create(std::move(o));
+  return o;
+}
+
+std::unique_ptr<ReactorPool> make_pool() {
+  auto p = ReactorPool::create(pool_options());
   EXPECT_TRUE(p) << p.error().message;
   return std::move(*p);
+}
+
+// A Runtime (control thread, SchedulerManager with 20 ms rounds, simulated
+// governor so that global can run anywhere).
+std::unique_ptr<Runtime> make_runtime() {
+  RuntimeOptions o;
+  o.pool = pool_options();
+  o.governor = GovernorChoice::Sim;
+  o.scheduler.options.period_us = 20'000;
+  auto rt = Runtime::create(std::move(o));
+  EXPECT_TRUE(rt) << rt.error().message;
+  return std::move(*rt);
 }
 
 bool eventually(const std::function<bool()>& f, std::chrono::milliseconds limit = 30s) {
@@ -162,14 +181,25 @@ struct Worker {
   }
 };
 
-void run_integrity(bool direct) {
+enum class Churn { Moves, MovesAndSwitches };
+
+void run_integrity(bool direct, Churn churn) {
   TempDir dir;
   ASSERT_FALSE(dir.path.empty());
   const std::string file = dir.path + "/data";
   int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | (direct ? O_DIRECT : 0), 0600);
   if (fd < 0 && direct && errno == EINVAL) GTEST_SKIP() << "O_DIRECT unsupported in " << dir.path;
   ASSERT_GE(fd, 0) << std::strerror(errno);
-  auto pool = make_pool();
+  std::unique_ptr<Runtime> rt;
+  std::unique_ptr<ReactorPool> own_pool;
+  if (churn == Churn::MovesAndSwitches) {
+    rt = make_runtime();
+    ASSERT_TRUE(rt);
+  } else {
+    own_pool = make_pool();
+    ASSERT_TRUE(own_pool);
+  }
+  ReactorPool* pool = rt ? &rt->pool() : own_pool.get();
   if (pool->cores().count() < 2) {
     ::close(fd);
     GTEST_SKIP() << "needs two cores";
@@ -201,9 +231,12 @@ void run_integrity(bool direct) {
     ASSERT_TRUE(t) << t.error().message;
     refs.push_back(*t);
   }
-  // Mover: keep every worker moving between the two cores until all finished.
+  // Mover: keep every worker moving between the two cores until all finished;
+  // with a Runtime, also switch policy every few moves (static -> dynamic ->
+  // global -> static ...): each switch restores placement under the I/O load.
   std::mt19937 rng(42);
-  uint64_t landed = 0;
+  uint64_t landed = 0, switches = 0, moves_tried = 0;
+  const char* const policies[] = {"dynamic", "gscheduler", "static"};
   auto all_done = [&] {
     for (auto& w : ws)
       if (!w->finished.load(std::memory_order_acquire)) return false;
@@ -211,6 +244,11 @@ void run_integrity(bool direct) {
   };
   const auto deadline = std::chrono::steady_clock::now() + 60s;
   while (!all_done() && std::chrono::steady_clock::now() < deadline) {
+    if (rt && ++moves_tried % 8 == 0) {
+      auto r = rt->scheduler()->switch_to(policies[switches % 3], PolicyOptionsUpdate{});
+      ASSERT_TRUE(r) << "switch to " << policies[switches % 3] << ": " << r.error().message;
+      ++switches;
+    }
     ThreadRef& t = refs[rng() % refs.size()];
     const CoreId to = t->current_core() == cores[0] ? cores[1] : cores[0];
     auto tk = pool->move(t.id(), to);
@@ -232,22 +270,33 @@ void run_integrity(bool direct) {
   }
   EXPECT_EQ(ios, uint64_t{kWorkers} * kBlocksEach * 2 * generations);
   EXPECT_GT(landed, 0u);
+  if (rt) {
+    EXPECT_GE(switches, 3u) << "the workers finished before every policy ran once";
+  }
   ::testing::Test::RecordProperty("moves_landed", static_cast<int>(landed));
   ::testing::Test::RecordProperty("forwarded_completions", static_cast<int>(forwarded));
-  std::printf("%s: %llu I/Os verified, %llu moves landed, %llu completions forwarded\n",
+  std::printf("%s: %llu I/Os verified, %llu moves landed, %llu policy switches, %llu completions forwarded\n",
               direct ? "O_DIRECT" : "page cache", static_cast<unsigned long long>(ios),
-              static_cast<unsigned long long>(landed), static_cast<unsigned long long>(forwarded));
+              static_cast<unsigned long long>(landed), static_cast<unsigned long long>(switches),
+              static_cast<unsigned long long>(forwarded));
   for (auto& t : refs) (void)t.send([] { current_thread()->exit(); });
-  pool->stop();
+  if (rt) rt->stop();
+  else pool->stop();
   ws.clear();  // channels are idle: safe off-thread once the pool stopped
   ::close(fd);
 }
 
 }  // namespace
 
-TEST(IoIntegrity, PatternSurvivesMovesPageCache) { run_integrity(false); }
+TEST(IoIntegrity, PatternSurvivesMovesPageCache) { run_integrity(false, Churn::Moves); }
 
-TEST(IoIntegrity, PatternSurvivesMovesDirect) { run_integrity(true); }
+TEST(IoIntegrity, PatternSurvivesMovesDirect) { run_integrity(true, Churn::Moves); }
+
+TEST(IoIntegrity, PatternSurvivesMovesAndPolicySwitchesPageCache) {
+  run_integrity(false, Churn::MovesAndSwitches);
+}
+
+TEST(IoIntegrity, PatternSurvivesMovesAndPolicySwitchesDirect) { run_integrity(true, Churn::MovesAndSwitches); }
 
 // Submit on core A, move to core B, then let the request complete: the
 // callback runs on B's reactor OS thread (pinned to B) with the right data.
