@@ -7,8 +7,10 @@ target_compile_options(reactor_warnings INTERFACE
   -Wno-missing-field-initializers
   $<$<BOOL:${REACTOR_WERROR}>:-Werror>)
 # GCC 12 at -O3 reports -Wrestrict on ordinary std::string concatenation
-# (GCC bug 105651) and -Wmaybe-uninitialized inside std::optional<std::string>
-# (false positives inside libstdc++): keep both as warnings, not errors.
+# (GCC bug 105651), -Wmaybe-uninitialized inside std::optional<std::string> and
+# -Wnull-dereference inside std::string's constructor (false positives inside
+# libstdc++): keep them warnings, not errors.
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
-  target_compile_options(reactor_warnings INTERFACE -Wno-error=restrict -Wno-error=maybe-uninitialized)
+  target_compile_options(reactor_warnings INTERFACE -Wno-error=restrict -Wno-error=maybe-uninitialized
+                         -Wno-error=null-dereference)
 endif()

@@ -70,7 +70,7 @@ struct ThreadStats {
   ThreadState state = ThreadState::Running;
   bool in_transit = false;
   uint64_t busy = 0;             ///< ticks of poll passes that did work
-  uint64_t idle = 0;             ///< ticks of poll passes that did nothing
+  uint64_t idle = 0;             ///< ticks of idle poll passes plus time its reactor slept hosting it
   uint64_t messages = 0;         ///< messages run
   uint64_t exceptions = 0;       ///< exceptions caught at the thread boundary
   uint64_t placed_at = 0;        ///< tick when it last landed on its reactor

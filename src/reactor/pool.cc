@@ -364,9 +364,11 @@ LoadSnapshot ReactorPool::snapshot() {
     auto& last = last_core_[st.core.value];
     CoreLoad c;
     c.id = st.core;
+    // Load is measured against wall time: a reactor's sleep counts as idle
+    // here (its published counters keep sleep apart).
     c.busy = st.busy - last.first;
-    c.idle = st.idle - last.second;
-    last = {st.busy, st.idle};
+    c.idle = (st.idle + st.sleep) - last.second;
+    last = {st.busy, st.idle + st.sleep};
     c.in_interrupt = st.mode == ReactorMode::Interrupt;
     c.isolated = isolated_.test(st.core);
     c.thread_count = st.thread_count;

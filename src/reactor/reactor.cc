@@ -268,7 +268,11 @@ void Reactor::sleep_if_idle(uint64_t max_sleep_ns) noexcept {
   sleeping_.store(false, std::memory_order_relaxed);
   reap_io(false);  // completions that woke us run now, before the next pass
   uint64_t after = clock_.now();
-  sleep_.store(sleep_.load(std::memory_order_relaxed) + (after > now ? after - now : 0), std::memory_order_relaxed);
+  const uint64_t slept = after > now ? after - now : 0;
+  sleep_.store(sleep_.load(std::memory_order_relaxed) + slept, std::memory_order_relaxed);
+  // The hosted threads were idle while the reactor slept: without this a
+  // thread with only a timed poller would look 100 % busy on a sleeping core.
+  for (auto& t : threads_) t->account(false, slept);
   wakeups_.store(wakeups_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
