@@ -317,6 +317,7 @@ int main(int argc, char** argv) {
       log(LogLevel::Error, "reactord: second {}: exiting without waiting for threads", strsignal(again));
       ::unlink(cfg.socket.c_str());
       ::unlink((cfg.socket + ".lock").c_str());
+      std::fflush(stderr);
       std::_Exit(kExitRuntime);
     }
   }
