@@ -35,7 +35,9 @@ void spawn_threads(Runtime& rt, int n) {
   }, 10s);
 }
 
-void BM_SwitchDynamicToGlobal(benchmark::State& state) {
+// Prepares `from` (three rounds, so dynamic has consolidated), then times the
+// switch to `to`; reports the threads the old policy's destructor moved home.
+void switch_latency(benchmark::State& state, PolicyKind from, PolicyKind to) {
   const int n = static_cast<int>(state.range(0));
   auto rt = make_runtime();
   spawn_threads(*rt, n);
@@ -43,34 +45,11 @@ void BM_SwitchDynamicToGlobal(benchmark::State& state) {
   uint64_t moves = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    (void)m.switch_to(PolicyKind::Dynamic, {});
-    for (int i = 0; i < 3; ++i) m.run_round();  // consolidate idle threads on the main core
-    state.ResumeTiming();
-    auto t0 = std::chrono::steady_clock::now();
-    auto r = m.switch_to(PolicyKind::Global, {});
-    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    if (!r) state.SkipWithError(r.error().message.c_str());
-    moves = m.transitions().back().restore.moves_done;
-  }
-  state.counters["threads"] = n;
-  state.counters["moves"] = static_cast<double>(moves);
-  rt->stop();
-}
-BENCHMARK(BM_SwitchDynamicToGlobal)->Arg(1000)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(10);
-
-void BM_SwitchGlobalToStatic(benchmark::State& state) {
-  const int n = static_cast<int>(state.range(0));
-  auto rt = make_runtime();
-  spawn_threads(*rt, n);
-  SchedulerManager& m = *rt->scheduler();
-  uint64_t moves = 0;
-  for (auto _ : state) {
-    state.PauseTiming();
-    (void)m.switch_to(PolicyKind::Global, {});
+    (void)m.switch_to(from, {});
     for (int i = 0; i < 3; ++i) m.run_round();
     state.ResumeTiming();
     auto t0 = std::chrono::steady_clock::now();
-    auto r = m.switch_to(PolicyKind::Static, {});
+    auto r = m.switch_to(to, {});
     state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     if (!r) state.SkipWithError(r.error().message.c_str());
     moves = m.transitions().back().restore.moves_done;
@@ -79,6 +58,11 @@ void BM_SwitchGlobalToStatic(benchmark::State& state) {
   state.counters["moves"] = static_cast<double>(moves);
   rt->stop();
 }
+
+void BM_SwitchDynamicToGlobal(benchmark::State& state) { switch_latency(state, PolicyKind::Dynamic, PolicyKind::Global); }
+BENCHMARK(BM_SwitchDynamicToGlobal)->Arg(1000)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(10);
+
+void BM_SwitchGlobalToStatic(benchmark::State& state) { switch_latency(state, PolicyKind::Global, PolicyKind::Static); }
 BENCHMARK(BM_SwitchGlobalToStatic)->Arg(1000)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(10);
 
 }  // namespace

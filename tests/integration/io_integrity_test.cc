@@ -29,6 +29,7 @@
 #include <reactor/runtime.hh>
 
 #include "support/scale.hh"
+#include "support/wait.hh"
 
 using namespace reactor;
 using namespace std::chrono_literals;
@@ -66,12 +67,7 @@ std::unique_ptr<Runtime> make_runtime() {
 }
 
 bool eventually(const std::function<bool()>& f, std::chrono::milliseconds limit = 30s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return f();
+  return reactor::test::eventually(f, limit);
 }
 
 struct TempDir {

@@ -11,6 +11,7 @@
 #include <reactor/pool.hh>
 
 #include "support/scale.hh"
+#include "support/wait.hh"
 
 using namespace reactor;
 using namespace std::chrono_literals;
@@ -33,14 +34,7 @@ std::unique_ptr<ReactorPool> make_pool(ReactorMode mode, std::chrono::millisecon
   return std::move(*p);
 }
 
-bool eventually(const std::function<bool()>& f, std::chrono::milliseconds limit = 20s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return f();
-}
+using reactor::test::eventually;
 
 }  // namespace
 

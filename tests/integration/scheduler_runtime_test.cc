@@ -11,6 +11,7 @@
 #include <reactor/runtime.hh>
 
 #include "support/scale.hh"
+#include "support/wait.hh"
 
 using namespace reactor;
 using namespace std::chrono_literals;
@@ -32,14 +33,7 @@ std::unique_ptr<Runtime> make_runtime(GovernorChoice gov = GovernorChoice::Sim) 
   return std::move(*rt);
 }
 
-bool eventually(const std::function<bool()>& f, std::chrono::milliseconds limit = 20s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return f();
-}
+using reactor::test::eventually;
 
 }  // namespace
 
