@@ -21,6 +21,11 @@
 //      lowest 100 ms IOPS sample, workers whose core changed;
 //   6. at the end (or on SIGINT) stop submitting, let the workers drain, print
 //      the report (text, or one JSON object with `iops` first).
+// With --rpc-socket the Runtime is built by reactord's rpc::ControlPlane and
+// its RpcServer is stepped by the Runtime's control thread (set_control_hook),
+// exactly as in reactord, so reactorctl works against a running bench. The
+// socket is taken before the Runtime starts (a path in use starts nothing)
+// and removed, with its lock file, when the engine stops.
 // Workers only ever touch their own state and publish counters through
 // relaxed single-writer atomics; the monitor reads snapshots.
 
@@ -54,6 +59,8 @@
 #include <reactor/scheduler_manager.hh>
 #include <reactor/topology.hh>
 
+#include "rpc/methods.hh"
+#include "rpc/server.hh"
 #include "tools/reactor_bench.hh"
 
 namespace reactor::bench {
@@ -142,7 +149,8 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--scheduler", scheduler, "Initial policy: static|dynamic|global");
   app.add_option("--switch-at", switch_at, "Switch schedule, seconds from the start: 5:dynamic,10:global,15:static");
   app.add_option("--rpc-socket", o.rpc_socket,
-                 "Serve JSON-RPC on this Unix socket while running (not wired yet: accepted, noted, ignored)");
+                 "Serve reactord's JSON-RPC methods on this Unix socket while running (reactorctl -s PATH ...);\n"
+                 "the socket and its lock file PATH.lock are removed at the end. A path in use is an error");
   app.add_flag("--json", o.json, "Print the final report as one JSON object on stdout");
   app.add_flag("--poll", o.poll, "Poll mode: reactors never sleep (default: interrupt mode)");
   try {
@@ -216,7 +224,9 @@ class RuntimeSwitchDriver final : public SwitchDriver {
     why = "the scheduler manager is not running";
     return false;
   }
+  // Asks the manager, so that switches made over --rpc-socket show as well.
   std::string current_policy() const override {
+    if (const SchedulerManager* m = rt_.scheduler(); m != nullptr) return std::string(policy_name(m->status().policy));
     std::lock_guard lk(mu_);
     return current_;
   }
@@ -256,47 +266,96 @@ class RuntimeSwitchDriver final : public SwitchDriver {
 };
 
 // The reactors plus what switches their policy: the one place that decides
-// how the runtime is built.
+// how the runtime is built. With --rpc-socket the ControlPlane owns the
+// Runtime and `server` is stepped by its control thread; otherwise `runtime`
+// owns it. Member order matters: the plane (whose stop joins the control
+// thread) is destroyed before the server it steps.
 struct Engine {
+  std::unique_ptr<rpc::RpcServer> server;
+  std::unique_ptr<rpc::ControlPlane> plane;
   std::unique_ptr<Runtime> runtime;
+  Runtime* rt = nullptr;  // whichever of the two owns it
   std::unique_ptr<SwitchDriver> driver;
-  ReactorPool& pool() { return runtime->pool(); }
-  void stop() { runtime->stop(); }  // control thread, policy (placement restored), pool
+  ReactorPool& pool() { return rt->pool(); }
+  // Control thread, policy (placement restored), pool; then the socket and
+  // its lock file are removed. Idempotent.
+  void stop() {
+    if (plane) plane->stop();
+    if (runtime) runtime->stop();
+    if (server) server->stop();
+  }
 };
 
-Result<Engine> make_engine(const Options& o, const CpuSet& cores) {
+// `server`: the started RPC server of --rpc-socket, or null.
+Result<Engine> make_engine(const Options& o, const CpuSet& cores, std::unique_ptr<rpc::RpcServer> server) {
   const bool needs_global =
       o.scheduler == "gscheduler" ||
       std::any_of(o.schedule.begin(), o.schedule.end(), [](const SwitchStep& s) { return s.policy == "gscheduler"; });
-  auto build = [&](GovernorChoice g) {
+  auto kind = parse_policy_name(o.scheduler);
+  if (!kind) return tl::unexpected(kind.error());
+  Engine e;
+  e.server = std::move(server);
+  auto options = [&](GovernorChoice g) {
     RuntimeOptions ro;
     ro.pool.cores = cores;
     ro.pool.baseline = o.poll ? ReactorMode::Poll : ReactorMode::Interrupt;
     // Only global needs a governor; DPDK's EAL (behind the real one) narrows
     // the process's CPU affinity, so do not start it for nothing.
     ro.governor = g;
+    // Without RPC the scheduler starts once the governor is settled (below).
+    // A ControlPlane always starts it: global waits for a governor that may
+    // not exist, so that build starts static and switches once it has one.
+    ro.scheduler.initial = *kind == PolicyKind::Global && g != GovernorChoice::Sim ? PolicyKind::Static : *kind;
     ro.start_scheduler = false;
     ro.control_thread = true;
-    return Runtime::create(std::move(ro));
+    return ro;
+  };
+  // Builds the Runtime: through a ControlPlane when serving RPC (it owns the
+  // Runtime its methods act on), else directly.
+  auto build = [&](GovernorChoice g) -> Result<void> {
+    if (e.server) {
+      rpc::ControlPlaneOptions po;
+      po.runtime = options(g);
+      po.scheduler_chosen = true;
+      e.plane = std::make_unique<rpc::ControlPlane>(std::move(po));
+      if (auto r = e.plane->initialize(); !r) {
+        e.plane.reset();
+        return r;
+      }
+      e.rt = e.plane->runtime();
+    } else {
+      auto rt = Runtime::create(options(g));
+      if (!rt) return tl::unexpected(rt.error());
+      e.runtime = std::move(*rt);
+      e.rt = e.runtime.get();
+    }
+    return {};
   };
   std::vector<std::string> notes;
-  auto rt = build(needs_global ? GovernorChoice::Auto : GovernorChoice::None);
-  if (!rt) return tl::unexpected(rt.error());
-  if (needs_global && !(*rt)->governor().available()) {
+  if (auto r = build(needs_global ? GovernorChoice::Auto : GovernorChoice::None); !r) return tl::unexpected(r.error());
+  if (needs_global && !e.rt->governor().available()) {
     // No cpufreq here (most VMs): global runs with the simulated governor.
-    const std::string why = (*rt)->governor().unavailable_reason();
-    (*rt)->stop();
-    rt = build(GovernorChoice::Sim);
-    if (!rt) return tl::unexpected(rt.error());
+    const std::string why = e.rt->governor().unavailable_reason();
+    e.plane.reset();  // stops its runtime
+    if (e.runtime) e.runtime->stop();
+    e.runtime.reset();
+    if (auto r = build(GovernorChoice::Sim); !r) return tl::unexpected(r.error());
     notes.push_back(fmt::format("no real governor ({}): global uses the simulated governor", why));
   }
-  auto kind = parse_policy_name(o.scheduler);
-  if (!kind) return tl::unexpected(kind.error());
-  (*rt)->pending_scheduler_options().initial = *kind;
-  if (auto s = (*rt)->start_scheduler(); !s) return tl::unexpected(s.error());
-  Engine e;
-  e.driver = std::make_unique<RuntimeSwitchDriver>(**rt, o.scheduler, std::move(notes));
-  e.runtime = std::move(*rt);
+  if (!e.rt->scheduler_started()) {
+    e.rt->pending_scheduler_options().initial = *kind;
+    if (auto r = e.rt->start_scheduler(); !r) return tl::unexpected(r.error());
+  } else if (e.rt->scheduler()->status().policy != *kind) {
+    if (auto r = e.rt->scheduler()->switch_to(*kind, PolicyOptionsUpdate{}); !r) return tl::unexpected(r.error());
+  }
+  if (e.plane) {
+    // Registered on the final plane only (a method name registers once); the
+    // control thread steps the server from here on.
+    if (auto r = e.plane->register_methods(e.server->engine()); !r) return tl::unexpected(r.error());
+    rpc::RpcServer* srv = e.server.get();
+    e.rt->set_control_hook([srv](std::chrono::milliseconds wait) { srv->poll(wait); }, [srv] { srv->wake(); });
+  }
+  e.driver = std::make_unique<RuntimeSwitchDriver>(*e.rt, o.scheduler, std::move(notes));
   return e;
 }
 
@@ -743,6 +802,17 @@ int run(const Options& o, const sigset_t& signals) {
                             "--threads-per-core",
                             nworkers, o.queue_depth, format_size(o.io_size), format_size(arena_bytes)));
 
+  // The socket before anything else: a path in use creates no file and starts
+  // no reactor. Removed with its lock file when the engine stops.
+  std::unique_ptr<rpc::RpcServer> server;
+  if (!o.rpc_socket.empty()) {
+    server = std::make_unique<rpc::RpcServer>(o.rpc_socket);
+    if (auto r = server->start(); !r) {
+      fmt::print(stderr, "reactor-bench: --rpc-socket: {}\n", r.error().message);
+      return r.error().code == Errc::invalid_argument ? kExitUsage : kExitRuntime;
+    }
+  }
+
   TargetRequest req;
   req.filenames = o.filenames;
   req.size = o.size;
@@ -767,7 +837,7 @@ int run(const Options& o, const sigset_t& signals) {
   // Writes carry a non-zero pattern.
   for (size_t i = 0; i < arena->size(); ++i) arena->data()[i] = static_cast<std::byte>((i * 131 + 7) | 1);
 
-  auto engine = make_engine(o, cores);
+  auto engine = make_engine(o, cores, std::move(server));
   if (!engine) {
     fmt::print(stderr, "reactor-bench: cannot start the runtime: {}\n", engine.error().message);
     return engine.error().code == Errc::invalid_argument ? kExitUsage : kExitRuntime;
@@ -778,9 +848,7 @@ int run(const Options& o, const sigset_t& signals) {
   if (!driver.available(why) && (!o.schedule.empty() || o.scheduler != "static"))
     fmt::print(stderr, "reactor-bench: {}: running static placement; --scheduler/--switch-at ignored\n", why);
   for (const auto& n : driver.notes()) fmt::print(stderr, "reactor-bench: {}\n", n);
-  if (!o.rpc_socket.empty())
-    fmt::print(stderr, "reactor-bench: --rpc-socket {}: serving JSON-RPC from reactor-bench is not wired yet; "
-               "running without it\n", o.rpc_socket);
+  if (!o.rpc_socket.empty()) fmt::print(stderr, "reactor-bench: serving JSON-RPC on {}\n", o.rpc_socket);
 
   // Register the files and each worker's buffer slice on every ring.
   std::vector<int> fds;

@@ -1,7 +1,7 @@
 // End-to-end runs of the real reactor-bench binary: every workload for about
 // a second on a small temp file (--json parsed and checked), named files,
-// O_DIRECT, a switch schedule, SIGINT, and the one-line errors with their exit
-// codes. Every run gets a private TMPDIR that must be empty afterwards: the
+// O_DIRECT, a switch schedule, SIGINT, --rpc-socket driven by the real
+// reactorctl, and the one-line errors with their exit codes. Every run gets a private TMPDIR that must be empty afterwards: the
 // bench never leaves its temp file behind.
 
 #include <gtest/gtest.h>
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -19,12 +20,17 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #ifndef REACTOR_BENCH_BIN
 #error "REACTOR_BENCH_BIN must name the reactor-bench executable"
+#endif
+#ifndef REACTORCTL_BIN
+#error "REACTORCTL_BIN must name the reactorctl executable"
 #endif
 
 using namespace std::chrono_literals;
@@ -218,6 +224,60 @@ TEST_F(BenchTest, SigintEndsTheRunWithAReportAndNoTempFile) {
   auto j = parse_report(r);
   EXPECT_TRUE(j["interrupted"].get<bool>());
   EXPECT_LT(j["runtime_s"].get<double>(), 30);
+  expect_no_temp_left();
+}
+
+// Runs reactorctl with `args`; returns its exit code and stdout.
+std::pair<int, std::string> reactorctl(const std::string& args) {
+  const std::string cmd = std::string(REACTORCTL_BIN) + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return {-1, "popen failed"};
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  const int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST_F(BenchTest, RpcSocketServesReactorctlDuringTheRunAndIsRemoved) {
+  const std::string sock = "/tmp/rb-" + std::to_string(::getpid()) + ".sock";
+  ASSERT_FALSE(fs::exists(sock)) << sock;
+  pid_t pid = start({"-t", "3", "--size", "4m", "--json", "--rpc-socket", sock});
+  for (int i = 0; i < 100 && !fs::exists(sock); ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(fs::exists(sock)) << "no socket after 2 s";
+  EXPECT_TRUE(fs::exists(sock + ".lock"));
+
+  auto [rc, out] = reactorctl("-s " + sock + " call framework_get_scheduler");
+  EXPECT_EQ(rc, 0) << out;
+  nlohmann::json sched;
+  try {
+    sched = nlohmann::json::parse(out);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "framework_get_scheduler: not JSON: " << e.what() << "\n" << out;
+  }
+  EXPECT_EQ(sched.value("scheduler_name", ""), "static") << out;
+  std::tie(rc, out) = reactorctl("-s " + sock + " switch dynamic");
+  EXPECT_EQ(rc, 0) << out;
+  std::tie(rc, out) = reactorctl("-s " + sock + " reactors");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("bench_0"), std::string::npos) << out;
+
+  // A second bench on the same path: one line, exit 1, nothing started or left.
+  const fs::path other_out = root_ / "other";
+  const std::string second = std::string(REACTOR_BENCH_BIN) + " -t 1 --size 4m --rpc-socket " + sock +
+                             " 2>" + other_out.string() + " >/dev/null";
+  const int st = std::system(("TMPDIR=" + tmp_.string() + " " + second).c_str());
+  EXPECT_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 1);
+  const std::string err2 = slurp(other_out);
+  EXPECT_NE(err2.find("in use"), std::string::npos) << err2;
+  EXPECT_EQ(std::count(err2.begin(), err2.end(), '\n'), 1) << err2;
+
+  Outcome r = finish(pid);
+  ASSERT_EQ(r.exit_code, 0) << "signal " << r.signal << "\n" << r.err;
+  auto j = parse_report(r);
+  EXPECT_EQ(j["policy"], "dynamic") << "the switch made over RPC shows in the report";
+  EXPECT_FALSE(fs::exists(sock)) << "socket left behind";
+  EXPECT_FALSE(fs::exists(sock + ".lock")) << "lock file left behind";
   expect_no_temp_left();
 }
 
