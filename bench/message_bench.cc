@@ -89,7 +89,9 @@ void BM_CacheLinePingPong(benchmark::State& state) {
     state.SetIterationTime(dt / static_cast<double>(n));  // seconds per round trip
   }
 }
-BENCHMARK(BM_CacheLinePingPong)->Arg(200000)->UseManualTime()->Unit(benchmark::kNanosecond);
+// Per-round-trip manual time: fix the iteration count, or the library would
+// keep adding 200k-round-trip iterations to reach its minimum time.
+BENCHMARK(BM_CacheLinePingPong)->Arg(200000)->UseManualTime()->Unit(benchmark::kNanosecond)->Iterations(3);
 
 std::unique_ptr<ReactorPool> pool_on(CpuSet cores, ReactorMode mode) {
   PoolOptions o;
@@ -131,8 +133,9 @@ void BM_LwThreadMessages(benchmark::State& state) {
       });
     }
     for (auto& t : ps) t.join();
-    while (received.load(std::memory_order_relaxed) < n * static_cast<uint64_t>(producers)) {
-    }
+    // Nap, do not spin: this thread must not steal a CPU from the reactor.
+    while (received.load(std::memory_order_relaxed) < n * static_cast<uint64_t>(producers))
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
     state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n * static_cast<uint64_t>(producers)));
@@ -187,7 +190,7 @@ void BM_LwThreadRoundTrip(benchmark::State& state) {
   }
   pool->stop();
 }
-BENCHMARK(BM_LwThreadRoundTrip)->Arg(100000)->UseManualTime()->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_LwThreadRoundTrip)->Arg(100000)->UseManualTime()->Unit(benchmark::kNanosecond)->Iterations(3);
 
 // One run_once on a Manual pool hosting one thread with `n` idle active pollers.
 void BM_RunOnceIdlePollers(benchmark::State& state) {
