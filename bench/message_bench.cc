@@ -34,13 +34,30 @@ void pin(unsigned cpu) {
   pthread_setaffinity_np(pthread_self(), sizeof s, &s);
 }
 
+// Pins the benchmark's own thread for one benchmark and restores its
+// affinity afterwards: a pool created later validates its cores against the
+// process's affinity.
+class MainPin {
+ public:
+  explicit MainPin(unsigned cpu) {
+    pthread_getaffinity_np(pthread_self(), sizeof saved_, &saved_);
+    pin(cpu);
+  }
+  ~MainPin() { pthread_setaffinity_np(pthread_self(), sizeof saved_, &saved_); }
+  MainPin(const MainPin&) = delete;
+  MainPin& operator=(const MainPin&) = delete;
+
+ private:
+  cpu_set_t saved_;
+};
+
 unsigned ncpu() { return std::thread::hardware_concurrency(); }
 
 // Raw ring: producer (pinned cpu 0) enqueues burst-1, consumer (cpu 1) dequeues burst-1.
 void BM_RawRteRingBurst1(benchmark::State& state) {
   const uint64_t n = static_cast<uint64_t>(state.range(0));
   void* mem = nullptr;
-  auto* r = *detail::create_ring("bench", 4096, &mem);
+  auto* r = *detail::create_ring("bench", 4096, sizeof(void*), &mem);
   for (auto _ : state) {
     std::thread consumer([&] {
       pin(1);
@@ -49,7 +66,7 @@ void BM_RawRteRingBurst1(benchmark::State& state) {
       while (got < n)
         if (detail::ring_dequeue_burst(r, &obj, 1) == 1) ++got;
     });
-    pin(0);
+    MainPin main_pin(0);
     auto t0 = std::chrono::steady_clock::now();
     for (uint64_t i = 0; i < n; ++i)
       while (detail::ring_enqueue(r, reinterpret_cast<void*>(i + 1)) != 0) {
@@ -77,7 +94,7 @@ void BM_CacheLinePingPong(benchmark::State& state) {
         ball.store(2 * i + 2, std::memory_order_release);
       }
     });
-    pin(0);
+    MainPin main_pin(0);
     auto t0 = std::chrono::steady_clock::now();
     for (uint64_t i = 0; i < n; ++i) {
       ball.store(2 * i + 1, std::memory_order_release);
@@ -92,6 +109,44 @@ void BM_CacheLinePingPong(benchmark::State& state) {
 // Per-round-trip manual time: fix the iteration count, or the library would
 // keep adding 200k-round-trip iterations to reach its minimum time.
 BENCHMARK(BM_CacheLinePingPong)->Arg(200000)->UseManualTime()->Unit(benchmark::kNanosecond)->Iterations(3);
+
+// Raw ring round trip: the floor for a ring-based round trip. Two rings with
+// the LwThread flags; cpu 0 enqueues a pointer into one and spins on the
+// other, cpu 1 echoes. No allocation, no reactor.
+void BM_RawRteRingRoundTrip(benchmark::State& state) {
+  const uint64_t n = static_cast<uint64_t>(state.range(0));
+  void* mem_a = nullptr;
+  void* mem_b = nullptr;
+  auto* to_b = *detail::create_ring("rt_b", 4096, sizeof(void*), &mem_b);
+  auto* to_a = *detail::create_ring("rt_a", 4096, sizeof(void*), &mem_a);
+  for (auto _ : state) {
+    std::thread echo([&] {
+      pin(1);
+      void* obj;
+      for (uint64_t i = 0; i < n; ++i) {
+        while (detail::ring_dequeue_burst(to_b, &obj, 1) != 1) {
+        }
+        while (detail::ring_enqueue(to_a, obj) != 0) {
+        }
+      }
+    });
+    MainPin main_pin(0);
+    void* obj;
+    auto t0 = std::chrono::steady_clock::now();
+    for (uint64_t i = 0; i < n; ++i) {
+      while (detail::ring_enqueue(to_b, reinterpret_cast<void*>(i + 1)) != 0) {
+      }
+      while (detail::ring_dequeue_burst(to_a, &obj, 1) != 1) {
+      }
+    }
+    auto dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    echo.join();
+    state.SetIterationTime(dt / static_cast<double>(n));
+  }
+  detail::free_ring(mem_a);
+  detail::free_ring(mem_b);
+}
+BENCHMARK(BM_RawRteRingRoundTrip)->Arg(200000)->UseManualTime()->Unit(benchmark::kNanosecond)->Iterations(3);
 
 std::unique_ptr<ReactorPool> pool_on(CpuSet cores, ReactorMode mode) {
   PoolOptions o;
@@ -118,24 +173,33 @@ void BM_LwThreadMessages(benchmark::State& state) {
   to.ring_size = 4096;
   ThreadRef sink = *pool->spawn(std::move(to));
   alignas(64) std::atomic<uint64_t> received{0};
+  alignas(64) std::atomic<bool> finished{false};
+  const uint64_t total = n * static_cast<uint64_t>(producers);
   for (auto _ : state) {
     received.store(0);
+    finished.store(false);
     auto t0 = std::chrono::steady_clock::now();
     std::vector<std::thread> ps;
     for (int p = 0; p < producers; ++p) {
       ps.emplace_back([&, p] {
         pin(static_cast<unsigned>(p));
         for (uint64_t i = 0; i < n; ++i)
-          while (!sink.send([&received] {
-            received.store(received.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+          while (!sink.send([&received, &finished, total] {
+            const uint64_t v = received.load(std::memory_order_relaxed) + 1;
+            received.store(v, std::memory_order_relaxed);
+            if (v == total) {
+              finished.store(true, std::memory_order_release);
+              finished.notify_one();
+            }
           })) {
           }
       });
     }
     for (auto& t : ps) t.join();
-    // Nap, do not spin: this thread must not steal a CPU from the reactor.
-    while (received.load(std::memory_order_relaxed) < n * static_cast<uint64_t>(producers))
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    // Block until the last message runs: this thread must not steal a CPU
+    // from the producers or the reactor. Periodic naps are not enough: on 2
+    // vCPUs a wake-up every 50-200 us made every message measurably slower.
+    finished.wait(false, std::memory_order_acquire);
     state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n * static_cast<uint64_t>(producers)));
@@ -152,10 +216,13 @@ void BM_LwThreadRoundTrip(benchmark::State& state) {
   auto pool = pool_on(CpuSet{0, 1}, ReactorMode::Poll);
   ThreadRef a = *pool->spawn(ThreadOptions{.name = "a", .cpumask = CpuSet{0}});
   ThreadRef b = *pool->spawn(ThreadOptions{.name = "b", .cpumask = CpuSet{1}});
+  // The refs are read by both sides on every hop; the counter is written by
+  // a on every round: separate lines, or the benchmark measures its own
+  // false sharing.
   struct Ctx {
     ThreadRef a, b;
-    uint64_t left = 0;
-    std::atomic<bool> done{false};
+    alignas(64) uint64_t left = 0;
+    alignas(64) std::atomic<bool> done{false};
   } ctx;
   ctx.a = a;
   ctx.b = b;
@@ -165,6 +232,7 @@ void BM_LwThreadRoundTrip(benchmark::State& state) {
     void operator()() const {
       if (c->left == 0) {
         c->done.store(true, std::memory_order_release);
+        c->done.notify_one();
         return;
       }
       --c->left;
@@ -183,8 +251,9 @@ void BM_LwThreadRoundTrip(benchmark::State& state) {
     auto t0 = std::chrono::steady_clock::now();
     while (!a.send(Ping{&ctx})) {
     }
-    // The benchmark thread naps: it must not steal a CPU from the reactors.
-    while (!ctx.done.load(std::memory_order_acquire)) std::this_thread::sleep_for(200us);
+    // The benchmark thread blocks until the last hop (no periodic naps: they
+    // steal a CPU from the reactors and slowed every hop several times over).
+    ctx.done.wait(false, std::memory_order_acquire);
     auto dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     state.SetIterationTime(dt / static_cast<double>(n));
   }

@@ -150,10 +150,10 @@ class ReactorPool final : public PlacementControl {
   std::vector<std::thread> os_threads_;
   std::vector<unsigned> eal_lcores_;       // lcores launched with rte_eal_remote_launch
   std::atomic<int> eal_running_{0};        // reactors still running on EAL lcores
-  std::atomic<bool> stopping_{false};
+  alignas(detail::kCacheLine) std::atomic<bool> stopping_{false};  // read by every reactor pass
   std::atomic<bool> stopped_{false};
 
-  mutable std::mutex mu_;                  // guards the registry and placement cursor
+  alignas(detail::kCacheLine) mutable std::mutex mu_;  // guards the registry and placement cursor
   std::map<ThreadId, std::shared_ptr<LwThread>> live_;
   uint64_t next_thread_id_ = 1;
   std::map<uint32_t, uint32_t> cursor_;    // round-robin cursor per cpumask hash bucket

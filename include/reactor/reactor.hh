@@ -64,6 +64,10 @@ class Reactor {
   /// One loop iteration at tick `now`. Returns true if anything did work.
   /// Only the OS thread currently driving this reactor may call it.
   bool run_once(uint64_t now) noexcept;
+  /// The tick at which the last run_once ended (its last clock read): the
+  /// `now` of the next pass when nothing slept in between, which saves a
+  /// clock read per pass. Driving thread only.
+  uint64_t pass_end() const noexcept { return pass_end_; }
   /// True when a run_once now could do work (event, message, active poller,
   /// due timer). Driving thread only.
   bool has_work(uint64_t now) const noexcept;
@@ -73,8 +77,9 @@ class Reactor {
   /// Interrupt mode: sleeps in io_uring until an event, a message, the next
   /// deadline (or `max_sleep_ns`), whichever comes first; returns at once in
   /// Poll mode or when work is pending (set sleeping, fence, re-check).
+  /// Returns true if it slept (time passed: read the clock again).
   /// Driving thread only.
-  void sleep_if_idle(uint64_t max_sleep_ns) noexcept;
+  bool sleep_if_idle(uint64_t max_sleep_ns) noexcept;
 
   ReactorMode mode() const noexcept { return mode_.load(std::memory_order_acquire); }
   ReactorStats stats() const noexcept;
@@ -113,12 +118,17 @@ class Reactor {
   std::unique_ptr<detail::EventQueue> events_;
   std::unique_ptr<detail::Waker> waker_;
   std::vector<std::shared_ptr<LwThread>> threads_;  // driving thread only
-  std::atomic<ReactorMode> mode_;
+  // Read by every sender (wake check): written only on sleep, wake-up and mode
+  // changes, kept off the line of the per-pass counters below.
+  alignas(detail::kCacheLine) std::atomic<ReactorMode> mode_;
   std::atomic<bool> sleeping_{false};
-  std::atomic<uint64_t> busy_{0}, idle_{0}, sleep_{0}, loops_{0}, wakeups_{0}, stalls_{0};
+  // Written by the driving thread on every pass; read only by stats().
+  alignas(detail::kCacheLine) std::atomic<uint64_t> busy_{0};
+  std::atomic<uint64_t> idle_{0}, sleep_{0}, loops_{0}, wakeups_{0}, stalls_{0};
   std::atomic<uint32_t> thread_count_{0};
   std::atomic<uint64_t> tid_{0};
   uint64_t last_stall_log_ = 0;
+  uint64_t pass_end_ = 0;     // driving thread only
   uint32_t io_inflight_ = 0;  // driving thread only: SQEs submitted on this ring, not yet reaped
 };
 

@@ -94,8 +94,10 @@ namespace detail {
 struct PollerSlot;
 struct EventQueue;
 struct IoAccess;
-/// Sends a heap message to `t`; takes ownership (deletes it on failure).
+/// Sends a message object to `t`; takes ownership (destroys it on failure).
 Result<void> send_message(LwThread& t, Message* m) noexcept;
+/// Sends an inline message (run(payload) on the thread).
+Result<void> send_inline(LwThread& t, InlineRun run, std::uintptr_t payload) noexcept;
 }  // namespace detail
 
 /// A lightweight thread. Owned through shared_ptr by its reactor and by every
@@ -135,6 +137,7 @@ class LwThread {
   friend class ReactorPool;
   friend struct detail::IoAccess;
   friend Result<void> detail::send_message(LwThread&, detail::Message*) noexcept;
+  friend Result<void> detail::send_inline(LwThread&, detail::InlineRun, std::uintptr_t) noexcept;
   struct Token {};
 
  public:
@@ -152,7 +155,9 @@ class LwThread {
   // Exiting and nothing left: the reactor may retire it.
   bool ready_to_retire() const noexcept;
   void account(bool busy, uint64_t ticks) noexcept;
-  void run_message(detail::Message* m) noexcept;
+  // Enqueues one ring slot (w0: InlineRun or 0, w1: payload or Message*).
+  Result<void> post(std::uint64_t w0, std::uint64_t w1) noexcept;
+  void run_slot(std::uint64_t w0, std::uint64_t w1) noexcept;
   size_t drain_messages(size_t max) noexcept;
   void compact_pollers();
   void refresh_deadline() noexcept;
@@ -167,13 +172,17 @@ class LwThread {
   std::atomic<Reactor*> reactor_{nullptr};  // hosting (or last) reactor, for wake-ups
   std::atomic<ThreadState> state_{ThreadState::Running};
   std::atomic<bool> in_transit_{false};
-  std::atomic<uint64_t> senders_{0};        // sends between the state check and the enqueue
   rte_ring* ring_ = nullptr;
   void* ring_mem_ = nullptr;
+  // The fields above are read by senders and by the hosting reactor on every
+  // pass and written only on moves and exit. senders_ is written twice per
+  // message by every sender: on its own cache line, so a busy sender does not
+  // keep stealing the line the receiving reactor polls (and the reverse).
+  alignas(detail::kCacheLine) std::atomic<uint64_t> senders_{0};  // sends between the state check and the enqueue
 
   // Pollers: owned and run by the hosting reactor's OS thread. The mutex is
   // only taken to change the lists (rare) and by readers of pollers().
-  mutable std::mutex pollers_mu_;
+  alignas(detail::kCacheLine) mutable std::mutex pollers_mu_;
   std::vector<std::unique_ptr<detail::PollerSlot>> active_;
   std::vector<std::unique_ptr<detail::PollerSlot>> timed_;
   uint64_t next_poller_id_ = 1;
@@ -204,19 +213,31 @@ class ThreadRef {
 
   explicit operator bool() const noexcept { return t_ != nullptr; }
   ThreadId id() const noexcept { return t_ ? t_->id() : ThreadId{}; }
-  /// Posts `fn` to run on the thread. Any OS thread. Errors: Errc::exited
-  /// (thread exiting or gone), Errc::full (ring full: nothing was queued; retry),
-  /// Errc::invalid_argument (empty ref). noexcept: allocation failure is an error too.
+  /// Posts `fn` to run on the thread. Any OS thread. A trivially copyable
+  /// callable of one word (a lambda capturing one pointer) travels inside the
+  /// ring slot; anything else is copied/moved into a block of the message pool
+  /// (or the heap if larger than a block). Errors: Errc::exited (thread
+  /// exiting or gone), Errc::full (ring full: nothing was queued; retry),
+  /// Errc::invalid_argument (empty ref, or copying `fn` threw), Errc::internal
+  /// (out of memory). noexcept: every failure is an error and sends nothing.
   template <class F>
   Result<void> send(F&& fn) const noexcept {
     if (!t_) return make_error(Errc::invalid_argument, "send on an empty ThreadRef");
-    detail::Message* m = nullptr;
-    try {
-      m = new detail::MessageImpl<std::decay_t<F>>(std::forward<F>(fn));
-    } catch (...) {
-      return make_error(Errc::internal, "out of memory allocating a message");
+    using D = std::decay_t<F>;
+    if constexpr (detail::kInlineMessage<D>) {
+      const D d(std::forward<F>(fn));  // a function reference becomes its pointer here
+      return detail::send_inline(*t_, &detail::run_inline<D>, detail::inline_payload(d));
+    } else {
+      detail::Message* m = nullptr;
+      try {
+        m = detail::make_message<D>(std::forward<F>(fn));
+      } catch (const std::bad_alloc&) {
+        return make_error(Errc::internal, "out of memory allocating a message");
+      } catch (...) {
+        return make_error(Errc::invalid_argument, "constructing the message's callable threw: nothing was sent");
+      }
+      return detail::send_message(*t_, m);
     }
-    return detail::send_message(*t_, m);
   }
   /// The thread itself (stats, ids). Never dereference from another OS thread for on-thread calls.
   LwThread* get() const noexcept { return t_.get(); }

@@ -2,7 +2,8 @@
 //
 // Start: validate options, build one Reactor per core, then (OsThreads) start
 // one OS thread per reactor: name it reactor_<core>, pin it (hwloc, strict),
-// create its io_uring, loop { run_once(now); sleep_if_idle(max_sleep) }.
+// create its io_uring, loop { run_once(now); sleep_if_idle(max_sleep) }, one
+// clock read per hosted thread per pass.
 //
 // Stop (idempotent; the destructor calls it):
 //   1. stopping = true; wake every reactor: each asks its threads to exit
@@ -173,9 +174,11 @@ void ReactorPool::run_reactor(Reactor& r) {
     log(LogLevel::Error, "{}: cannot pin to core {}: {}", name, r.core().value, b.error().message);
   r.init_waiter();
   const uint64_t max_sleep_ns = static_cast<uint64_t>(std::chrono::nanoseconds(max_sleep_).count());
+  uint64_t now = clock_->now();
   while (!stopped_.load(std::memory_order_acquire)) {
-    r.run_once(clock_->now());
-    r.sleep_if_idle(max_sleep_ns);
+    r.run_once(now);
+    // A pass ends with a clock read; reuse it unless the reactor slept.
+    now = r.sleep_if_idle(max_sleep_ns) ? clock_->now() : r.pass_end();
   }
   // Land whatever is still queued (arrivals) so no thread is lost in an event.
   r.run_once(clock_->now());

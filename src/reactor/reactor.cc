@@ -6,6 +6,11 @@
 //   3. poll each hosted thread once, charging the ticks of each pass to the
 //      thread as busy or idle; retire threads that finished exiting;
 //   4. charge the whole pass to the reactor as busy (anything did work) or idle.
+// The pass's last clock read is pass_end(): the driving loop uses it as the
+// next pass's `now` unless the reactor slept, so an idle pass hosting one
+// thread costs one clock read. Hot fields are grouped by writer on separate
+// cache lines (senders read mode/sleeping on every send; the counters are
+// written on every pass).
 // Moves requested while a thread polls are events, so they apply between polls.
 //
 // Sleep protocol (Interrupt mode only), no lost wake-up:
@@ -220,8 +225,11 @@ bool Reactor::run_once(uint64_t now) noexcept {
     ++i;
   }
   // Submit what the threads prepared during this pass.
-  if (io_ring_has_sqes()) work |= reap_io(true);
-  uint64_t end = threads_.empty() ? clock_.now() : t0;
+  const bool submit = io_ring_has_sqes();
+  if (submit) work |= reap_io(true);
+  // The last thread's clock read ends the pass, unless a submit came after it.
+  uint64_t end = threads_.empty() || submit ? clock_.now() : t0;
+  pass_end_ = end;
   uint64_t spent = end >= now ? end - now : 0;
   auto& c = work ? busy_ : idle_;
   c.store(c.load(std::memory_order_relaxed) + spent, std::memory_order_relaxed);
@@ -248,15 +256,15 @@ uint64_t Reactor::next_deadline() const noexcept {
   return d;
 }
 
-void Reactor::sleep_if_idle(uint64_t max_sleep_ns) noexcept {
-  if (mode() != ReactorMode::Interrupt) return;
+bool Reactor::sleep_if_idle(uint64_t max_sleep_ns) noexcept {
+  if (mode() != ReactorMode::Interrupt) return false;
   uint64_t now = clock_.now();
-  if (has_work(now)) return;
+  if (has_work(now)) return false;
   sleeping_.store(true, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (has_work(now) || mode() != ReactorMode::Interrupt || pool_.stopped_.load(std::memory_order_acquire)) {
     sleeping_.store(false, std::memory_order_relaxed);
-    return;
+    return false;
   }
   uint64_t timeout_ns = max_sleep_ns;
   uint64_t deadline = next_deadline();
@@ -274,6 +282,7 @@ void Reactor::sleep_if_idle(uint64_t max_sleep_ns) noexcept {
   // thread with only a timed poller would look 100 % busy on a sleeping core.
   for (auto& t : threads_) t->account(false, slept);
   wakeups_.store(wakeups_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return true;
 }
 
 ReactorStats Reactor::stats() const noexcept {

@@ -6,8 +6,12 @@
 //
 // Sending (any OS thread), exactly once and never lost:
 //   1. senders_ += 1 (seq_cst), then read state_: not Running -> undo, fail.
-//   2. enqueue into the rte_ring (full -> undo, Errc::full: nothing queued).
+//   2. enqueue one 16-byte slot into the rte_ring (full -> undo, Errc::full:
+//      nothing queued). A slot is {run, payload} for an inline message or
+//      {0, Message*} for an object (<reactor/detail/message.hh>).
 //   3. senders_ -= 1; fence; wake the hosting reactor only if it sleeps.
+// senders_ sits on its own cache line: a busy sender does not keep stealing
+// the line the receiving reactor reads on every pass.
 // Retiring (hosting reactor) requires state_ == Exiting, senders_ == 0 and an
 // empty ring, checked in that order: a sender that passed step 1 either shows
 // in senders_ or its message shows in the ring, so nothing is dropped.
@@ -17,8 +21,10 @@
 // FIFO (single ring, MP enqueue preserves each producer's order).
 //
 // Polling (hosting reactor only): up to kMaxMessagesPerPoll messages, then each
-// active poller, then timed pollers whose deadline passed. One clock read per
-// callable attributes stalls to a name. Exceptions stop at this boundary.
+// active poller, then timed pollers whose deadline passed. The reactor reads
+// the clock once per thread per pass to charge it busy or idle. Exceptions stop
+// at this boundary. Messages still queued when the thread object dies (they
+// were never accepted by a running thread) are destroyed without running.
 
 #include <reactor/clock.hh>
 #include <reactor/log.hh>
@@ -41,7 +47,8 @@ namespace {
 constexpr size_t kMaxMessagesPerPoll = 128;
 constexpr unsigned kDequeueBurst = 32;
 
-thread_local LwThread* t_current = nullptr;
+// initial-exec: a plain TLS load, no __tls_get_addr call, twice per poll pass.
+__attribute__((tls_model("initial-exec"))) thread_local LwThread* t_current = nullptr;
 
 }  // namespace
 
@@ -80,7 +87,7 @@ LwThread::LwThread(Token, ThreadId id, std::string name, CpuSet cpumask, CoreId 
       internal_(std::make_unique<detail::EventQueue>()),
       error_log_(clock.tick_rate()) {
   auto name_buf = fmt::format("t{}", id.value);
-  auto r = detail::create_ring(name_buf.c_str(), ring_size, &ring_mem_);
+  auto r = detail::create_ring(name_buf.c_str(), ring_size, sizeof(detail::Slot), &ring_mem_);
   REACTOR_ASSERT(r.has_value());  // ring_size was validated by the pool
   ring_ = *r;
 }
@@ -88,10 +95,11 @@ LwThread::LwThread(Token, ThreadId id, std::string name, CpuSet cpumask, CoreId 
 LwThread::~LwThread() {
   // Messages left in the ring were never accepted for delivery by a live
   // thread (sends fail once exiting); free them without running them.
-  void* objs[kDequeueBurst];
+  detail::Slot slots[kDequeueBurst];
   if (ring_ != nullptr) {
-    while (unsigned n = detail::ring_dequeue_burst(ring_, objs, kDequeueBurst)) {
-      for (unsigned i = 0; i < n; ++i) delete static_cast<detail::Message*>(objs[i]);
+    while (unsigned n = detail::ring_dequeue_burst(ring_, slots, kDequeueBurst)) {
+      for (unsigned i = 0; i < n; ++i)
+        if (slots[i].w0 == 0) reinterpret_cast<detail::Message*>(slots[i].w1)->destroy();
     }
     detail::free_ring(ring_mem_);
   }
@@ -254,25 +262,34 @@ void LwThread::log_exception(const char* where, const char* what) noexcept {
     log(LogLevel::Error, "thread '{}' (id {}): {} threw: {}", name_, id_.value, where, what);
 }
 
-void LwThread::run_message(detail::Message* m) noexcept {
+void LwThread::run_slot(uint64_t w0, uint64_t w1) noexcept {
+  auto* m = w0 == 0 ? reinterpret_cast<detail::Message*>(w1) : nullptr;
   try {
-    m->run();
+    if (m != nullptr)
+      m->run();
+    else
+      reinterpret_cast<detail::InlineRun>(w0)(static_cast<uintptr_t>(w1));
   } catch (const std::exception& e) {
     log_exception("message", e.what());
   } catch (...) {
     log_exception("message", "non-std exception");
   }
-  delete m;
+  if (m != nullptr) m->destroy();
   messages_.store(messages_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 size_t LwThread::drain_messages(size_t max) noexcept {
-  void* objs[kDequeueBurst];
+  detail::Slot slots[kDequeueBurst];
   size_t done = 0;
   while (done < max) {
     unsigned want = static_cast<unsigned>(std::min<size_t>(kDequeueBurst, max - done));
-    unsigned n = detail::ring_dequeue_burst(ring_, objs, want);
-    for (unsigned i = 0; i < n; ++i) run_message(static_cast<detail::Message*>(objs[i]));
+    unsigned n = detail::ring_dequeue_burst(ring_, slots, want);
+    for (unsigned i = 0; i < n; ++i) {
+      // The next message object was written on another core: start fetching
+      // it while this one runs.
+      if (i + 1 < n && slots[i + 1].w0 == 0) __builtin_prefetch(reinterpret_cast<const void*>(slots[i + 1].w1));
+      run_slot(slots[i].w0, slots[i].w1);
+    }
     done += n;
     if (n < want) break;
   }
@@ -377,6 +394,25 @@ bool LwThread::ready_to_retire() const noexcept {
   return active_.empty() && timed_.empty();
 }
 
+Result<void> LwThread::post(uint64_t w0, uint64_t w1) noexcept {
+  senders_.fetch_add(1, std::memory_order_seq_cst);
+  if (state_.load(std::memory_order_seq_cst) != ThreadState::Running) {
+    senders_.fetch_sub(1, std::memory_order_seq_cst);
+    return make_error(Errc::exited, fmt::format("thread '{}' (id {}) has exited", name_, id_.value));
+  }
+  if (detail::ring_enqueue(ring_, detail::Slot{w0, w1}) != 0) {
+    senders_.fetch_sub(1, std::memory_order_seq_cst);
+    return make_error(Errc::full, fmt::format("thread '{}' (id {}): message ring full ({} slots); retry later",
+                                              name_, id_.value, detail::ring_count(ring_) + 1));
+  }
+  senders_.fetch_sub(1, std::memory_order_seq_cst);
+  // Pairs with the fence in Reactor::sleep_if_idle: either the reactor sees
+  // the message in its re-check, or we see it sleeping and wake it.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (Reactor* r = reactor_.load(std::memory_order_acquire)) r->wake();
+  return {};
+}
+
 namespace detail {
 
 void IoAccess::post_to_thread(LwThread& t, Task task) noexcept {
@@ -388,25 +424,13 @@ void IoAccess::post_to_thread(LwThread& t, Task task) noexcept {
 }
 
 Result<void> send_message(LwThread& t, Message* m) noexcept {
-  t.senders_.fetch_add(1, std::memory_order_seq_cst);
-  if (t.state_.load(std::memory_order_seq_cst) != ThreadState::Running) {
-    t.senders_.fetch_sub(1, std::memory_order_seq_cst);
-    delete m;
-    return make_error(Errc::exited,
-                      fmt::format("thread '{}' (id {}) has exited", t.name_, t.id_.value));
-  }
-  if (ring_enqueue(t.ring_, m) != 0) {
-    t.senders_.fetch_sub(1, std::memory_order_seq_cst);
-    delete m;
-    return make_error(Errc::full, fmt::format("thread '{}' (id {}): message ring full ({} slots); retry later",
-                                              t.name_, t.id_.value, ring_count(t.ring_) + 1));
-  }
-  t.senders_.fetch_sub(1, std::memory_order_seq_cst);
-  // Pairs with the fence in Reactor::sleep_if_idle: either the reactor sees
-  // the message in its re-check, or we see it sleeping and wake it.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (Reactor* r = t.reactor_.load(std::memory_order_acquire)) r->wake();
-  return {};
+  auto r = t.post(0, reinterpret_cast<uint64_t>(m));
+  if (!r) m->destroy();
+  return r;
+}
+
+Result<void> send_inline(LwThread& t, InlineRun run, uintptr_t payload) noexcept {
+  return t.post(reinterpret_cast<uint64_t>(run), payload);
 }
 
 }  // namespace detail

@@ -1,8 +1,9 @@
 // Ring wrappers. DPDK stays inside this file (and the governor): no public
-// header includes rte_ring.h. Under ThreadSanitizer the hand-off of each object
-// is annotated (release before enqueue, acquire after dequeue) because TSan
-// cannot see the ordering rte_ring's head/tail protocol provides; only rte_ring
-// internals are suppressed (tests/tsan.supp).
+// header includes rte_ring.h. Under ThreadSanitizer the hand-off is annotated
+// on the ring (release before each enqueue, acquire after each dequeue that
+// got something) because TSan cannot see the ordering rte_ring's head/tail
+// protocol provides; a message carried by value has no object address of its
+// own to annotate. Only rte_ring internals are suppressed (tests/tsan.supp).
 
 #include "thread/ring.hh"
 
@@ -12,6 +13,7 @@
 
 #include <fmt/format.h>
 #include <rte_ring.h>
+#include <rte_ring_elem.h>
 
 #if defined(REACTOR_TSAN)
 extern "C" void __tsan_acquire(void* addr);
@@ -25,15 +27,19 @@ extern "C" void __tsan_release(void* addr);
 
 namespace reactor::detail {
 
-Result<rte_ring*> create_ring(const char* name, uint32_t size, void** mem) {
+static_assert(sizeof(Slot) == 16);
+
+Result<rte_ring*> create_ring(const char* name, uint32_t size, uint32_t esize, void** mem) {
   if (size < 2 || (size & (size - 1)) != 0)
     return make_error(Errc::invalid_argument, fmt::format("ring size {} is not a power of two", size));
-  ssize_t bytes = rte_ring_get_memsize(size);
+  if (esize != 8 && esize != 16)
+    return make_error(Errc::invalid_argument, fmt::format("ring element size {} is not 8 or 16", esize));
+  ssize_t bytes = rte_ring_get_memsize_elem(esize, size);
   if (bytes < 0) return make_error(Errc::invalid_argument, fmt::format("ring size {} is not supported", size));
   // rte_ring wants cache-line alignment; 128 also keeps adjacent-line prefetch apart.
   void* p = std::aligned_alloc(128, (static_cast<size_t>(bytes) + 127) & ~size_t{127});
   if (p == nullptr) return make_error(Errc::internal, "out of memory allocating a message ring");
-  std::memset(p, 0, static_cast<size_t>(bytes));
+  std::memset(p, 0, sizeof(rte_ring));
   auto* r = static_cast<rte_ring*>(p);
   int rc = rte_ring_init(r, name, size, RING_F_MP_RTS_ENQ | RING_F_SC_DEQ);
   if (rc != 0) {
@@ -47,13 +53,24 @@ Result<rte_ring*> create_ring(const char* name, uint32_t size, void** mem) {
 void free_ring(void* mem) noexcept { std::free(mem); }
 
 int ring_enqueue(rte_ring* r, void* obj) noexcept {
-  REACTOR_TSAN_RELEASE(obj);
+  REACTOR_TSAN_RELEASE(r);
   return rte_ring_enqueue(r, obj);
 }
 
 unsigned ring_dequeue_burst(rte_ring* r, void** objs, unsigned n) noexcept {
   unsigned got = rte_ring_dequeue_burst(r, objs, n, nullptr);
-  for (unsigned i = 0; i < got; ++i) REACTOR_TSAN_ACQUIRE(objs[i]);
+  if (got != 0) REACTOR_TSAN_ACQUIRE(r);
+  return got;
+}
+
+int ring_enqueue(rte_ring* r, const Slot& s) noexcept {
+  REACTOR_TSAN_RELEASE(r);
+  return rte_ring_enqueue_elem(r, const_cast<Slot*>(&s), sizeof(Slot));
+}
+
+unsigned ring_dequeue_burst(rte_ring* r, Slot* slots, unsigned n) noexcept {
+  unsigned got = rte_ring_dequeue_burst_elem(r, slots, sizeof(Slot), n, nullptr);
+  if (got != 0) REACTOR_TSAN_ACQUIRE(r);
   return got;
 }
 

@@ -3,6 +3,10 @@
 // needed), multi-producer RTS enqueue (a preempted producer cannot stall the
 // others behind it, which matters on overcommitted vCPUs) and single-consumer
 // dequeue (only the hosting reactor drains a thread's ring).
+//
+// Two element sizes: 8 bytes (a pointer: the classic ring, used by the
+// benchmarks' raw reference) and 16 bytes (a Slot: LwThread messages, which
+// carry small callables inline).
 
 #include <cstddef>
 #include <cstdint>
@@ -13,14 +17,28 @@ struct rte_ring;
 
 namespace reactor::detail {
 
-/// Creates a ring of `size` slots (power of two; capacity size-1). `mem` receives
-/// the allocation to free with free_ring().
-Result<rte_ring*> create_ring(const char* name, uint32_t size, void** mem);
+/// A 16-byte ring element.
+struct Slot {
+  uint64_t w0;
+  uint64_t w1;
+};
+
+/// Creates a ring of `size` elements of `esize` bytes (8 or 16; size a power
+/// of two; capacity size-1). `mem` receives the allocation to free with
+/// free_ring(). Only the ring header is written: slot memory is touched when
+/// messages first use it.
+Result<rte_ring*> create_ring(const char* name, uint32_t size, uint32_t esize, void** mem);
 void free_ring(void* mem) noexcept;
-/// 0 on success, -ENOBUFS when full. Any OS thread.
+
+/// 8-byte rings. Enqueue: 0 on success, -ENOBUFS when full; any OS thread.
 int ring_enqueue(rte_ring* r, void* obj) noexcept;
 /// Dequeues up to n objects; consumer thread only.
 unsigned ring_dequeue_burst(rte_ring* r, void** objs, unsigned n) noexcept;
+
+/// 16-byte rings, same contract.
+int ring_enqueue(rte_ring* r, const Slot& s) noexcept;
+unsigned ring_dequeue_burst(rte_ring* r, Slot* slots, unsigned n) noexcept;
+
 unsigned ring_count(const rte_ring* r) noexcept;
 bool ring_empty(const rte_ring* r) noexcept;
 
