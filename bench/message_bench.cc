@@ -158,10 +158,27 @@ std::unique_ptr<ReactorPool> pool_on(CpuSet cores, ReactorMode mode) {
 }
 
 // LwThread messages: `producers` OS threads (pinned from cpu 0 up) -> one
-// LwThread on a polling reactor pinned to the last cpu.
+// LwThread on a polling reactor pinned to the last cpu. Form 0: the message
+// captures one pointer (the common `[ctx] {...}` shape, carried inline in the
+// ring slot); form 1: it captures three words (a pooled message object).
+struct Sink {
+  alignas(64) std::atomic<uint64_t> received{0};
+  alignas(64) std::atomic<bool> finished{false};
+  uint64_t total = 0;
+  void deliver() {
+    const uint64_t v = received.load(std::memory_order_relaxed) + 1;
+    received.store(v, std::memory_order_relaxed);
+    if (v == total) {
+      finished.store(true, std::memory_order_release);
+      finished.notify_one();
+    }
+  }
+};
+
 void BM_LwThreadMessages(benchmark::State& state) {
   const int producers = static_cast<int>(state.range(0));
   const uint64_t n = static_cast<uint64_t>(state.range(1));
+  const bool pooled = state.range(2) != 0;
   if (ncpu() < static_cast<unsigned>(producers) + 1) {
     state.SkipWithError("not measured here: needs producers + 1 CPUs");
     return;
@@ -171,40 +188,46 @@ void BM_LwThreadMessages(benchmark::State& state) {
   ThreadOptions to;
   to.name = "sink";
   to.ring_size = 4096;
-  ThreadRef sink = *pool->spawn(std::move(to));
-  alignas(64) std::atomic<uint64_t> received{0};
-  alignas(64) std::atomic<bool> finished{false};
-  const uint64_t total = n * static_cast<uint64_t>(producers);
+  ThreadRef sink_thread = *pool->spawn(std::move(to));
+  Sink sink;
+  sink.total = n * static_cast<uint64_t>(producers);
+  Sink* s = &sink;
   for (auto _ : state) {
-    received.store(0);
-    finished.store(false);
+    sink.received.store(0);
+    sink.finished.store(false);
     auto t0 = std::chrono::steady_clock::now();
     std::vector<std::thread> ps;
     for (int p = 0; p < producers; ++p) {
       ps.emplace_back([&, p] {
         pin(static_cast<unsigned>(p));
-        for (uint64_t i = 0; i < n; ++i)
-          while (!sink.send([&received, &finished, total] {
-            const uint64_t v = received.load(std::memory_order_relaxed) + 1;
-            received.store(v, std::memory_order_relaxed);
-            if (v == total) {
-              finished.store(true, std::memory_order_release);
-              finished.notify_one();
+        for (uint64_t i = 0; i < n; ++i) {
+          if (pooled) {
+            while (!sink_thread.send([s, i, p] { s->deliver(); (void)i; (void)p; })) {
             }
-          })) {
+          } else {
+            while (!sink_thread.send([s] { s->deliver(); })) {
+            }
           }
+        }
       });
     }
     for (auto& t : ps) t.join();
     // Block until the last message runs: this thread must not steal a CPU
     // from the producers or the reactor. Periodic naps are not enough: on 2
     // vCPUs a wake-up every 50-200 us made every message measurably slower.
-    finished.wait(false, std::memory_order_acquire);
+    sink.finished.wait(false, std::memory_order_acquire);
     state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n * static_cast<uint64_t>(producers)));
+  state.SetLabel(pooled ? "pooled object" : "inline");
 }
-BENCHMARK(BM_LwThreadMessages)->Args({1, 1 << 20})->Args({2, 1 << 20})->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LwThreadMessages)
+    ->ArgNames({"producers", "n", "pooled"})
+    ->Args({1, 1 << 20, 0})
+    ->Args({1, 1 << 20, 1})
+    ->Args({2, 1 << 20, 0})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 
 // Round trip between two LwThreads on two polling reactors (cpus 0 and 1).
 void BM_LwThreadRoundTrip(benchmark::State& state) {

@@ -15,7 +15,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 for i in $(seq 1 "$runs"); do
   "$build/bench/message_bench" --benchmark_format=json \
-    --benchmark_filter='RawRteRing|PingPong|LwThreadMessages/1/|RoundTrip|RunOnce' >"$dir/run$i.json" 2>/dev/null
+    --benchmark_filter='RawRteRing|PingPong|LwThreadMessages|RoundTrip|RunOnce' >"$dir/run$i.json" 2>/dev/null
 done
 python3 - "$dir" "$runs" <<'PY'
 import json, statistics, sys, os
@@ -38,15 +38,17 @@ def show(label, v, unit, fmt="{:.1f}"):
     m = statistics.median(v)
     print(f"{label:<46} {fmt.format(m):>9} {unit}  (min {fmt.format(min(v))}, max {fmt.format(max(v))}, n={len(v)})")
 RAW = "BM_RawRteRingBurst1/1048576/manual_time"
-LW1 = "BM_LwThreadMessages/1/1048576/manual_time"
-LW2 = "BM_LwThreadMessages/2/1048576/manual_time"
+LW1 = "BM_LwThreadMessages/producers:1/n:1048576/pooled:0/manual_time"
+LW1P = "BM_LwThreadMessages/producers:1/n:1048576/pooled:1/manual_time"
+LW2 = "BM_LwThreadMessages/producers:2/n:1048576/pooled:0/manual_time"
 PP = "BM_CacheLinePingPong/200000/iterations:3/manual_time"
 RRT = "BM_RawRteRingRoundTrip/200000/iterations:3/manual_time"
 RT = "BM_LwThreadRoundTrip/100000/iterations:3/manual_time"
 print(f"machine: {ctx.get('host_name','?')}, {ctx.get('num_cpus','?')} CPUs, {ctx.get('date','')}, {runs} runs")
-show("raw rte_ring burst-1 (M msgs/s)", vals(RAW, "items_per_second", 1e-6), "M/s")
-show("LwThread messages, 1 producer (M msgs/s)", vals(LW1, "items_per_second", 1e-6), "M/s")
-show("LwThread messages, 2 producers (M msgs/s)", vals(LW2, "items_per_second", 1e-6), "M/s")
+show("raw rte_ring burst-1", vals(RAW, "items_per_second", 1e-6), "M/s")
+show("LwThread messages, 1 producer, inline", vals(LW1, "items_per_second", 1e-6), "M/s")
+show("LwThread messages, 1 producer, pooled object", vals(LW1P, "items_per_second", 1e-6), "M/s")
+show("LwThread messages, 2 producers, inline", vals(LW2, "items_per_second", 1e-6), "M/s")
 show("cache-line ping-pong round trip", vals(PP, "real_time"), "ns")
 show("raw rte_ring round trip", vals(RRT, "real_time"), "ns")
 show("LwThread round trip", vals(RT, "real_time"), "ns")
@@ -55,7 +57,8 @@ for n in (1, 100, 10000):
 def ratios(num, den, key, scale=1.0):
     return [r[num][key] / r[den][key] * scale for r in per_run if num in r and den in r]
 print("ratios within each run (median, min, max):")
-show("  messages / raw ring", ratios(LW1, RAW, "items_per_second", 100), "%  (target >= 50 %)", "{:.0f}")
+show("  messages (inline) / raw ring", ratios(LW1, RAW, "items_per_second", 100), "%  (target >= 50 %)", "{:.0f}")
+show("  messages (pooled object) / raw ring", ratios(LW1P, RAW, "items_per_second", 100), "%  (target >= 50 %)", "{:.0f}")
 show("  round trip / ping-pong", ratios(RT, PP, "real_time"), "x  (target <= 3x)", "{:.2f}")
 show("  raw ring round trip / ping-pong", ratios(RRT, PP, "real_time"), "x  (the ring's own floor)", "{:.2f}")
 show("  round trip / raw ring round trip", ratios(RT, RRT, "real_time"), "x  (what the runtime adds)", "{:.2f}")
