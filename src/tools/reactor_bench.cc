@@ -80,16 +80,38 @@ constexpr auto kSample = std::chrono::milliseconds(100);
 constexpr double kWindowHalf_s = 0.5;  // "the second around the switch"
 
 // SIGINT/SIGTERM are blocked in every thread (main blocks them before any
-// thread starts) and collected by the monitor with sigtimedwait: no handler,
-// no global. After the first one the default action is restored, so a second
-// Ctrl-C ends the process at once (the temp file is already unlinked).
+// thread starts) and collected by the monitor with sigtimedwait. After the
+// first one a handler takes over, so a second Ctrl-C ends the process at once:
+// it removes the RPC socket and its lock file (unlink is async-signal-safe;
+// the paths are copied into fixed buffers before any signal can arrive) and
+// exits with 128 + the signal. The temp file is already unlinked.
+char g_socket_path[128];
+char g_lock_path[136];
+
+void remember_socket_for_second_signal(const std::string& path) {
+  const std::string lock = path + ".lock";
+  if (lock.size() >= sizeof g_lock_path) return;  // --rpc-socket is at most 107 bytes
+  std::memcpy(g_socket_path, path.c_str(), path.size() + 1);
+  std::memcpy(g_lock_path, lock.c_str(), lock.size() + 1);
+}
+
+void exit_on_second_signal(int sig) {
+  if (g_socket_path[0] != '\0') {
+    ::unlink(g_socket_path);
+    ::unlink(g_lock_path);
+  }
+  ::_exit(128 + sig);
+}
+
 bool take_signal(const sigset_t& set) {
   timespec zero{};
   const int sig = sigtimedwait(&set, nullptr, &zero);
   if (sig <= 0) return false;
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  sigaction(sig, &dfl, nullptr);
+  struct sigaction again {};
+  again.sa_handler = exit_on_second_signal;
+  sigemptyset(&again.sa_mask);
+  sigaction(SIGINT, &again, nullptr);
+  sigaction(SIGTERM, &again, nullptr);
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
   return true;
 }
@@ -125,7 +147,7 @@ Options parse_options(int argc, char** argv) {
       "Without --filename it runs on a temp file of --size in $TMPDIR or /var/tmp, removed afterwards.\n"
       "Exit codes: 0 done (also after Ctrl-C, with the report), 1 environment or I/O error (missing file or\n"
       "device, permission, disk full, I/O error), 2 bad options (also options that do not fit the target:\n"
-      "O_DIRECT alignment, a file smaller than -o or --size)."};
+      "O_DIRECT alignment, a file smaller than -o or --size), 128 + signal after a second Ctrl-C (exits at once)."};
   app.option_defaults()->always_capture_default();
   std::string io_size = "4k", workload = "randread", size, mask, scheduler = "static", switch_at;
   std::optional<uint32_t> read_pct;
@@ -811,6 +833,7 @@ int run(const Options& o, const sigset_t& signals) {
       fmt::print(stderr, "reactor-bench: --rpc-socket: {}\n", r.error().message);
       return r.error().code == Errc::invalid_argument ? kExitUsage : kExitRuntime;
     }
+    remember_socket_for_second_signal(o.rpc_socket);
   }
 
   TargetRequest req;

@@ -281,6 +281,26 @@ TEST_F(BenchTest, RpcSocketServesReactorctlDuringTheRunAndIsRemoved) {
   expect_no_temp_left();
 }
 
+// A second signal while the first one's report is being prepared exits at
+// once and still removes the socket and its lock file. SIGINT then SIGTERM:
+// both are pending before the monitor looks, it takes SIGINT (the lower
+// number) and the handler it installs takes SIGTERM: exit status 128 + 15.
+TEST_F(BenchTest, SecondSignalExitsAtOnceAndRemovesTheSocket) {
+  const std::string sock = "/tmp/rb2-" + std::to_string(::getpid()) + ".sock";
+  ASSERT_FALSE(fs::exists(sock)) << sock;
+  pid_t pid = start({"-t", "60", "--size", "4m", "--rpc-socket", sock});
+  for (int i = 0; i < 100 && !fs::exists(sock); ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(fs::exists(sock)) << "no socket after 2 s";
+  std::this_thread::sleep_for(300ms);
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  Outcome r = finish(pid);
+  EXPECT_EQ(r.exit_code, 128 + SIGTERM) << "signal " << r.signal << "\n" << r.err;
+  EXPECT_FALSE(fs::exists(sock)) << "socket left behind";
+  EXPECT_FALSE(fs::exists(sock + ".lock")) << "lock file left behind";
+  expect_no_temp_left();
+}
+
 TEST_F(BenchTest, BadOptionsExitTwoWithOneLine) {
   struct Case {
     std::vector<std::string> args;
