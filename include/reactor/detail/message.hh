@@ -10,8 +10,9 @@
 // Storage comes from the message pool (src/thread/message_pool.cc) when the
 // callable fits one block: a per-OS-thread cache of cache-line-aligned blocks,
 // so a send costs no malloc and a receive no free into another thread's arena.
-// A block freed on another OS thread goes back to its owner's cache through
-// one lock-free push. Larger or over-aligned callables use the heap.
+// A block freed on another OS thread is reused there for its next send; past a
+// bound, such blocks go back to their owner in one lock-free push per batch.
+// Larger or over-aligned callables use the heap.
 
 #include <cstddef>
 #include <cstdint>
