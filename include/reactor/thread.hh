@@ -130,6 +130,7 @@ class LwThread {
   void exit() noexcept;
 
   ThreadStats stats() const;
+  /// The registered pollers (one unregistered a moment ago is not listed).
   std::vector<PollerStats> pollers() const;
 
  private:

@@ -231,6 +231,9 @@ std::vector<PollerStats> LwThread::pollers() const {
   out.reserve(active_.size() + timed_.size());
   for (auto* v : {&active_, &timed_}) {
     for (auto& p : *v) {
+      // Unregistered is gone for callers at once, even while its slot waits
+      // for the end of the poll pass to be freed (as in stats()).
+      if (p->state.load(std::memory_order_relaxed) == PollerState::Unregistered) continue;
       PollerStats ps;
       ps.name = p->name;
       ps.id = p->id;

@@ -153,6 +153,26 @@ TEST(LwThread, UnregisterFromInsideThePoller) {
   EXPECT_EQ(t->stats().active_pollers, 0u);
 }
 
+// The slot of an unregistered poller is freed at the end of the poll pass,
+// but for callers it is gone at once: a reply sent right after unregistering
+// must not let a reader see the old poller.
+TEST(LwThread, UnregisteredPollerIsNotListedEvenBeforeThePassEnds) {
+  Harness h;
+  PollerId id{};
+  auto t = h.spawn("t", {}, [&id] {
+    id = *current_thread()->register_poller("timed", [] { return PollStatus::Idle; }, 100us);
+  });
+  ASSERT_EQ(t->pollers().size(), 1u);
+  size_t listed_inside = 99;
+  ASSERT_TRUE(t.send([&] {
+    EXPECT_TRUE(current_thread()->unregister_poller(id));
+    listed_inside = current_thread()->pollers().size();
+  }));
+  h.poll_until_idle();
+  EXPECT_EQ(listed_inside, 0u);
+  EXPECT_TRUE(t->pollers().empty());
+}
+
 TEST(LwThread, UnknownPollerIsAnError) {
   Harness h;
   auto t = h.spawn("t");
