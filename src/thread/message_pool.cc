@@ -73,7 +73,6 @@ struct Cache {
   FreeBlock* own = nullptr;      // free blocks carved from this cache's slabs
   FreeBlock* foreign = nullptr;  // free blocks of other caches, freed on this thread
   uint32_t foreign_count = 0;
-  std::vector<void*> slabs;
   // Pushed by other OS threads, taken whole by the owner.
   alignas(kCacheLine) std::atomic<FreeBlock*> remote{nullptr};
 
@@ -142,14 +141,10 @@ struct Cache {
   }
 
   bool grow() noexcept {
+    // Never freed: every block of a slab is always on a free list or in a
+    // message, so the slab stays reachable through its blocks.
     void* slab = std::aligned_alloc(kSlabBytes, kSlabBytes);
     if (slab == nullptr) return false;
-    try {
-      slabs.push_back(slab);
-    } catch (...) {
-      std::free(slab);
-      return false;
-    }
     static_cast<SlabHeader*>(slab)->owner = this;
     char* base = static_cast<char*>(slab);
     // Carve back to front so blocks are handed out in address order.
@@ -261,7 +256,5 @@ void message_block_free(void* block) noexcept {
 MessagePoolStats message_pool_stats() noexcept {
   return {g_slabs.load(std::memory_order_relaxed), g_caches.load(std::memory_order_relaxed)};
 }
-
-uint32_t message_pool_blocks_per_slab() noexcept { return kBlocksPerSlab; }
 
 }  // namespace reactor::detail

@@ -14,7 +14,4 @@ struct MessagePoolStats {
 /// Process-wide counters. Any OS thread.
 MessagePoolStats message_pool_stats() noexcept;
 
-/// Blocks per slab, the unit by which a cache grows.
-uint32_t message_pool_blocks_per_slab() noexcept;
-
 }  // namespace reactor::detail
