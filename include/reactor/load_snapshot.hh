@@ -26,6 +26,13 @@ struct CoreLoad {
   int numa_node = -1;
   CpuSet smt_siblings;      ///< includes the core itself
   uint32_t thread_count = 0;  ///< threads hosted now
+  /// The reactor counted no tick since the last round although it was not
+  /// asleep: it is stuck (in a poller or a message). Never a destination.
+  bool stalled = false;
+  /// Ticks the reactor spent since the last round on work that belongs to no
+  /// thread (event queue, bookkeeping, unattributed I/O). Included in `busy`
+  /// or `idle`; reported apart so a policy can tell it from thread load.
+  uint64_t overhead = 0;
 };
 
 /// One lightweight thread's load since the previous round.
@@ -34,8 +41,18 @@ struct ThreadLoad {
   CoreId core;    ///< where it runs now
   CoreId home;    ///< its home core (spawn placement or static mappings)
   CpuSet cpumask; ///< cores it may run on (already intersected with the pool)
+  /// Busy ticks charged to the thread since the last round: its messages,
+  /// pollers, I/O completion callbacks and its share of the reactor's
+  /// io_uring submit and reap.
   uint64_t busy = 0;
+  /// The rest of the wall time it was hosted since the last round (sleep of
+  /// its reactor and time spent on other threads included), so that
+  /// busy / (busy + idle) is its share of a core.
   uint64_t idle = 0;
+  /// Rounds completed since the thread last landed on another core
+  /// (0: it moved during the previous round). kNeverMoved if it never moved.
+  uint32_t rounds_since_move = kNeverMoved;
+  static constexpr uint32_t kNeverMoved = UINT32_MAX;
 };
 
 /// Everything a policy may look at. `cores` are in ascending id order.
