@@ -9,11 +9,9 @@
 
 #include <reactor/cpuset.hh>
 #include <reactor/ids.hh>
+#include <reactor/reactor.hh>
 
 namespace reactor {
-
-/// Whether a reactor busy-polls or may sleep when it has nothing runnable.
-enum class ReactorMode { Poll, Interrupt };
 
 /// One reactor's load since the previous round. Zero samples are legal
 /// (a core that slept the whole round, or the very first round).

@@ -67,8 +67,12 @@ struct RestoreReport {
   uint32_t moves_requested = 0;   ///< threads that were away from home
   uint32_t moves_done = 0;        ///< acknowledged as landed at home
   uint32_t moves_skipped = 0;     ///< not movable (exiting, isolated end, in transit)
-  bool timed_out = false;         ///< the bounded wait expired
-  std::string detail;             ///< what could not be restored, if anything
+  /// The bounded wait expired, or a thread is still away from home: the
+  /// restore is partial (never reported as ok).
+  bool timed_out = false;
+  std::vector<ThreadId> left_away;  ///< live threads not home when the restore gave up
+  std::string detail;             ///< what could not be restored and what held it up
+  bool partial() const noexcept { return timed_out || !left_away.empty(); }
 };
 
 /// Implemented by the runtime: brings every movable live thread back to its

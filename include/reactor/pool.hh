@@ -17,8 +17,6 @@
 #include <reactor/clock.hh>
 #include <reactor/cpuset.hh>
 #include <reactor/error.hh>
-#include <reactor/load_snapshot.hh>
-#include <reactor/policy.hh>
 #include <reactor/reactor.hh>
 #include <reactor/thread.hh>
 #include <reactor/topology.hh>
@@ -62,12 +60,12 @@ struct StopReport {
   std::vector<std::string> stragglers;  ///< "name (id N) on core C"
 };
 
-class ReactorPool final : public PlacementControl {
+class ReactorPool final {
  public:
   /// Validates options (cores non-empty and present, isolated subset, main
   /// core in the set, not isolated) and starts the reactors.
   static Result<std::unique_ptr<ReactorPool>> create(PoolOptions options);
-  ~ReactorPool() override;
+  ~ReactorPool();
 
   /// Spawns a thread on its home core (round-robin over its cpumask unless
   /// given). `init` runs on the thread as its first message. Any OS thread.
@@ -81,6 +79,10 @@ class ReactorPool final : public PlacementControl {
   Result<MoveTicket> move(ThreadId thread, CoreId to);
   /// Changes a thread's home core (static mappings). Same validation as move.
   Result<void> set_home(ThreadId thread, CoreId home);
+  /// Changes several home cores at once, all or nothing: if any thread is
+  /// gone (exited) or any core is invalid for its thread, no home changes and
+  /// the error names the first bad pair.
+  Result<void> set_homes(const std::vector<std::pair<ThreadId, CoreId>>& homes);
   /// Puts a reactor in Poll or Interrupt mode (takes effect on its next pass).
   Result<void> set_mode(CoreId core, ReactorMode mode);
 
@@ -110,13 +112,8 @@ class ReactorPool final : public PlacementControl {
   /// Waits through the injected wait function (see WaitFn).
   bool wait_for(const std::function<bool()>& done, std::chrono::nanoseconds timeout) const;
 
-  /// Snapshot of per-core and per-thread tick deltas since the previous call
-  /// (the first call reports totals). Control thread only.
-  LoadSnapshot snapshot();
-
-  /// PlacementControl: every movable live thread home, every reactor to
-  /// baseline, bounded wait. Control thread only.
-  RestoreReport restore_placement() noexcept override;
+  /// The bound given for waits on moves and on stop (PoolOptions::wait_bound).
+  std::chrono::milliseconds wait_bound() const noexcept { return wait_bound_; }
 
   /// Asks every thread to exit, waits (bounded), reports stragglers, then stops
   /// and joins the reactors. Idempotent; the destructor calls it.
@@ -158,10 +155,6 @@ class ReactorPool final : public PlacementControl {
   uint64_t next_thread_id_ = 1;
   std::map<uint32_t, uint32_t> cursor_;    // round-robin cursor per cpumask hash bucket
   uint32_t rr_cursor_ = 0;
-
-  // snapshot() baselines (control thread only)
-  std::map<uint32_t, std::pair<uint64_t, uint64_t>> last_core_;
-  std::map<ThreadId, std::pair<uint64_t, uint64_t>> last_thread_;
 };
 
 }  // namespace reactor

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include <reactor/ids.hh>
-#include <reactor/load_snapshot.hh>
 #include <reactor/thread.hh>
 
 struct io_uring;  // liburing, kept out of the public headers
@@ -27,12 +26,18 @@ struct EventQueue;
 struct Waker;
 }  // namespace detail
 
+/// Whether a reactor busy-polls or may sleep when it has nothing runnable.
+enum class ReactorMode { Poll, Interrupt };
+
 /// Published reactor statistics (atomics; readers never message or wake it).
 struct ReactorStats {
   CoreId core;
   uint64_t busy = 0;    ///< ticks of run_once passes that did work
   uint64_t idle = 0;    ///< ticks of passes that did nothing (sleep excluded)
   uint64_t sleep = 0;   ///< ticks spent asleep in io_uring
+  /// Ticks of busy + idle spent on no thread's behalf (event queue,
+  /// bookkeeping): reactor overhead, reported apart from thread load.
+  uint64_t overhead = 0;
   uint64_t loops = 0;   ///< run_once calls
   uint64_t wakeups = 0; ///< times it woke from sleep
   uint64_t stalls = 0;  ///< pollers/messages that ran past the stall threshold
@@ -40,6 +45,9 @@ struct ReactorStats {
   bool sleeping = false;
   uint32_t thread_count = 0;
   uint64_t tid = 0;     ///< OS thread id driving it (0 before it starts)
+  /// Id of the thread whose poll is running on it right now, 0 between
+  /// threads (the stall detector's answer to "stuck in what?").
+  uint64_t current_thread = 0;
 };
 
 /// Result of a move request, set by the reactors (acknowledged, never left hanging).
@@ -90,7 +98,6 @@ class Reactor {
  private:
   friend class ReactorPool;
   friend struct detail::IoAccess;
-  friend Result<void> detail::send_message(LwThread&, detail::Message*) noexcept;
   struct Token {};
 
  public:
@@ -127,6 +134,7 @@ class Reactor {
   std::atomic<uint64_t> idle_{0}, sleep_{0}, loops_{0}, wakeups_{0}, stalls_{0};
   std::atomic<uint32_t> thread_count_{0};
   std::atomic<uint64_t> tid_{0};
+  std::atomic<uint64_t> current_thread_{0};
   uint64_t last_stall_log_ = 0;
   uint64_t pass_end_ = 0;     // driving thread only
   uint32_t io_inflight_ = 0;  // driving thread only: SQEs submitted on this ring, not yet reaped

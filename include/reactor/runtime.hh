@@ -6,9 +6,9 @@
 /// Destruction reverses it: control thread, policy (restoring placement),
 /// pool (threads exit, reactors join), governor.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -58,13 +58,13 @@ class Runtime {
 
   /// Attaches work to the control thread: `poll(max_wait)` is called every
   /// iteration and may block up to max_wait (e.g. an RPC server's epoll);
-  /// `wake()` must make a blocked poll return. Call before the work is needed;
+  /// `wake()` must make a blocked poll return. While a switch or a round on
+  /// the control thread waits for moves, `poll(0)` keeps being called
+  /// between checks, so the hook's clients are answered meanwhile; `poll`
+  /// must therefore not run a blocking switch itself (use
+  /// SchedulerManager::switch_async). Call before the work is needed;
   /// replaces any previous hook.
   void set_control_hook(std::function<void(std::chrono::milliseconds)> poll, std::function<void()> wake);
-  /// Runs `task` on the control thread soon (any OS thread, reactors included).
-  void post_to_control(std::function<void()> task);
-  /// One control-thread iteration, for tests without a control thread.
-  void step_control(std::chrono::milliseconds max_wait = std::chrono::milliseconds(0));
 
   /// Stops the control thread, destroys the policy (placement restored),
   /// stops the pool. Idempotent.
@@ -78,6 +78,10 @@ class Runtime {
 
  private:
   void control_loop();
+  void step_control(std::chrono::milliseconds max_wait);
+  /// The pool's wait (PoolOptions::wait) for OsThreads/EAL pools: naps, and
+  /// on the control thread also serves the control hook between checks.
+  bool wait(const std::function<bool()>& done, std::chrono::nanoseconds timeout);
 
   std::unique_ptr<GovernorSlot> governor_;
   std::unique_ptr<ReactorPool> pool_;
@@ -87,11 +91,12 @@ class Runtime {
 
   std::mutex ctl_mu_;
   std::condition_variable ctl_cv_;
-  std::deque<std::function<void()>> ctl_tasks_;
   std::function<void(std::chrono::milliseconds)> hook_poll_;
   std::function<void()> hook_wake_;
   bool ctl_stop_ = false;
+  bool in_hook_ = false;  // control thread only: inside hook_poll_
   std::thread control_;
+  std::atomic<std::thread::id> control_id_{};
   bool stopped_ = false;
 };
 

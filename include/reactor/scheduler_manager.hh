@@ -14,7 +14,14 @@
 /// Every method may be called from any OS thread except a reactor thread
 /// (the blocking switch would wait on the reactors it runs on): there, use
 /// switch_async(), which the control thread executes.
+///
+/// Reads (status, transitions, rounds) never wait behind a switch or a round:
+/// they take a separate lock that is held only to copy published state. A
+/// switch or round waits for its moves through the pool's wait function; on
+/// the Runtime's control thread that wait keeps serving the control hook (the
+/// RPC server), so the control plane answers while a switch is in flight.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -23,6 +30,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <reactor/error.hh>
@@ -32,11 +40,42 @@
 
 namespace reactor {
 
+namespace detail {
+class PoolPlacement;
+}
+
+/// Longest accepted period: one year in microseconds (longer ones would
+/// overflow the manager's time arithmetic).
+inline constexpr uint64_t kMaxPeriodUs = 365ULL * 24 * 3600 * 1'000'000;
+/// The period a switch to dynamic or gscheduler gets when none was given and
+/// none is committed (SPDK's default: 1 s).
+inline constexpr uint64_t kDefaultPeriodUs = 1'000'000;
+
 /// Options committed in the manager (SPDK keeps them across switches too).
 struct SchedulerOptions {
   uint64_t period_us = 0;   ///< 0: no periodic rounds
   DynamicOptions dynamic;
 };
+
+/// What a validated switch request will commit (see plan_switch()).
+struct SwitchPlan {
+  PolicyKind target = PolicyKind::Static;
+  SchedulerOptions next;              ///< the options committed if the switch succeeds
+  std::vector<HomeMapping> mappings;  ///< static only: new home cores
+};
+
+/// The switch rules, in one place (the manager and the RPC layer's pre-init
+/// path both call it). Pure: merges `update` into `committed` for `target`
+/// and validates the result against `ctx`:
+///   - period: static commits 0; a non-zero requested period replaces the
+///     committed one; none requested and none committed -> kDefaultPeriodUs;
+///     above kMaxPeriodUs is refused;
+///   - options: each policy refuses the others' keys; percentages 0..100;
+///     mappings parse and name live threads and allowed, non-isolated cores;
+///   - gscheduler: a governor whose lease can be obtained (ctx).
+/// Errors name the bad option; nothing is changed by a failure.
+Result<SwitchPlan> plan_switch(PolicyKind target, const SchedulerOptions& committed,
+                               const PolicyOptionsUpdate& update, const PolicyContext& ctx);
 
 /// One policy switch, successful or not.
 struct TransitionRecord {
@@ -48,8 +87,8 @@ struct TransitionRecord {
   std::string options;                      ///< the request's options, "key=value ..."
   std::chrono::microseconds duration{0};
   RestoreReport restore;                    ///< what the old policy's destructor restored
-  bool ok = false;
-  std::string result;                       ///< "ok" or what failed and what runs now
+  bool ok = false;                          ///< false for a failed switch and for a partial restore
+  std::string result;                       ///< "ok", "partial: ..." or what failed and what runs now
 };
 
 /// One scheduling round.
@@ -62,7 +101,7 @@ struct RoundRecord {
   uint32_t moves_skipped = 0;
   uint32_t mode_changes = 0;
   uint32_t frequency_requests = 0;
-  std::vector<std::string> problems;        ///< skipped moves, governor errors
+  std::vector<std::string> problems;        ///< skipped moves, stuck reactors, governor errors
 };
 
 /// Read-only view of the manager.
@@ -76,12 +115,18 @@ struct SchedulerStatus {
   uint64_t rounds = 0;
   uint64_t transitions = 0;
   std::optional<RoundRecord> last_round;
+  /// Set while a switch is in flight (its target); `policy` is still the old one.
+  std::optional<PolicyKind> switching_to;
 };
 
 struct SchedulerManagerOptions {
   PolicyKind initial = PolicyKind::Static;
   SchedulerOptions options;
   size_t history_limit = 64;                ///< transitions and rounds kept
+  /// Fault injection for tests: called before each policy construction; an
+  /// error or an exception makes that construction fail (as a governor
+  /// failing or an allocation throwing would).
+  std::function<Result<void>(PolicyKind)> before_build;
 };
 
 class SchedulerManager {
@@ -94,12 +139,17 @@ class SchedulerManager {
   ~SchedulerManager();
 
   /// Blocking switch (see the header comment). Errors: invalid options or
-  /// preconditions (nothing changed), Errc::wrong_thread on a reactor thread,
-  /// Errc::internal when construction failed (the message says what runs now).
+  /// preconditions (nothing changed), Errc::wrong_thread on a reactor thread
+  /// (any launch kind) or on the thread running a switch already,
+  /// Errc::internal when construction failed (the message says what runs
+  /// now), Errc::timeout when the target runs but the old policy's restore
+  /// was partial (the message names the threads left away and what held them).
   Result<void> switch_to(PolicyKind target, const PolicyOptionsUpdate& update);
   /// Same, by name ("static", "dynamic", "gscheduler" or "global").
   Result<void> switch_to(std::string_view target, const PolicyOptionsUpdate& update);
   /// Queues a switch for the control thread's next step(); `done` runs there.
+  /// Queued switches run one at a time in request order (a request made
+  /// while a switch is in flight waits for it).
   void switch_async(PolicyKind target, PolicyOptionsUpdate update, std::function<void(Result<void>)> done);
 
   /// Control thread: executes queued switches, then a round if the period has
@@ -120,25 +170,36 @@ class SchedulerManager {
   SchedulerManager(Token, ReactorPool& pool, GovernorSlot& governor, SchedulerManagerOptions options);
 
  private:
-  Result<std::unique_ptr<SchedulingPolicy>> build(PolicyKind kind, const SchedulerOptions& opts);
+  Result<std::unique_ptr<SchedulingPolicy>> build(PolicyKind kind, const SchedulerOptions& opts) noexcept;
   Result<void> switch_locked(PolicyKind target, const PolicyOptionsUpdate& update);
   RoundRecord round_locked();
   PolicyContext context() const;
+  void publish_policy();
 
   ReactorPool& pool_;
   GovernorSlot& governor_;
   size_t history_limit_;
-  mutable std::mutex mu_;                    // serializes switches and rounds
-  std::unique_ptr<SchedulingPolicy> policy_;
-  PolicyKind kind_ = PolicyKind::Static;
-  SchedulerOptions options_;
-  RestoreReport last_restore_;               // written by the policy's guard
+  std::function<Result<void>(PolicyKind)> before_build_;
+  std::unique_ptr<detail::PoolPlacement> placement_;
+  // mu_ serializes switches and rounds (held across their waits); holder_ is
+  // the OS thread holding it, so a re-entrant call fails instead of deadlocking.
+  mutable std::mutex mu_;
+  std::atomic<std::thread::id> holder_{};
+  std::unique_ptr<SchedulingPolicy> policy_;  // mu_
+  PolicyKind kind_ = PolicyKind::Static;      // written under mu_ and pub_mu_
+  SchedulerOptions options_;                  // written under mu_ and pub_mu_
+  RestoreReport last_restore_;                // mu_; written by the policy's guard
+  std::chrono::steady_clock::time_point last_round_{};
+  bool round_due_now_ = true;
+
+  // Published state: what readers see. Held only to copy.
+  mutable std::mutex pub_mu_;
+  std::string governor_name_;
+  std::optional<PolicyKind> switching_to_;
   std::deque<TransitionRecord> transitions_;
   std::deque<RoundRecord> rounds_;
   uint64_t round_seq_ = 0;
   uint64_t transition_seq_ = 0;
-  std::chrono::steady_clock::time_point last_round_{};
-  bool round_due_now_ = true;
 
   std::mutex queue_mu_;
   struct Pending {

@@ -132,6 +132,9 @@ class LwThread {
   ThreadStats stats() const;
   /// The registered pollers (one unregistered a moment ago is not listed).
   std::vector<PollerStats> pollers() const;
+  /// Name of the poller running right now ("" when none is): what a reactor
+  /// that stopped counting ticks is stuck in. Any OS thread.
+  std::string running_poller() const;
 
  private:
   friend class Reactor;

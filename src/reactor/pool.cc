@@ -302,6 +302,24 @@ Result<void> ReactorPool::set_home(ThreadId id, CoreId home) {
   return {};
 }
 
+Result<void> ReactorPool::set_homes(const std::vector<std::pair<ThreadId, CoreId>>& homes) {
+  std::lock_guard lk(mu_);
+  std::vector<LwThread*> found;
+  for (const auto& [id, home] : homes) {
+    auto it = live_.find(id);
+    if (it == live_.end() || it->second->state() != ThreadState::Running)
+      return make_error(Errc::not_found, fmt::format("thread {} does not exist (it exited?)", id.value));
+    if (reactor(home) == nullptr)
+      return make_error(Errc::invalid_argument, fmt::format("core {} has no reactor", home.value));
+    if (!it->second->cpumask().test(home))
+      return make_error(Errc::invalid_argument, fmt::format("core {} is outside thread {}'s cpumask {}", home.value,
+                                                            id.value, it->second->cpumask().to_list()));
+    found.push_back(it->second.get());
+  }
+  for (size_t i = 0; i < homes.size(); ++i) found[i]->home_.store(homes[i].second.value, std::memory_order_release);
+  return {};
+}
+
 Result<void> ReactorPool::set_mode(CoreId core, ReactorMode mode) {
   Reactor* r = reactor(core);
   if (r == nullptr) return make_error(Errc::invalid_argument, fmt::format("core {} has no reactor", core.value));
@@ -355,109 +373,6 @@ std::vector<ThreadRef> ReactorPool::threads() const {
 void ReactorPool::on_thread_exited(ThreadId id) noexcept {
   std::lock_guard lk(mu_);
   live_.erase(id);
-}
-
-LoadSnapshot ReactorPool::snapshot() {
-  LoadSnapshot s;
-  s.tick_rate = clock_->tick_rate();
-  s.main_core = main_core_;
-  s.baseline = baseline_;
-  for (auto& r : reactors_) {
-    ReactorStats st = r->stats();
-    auto& last = last_core_[st.core.value];
-    CoreLoad c;
-    c.id = st.core;
-    // Load is measured against wall time: a reactor's sleep counts as idle
-    // here (its published counters keep sleep apart).
-    c.busy = st.busy - last.first;
-    c.idle = (st.idle + st.sleep) - last.second;
-    last = {st.busy, st.idle + st.sleep};
-    c.in_interrupt = st.mode == ReactorMode::Interrupt;
-    c.isolated = isolated_.test(st.core);
-    c.thread_count = st.thread_count;
-    if (const CpuInfo* ci = topology_.find(st.core)) {
-      c.numa_node = ci->numa_node;
-      c.smt_siblings = ci->smt_siblings & cores_;
-    } else {
-      c.smt_siblings.set(st.core);
-    }
-    s.cores.push_back(c);
-  }
-  std::map<ThreadId, std::pair<uint64_t, uint64_t>> seen;
-  for (auto& ref : threads()) {
-    LwThread& t = *ref.get();
-    if (t.state() != ThreadState::Running) continue;
-    uint64_t busy = t.busy_.load(std::memory_order_relaxed);
-    uint64_t idle = t.idle_.load(std::memory_order_relaxed);
-    auto it = last_thread_.find(t.id());
-    ThreadLoad tl;
-    tl.id = t.id();
-    tl.core = t.current_core();
-    tl.home = t.home_core();
-    tl.cpumask = t.cpumask() & cores_;
-    tl.busy = it == last_thread_.end() ? busy : busy - it->second.first;
-    tl.idle = it == last_thread_.end() ? idle : idle - it->second.second;
-    seen[t.id()] = {busy, idle};
-    s.threads.push_back(std::move(tl));
-  }
-  last_thread_ = std::move(seen);
-  return s;
-}
-
-RestoreReport ReactorPool::restore_placement() noexcept {
-  // A thread in transit (a user move, a round's move) cannot be moved until it
-  // lands; such requests come back Skipped. So restore in attempts: request
-  // every away thread home, wait, re-scan, until all are home or the bound.
-  RestoreReport rep;
-  try {
-    for (auto& r : reactors_) (void)set_mode(r->core(), baseline_);
-    std::set<ThreadId> away;
-    const auto deadline = std::chrono::steady_clock::now() + wait_bound_;
-    for (int attempt = 0; attempt < 16; ++attempt) {
-      std::vector<MoveTicket> tickets;
-      bool transit = false;
-      for (auto& ref : threads()) {
-        LwThread& t = *ref.get();
-        if (t.state() != ThreadState::Running) continue;
-        const bool in_transit = t.in_transit_.load(std::memory_order_acquire);
-        if (t.current_core() == t.home_core() && !in_transit) continue;
-        away.insert(t.id());
-        transit |= in_transit;
-        if (auto tk = move(t.id(), t.home_core())) tickets.push_back(*tk);
-      }
-      if (tickets.empty() && !transit) break;
-      auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - std::chrono::steady_clock::now());
-      bool ok = wait_for(
-          [&] {
-            for (auto& tk : tickets)
-              if (!tk->done()) return false;
-            return true;
-          },
-          std::max(left, std::chrono::nanoseconds(0)));
-      if (!ok || std::chrono::steady_clock::now() >= deadline) {
-        rep.timed_out = true;
-        break;
-      }
-    }
-    rep.moves_requested = static_cast<uint32_t>(away.size());
-    for (ThreadId id : away) {
-      ThreadRef t = find(id);
-      if (!t || t->state() != ThreadState::Running) {
-        ++rep.moves_skipped;
-        rep.detail += fmt::format("thread {} exited before it was home; ", id.value);
-      } else if (t->current_core() == t->home_core() && !t->in_transit_.load(std::memory_order_acquire)) {
-        ++rep.moves_done;
-      } else {
-        ++rep.moves_skipped;
-        rep.detail += fmt::format("thread {} is still on core {} (home {}); ", id.value, t->current_core().value,
-                                  t->home_core().value);
-      }
-    }
-    if (rep.timed_out) rep.detail += fmt::format("timed out after {} ms waiting for moves; ", wait_bound_.count());
-  } catch (const std::exception& e) {
-    rep.detail += std::string("restore failed: ") + e.what();
-  }
-  return rep;
 }
 
 StopReport ReactorPool::stop(std::chrono::milliseconds timeout) {

@@ -210,6 +210,7 @@ bool Reactor::run_once(uint64_t now) noexcept {
   uint64_t t0 = now;
   for (size_t i = 0; i < threads_.size();) {
     LwThread& t = *threads_[i];
+    current_thread_.store(t.id().value, std::memory_order_relaxed);
     bool busy = t.poll(t0);
     uint64_t t1 = clock_.now();
     uint64_t spent = t1 >= t0 ? t1 - t0 : 0;
@@ -224,6 +225,7 @@ bool Reactor::run_once(uint64_t now) noexcept {
     }
     ++i;
   }
+  if (!threads_.empty()) current_thread_.store(0, std::memory_order_relaxed);
   // Submit what the threads prepared during this pass.
   const bool submit = io_ring_has_sqes();
   if (submit) work |= reap_io(true);
@@ -298,6 +300,7 @@ ReactorStats Reactor::stats() const noexcept {
   s.sleeping = sleeping_.load(std::memory_order_relaxed);
   s.thread_count = thread_count_.load(std::memory_order_relaxed);
   s.tid = tid_.load(std::memory_order_relaxed);
+  s.current_thread = current_thread_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -85,15 +85,6 @@ std::string with_detail(std::string_view prefix, const Error& e) {
 
 namespace {
 
-constexpr uint64_t kDefaultPeriodUs = 1'000'000;  // SPDK: period 0 becomes 1 s on a switch
-
-// The manager's period rule (scheduler_manager.cc), applied to pending options.
-uint64_t next_period(PolicyKind kind, std::optional<uint64_t> requested, uint64_t current) {
-  if (kind == PolicyKind::Static) return 0;
-  if (requested && *requested != 0) return *requested;
-  return current == 0 ? kDefaultPeriodUs : current;
-}
-
 std::string iso_time(std::chrono::system_clock::time_point t) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
@@ -332,39 +323,32 @@ void ControlPlane::set_scheduler(const json* params, RpcResponder r) {
   }
 
   if (SchedulerManager* m = runtime_ ? runtime_->scheduler() : nullptr) {
-    if (auto s = m->switch_to(*kind, update); !s) return r.error(error_code::internal_error, s.error().message);
-    r.result(true);
+    // Queued on the manager and run by the control thread's next step; the
+    // answer goes out when the switch has finished (ok, partial or failed).
+    // Reads are answered meanwhile, and a second switch waits its turn.
+    auto responder = std::make_shared<RpcResponder>(std::move(r));
+    m->switch_async(*kind, std::move(update), [responder](Result<void> s) {
+      if (!s) responder->error(error_code::internal_error, s.error().message);
+      else responder->result(true);
+    });
     return;
   }
 
-  // Before init: validate against the pending options, then commit them.
+  // Before init: the manager's switch rules against the pending options
+  // (mappings always fail: no thread exists yet), then commit them.
   RuntimeOptions& o = opts_.runtime;
-  SchedulerOptions next = o.scheduler.options;
   PolicyContext ctx;
   ctx.cores = o.pool.cores;
   ctx.isolated = o.pool.isolated;
   ctx.main_core = o.pool.main_core ? *o.pool.main_core : (o.pool.cores.empty() ? CoreId{} : o.pool.cores.first());
   ctx.governor_available = o.governor != GovernorChoice::None;
   ctx.governor_unavailable_reason = "disabled (--governor none)";
-  Result<void> valid;
-  switch (*kind) {
-    case PolicyKind::Static: {
-      auto v = validate_static_options(ctx, update);  // no thread exists yet: mappings fail
-      if (!v) valid = tl::unexpected(v.error());
-      break;
-    }
-    case PolicyKind::Dynamic: {
-      auto v = validate_dynamic_options(next.dynamic, update);
-      if (v) next.dynamic = *v;
-      else valid = tl::unexpected(v.error());
-      break;
-    }
-    case PolicyKind::Global: valid = validate_global_options(ctx, update); break;
-  }
-  if (!valid) return r.error(error_code::internal_error, valid.error().message);
-  next.period_us = next_period(*kind, update.period_us, opts_.scheduler_chosen ? next.period_us : 0);
+  SchedulerOptions committed = o.scheduler.options;
+  if (!opts_.scheduler_chosen) committed.period_us = 0;
+  auto plan = plan_switch(*kind, committed, update, ctx);
+  if (!plan) return r.error(error_code::internal_error, plan.error().message);
   o.scheduler.initial = *kind;
-  o.scheduler.options = next;
+  o.scheduler.options = plan->next;
   opts_.scheduler_chosen = true;
   r.result(true);
 }

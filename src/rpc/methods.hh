@@ -79,10 +79,8 @@ std::map<std::uint32_t, CpuTimes> parse_proc_stat(std::string_view text);
 /// Reads /proc/stat; empty when it cannot be read. Any thread.
 std::map<std::uint32_t, CpuTimes> read_proc_stat();
 
-/// Longest accepted balancing period (one year, in µs): larger values would
-/// overflow the manager's time arithmetic. framework_set_scheduler answers
-/// -32602 above it.
-inline constexpr std::uint64_t kMaxPeriodUs = 365ULL * 24 * 3600 * 1'000'000;
+/// framework_set_scheduler answers -32602 above the manager's limit.
+using reactor::kMaxPeriodUs;
 
 /// Period and busy-wait unit of a load thread's timed poller (SPDK's test app:
 /// 100 ms, busy-waiting active% of it).

@@ -2,6 +2,13 @@
 // stop() and the destructor go in reverse so every layer is torn down while
 // the layers it uses still exist. The control thread owns all slow work
 // (scheduling rounds, governor sysfs writes, RPC); reactors never wait on it.
+//
+// The pool's waits (moves of a switch or a round, the restore) go through
+// Runtime::wait. Off the control thread it naps. On the control thread it
+// also calls the control hook with a zero timeout between checks, so the RPC
+// server keeps answering reads while a switch waits for its moves; a switch
+// requested meanwhile is queued by the manager and runs after this one. The
+// hook is never entered twice (in_hook_).
 
 #include <reactor/runtime.hh>
 
@@ -44,6 +51,12 @@ Result<std::unique_ptr<Runtime>> Runtime::create(RuntimeOptions o) {
       break;
     }
   }
+  if (!o.pool.wait && o.pool.launch != Launch::Manual) {
+    Runtime* self = rt.get();
+    o.pool.wait = [self](const std::function<bool()>& done, std::chrono::nanoseconds timeout) {
+      return self->wait(done, timeout);
+    };
+  }
   auto pool = ReactorPool::create(std::move(o.pool));
   if (!pool) return tl::unexpected(pool.error());
   rt->pool_ = std::move(*pool);
@@ -55,7 +68,38 @@ Result<std::unique_ptr<Runtime>> Runtime::create(RuntimeOptions o) {
   return rt;
 }
 
-Runtime::~Runtime() { stop(); }
+Runtime::~Runtime() {
+  stop();
+  pool_.reset();  // its wait function points here: gone before the members it uses
+}
+
+bool Runtime::wait(const std::function<bool()>& done, std::chrono::nanoseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const bool serve = std::this_thread::get_id() == control_id_.load() && !in_hook_;
+  auto nap = std::chrono::microseconds(20);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+    if (serve) {
+      std::function<void(std::chrono::milliseconds)> poll;
+      {
+        std::lock_guard lk(ctl_mu_);
+        poll = hook_poll_;
+      }
+      if (poll) {
+        in_hook_ = true;
+        try {
+          poll(std::chrono::milliseconds(0));
+        } catch (const std::exception& e) {
+          log(LogLevel::Error, "control hook threw while a switch waited: {}", e.what());
+        }
+        in_hook_ = false;
+      }
+    }
+    std::this_thread::sleep_for(nap);
+    nap = std::min<std::chrono::microseconds>(nap * 2, std::chrono::microseconds(1000));
+  }
+  return true;
+}
 
 SchedulerManager* Runtime::scheduler() noexcept {
   std::lock_guard lk(sched_mu_);
@@ -83,45 +127,28 @@ void Runtime::set_control_hook(std::function<void(std::chrono::milliseconds)> po
   ctl_cv_.notify_all();
 }
 
-void Runtime::post_to_control(std::function<void()> task) {
-  std::function<void()> wake;
-  {
-    std::lock_guard lk(ctl_mu_);
-    ctl_tasks_.push_back(std::move(task));
-    wake = hook_wake_;
-    ctl_cv_.notify_all();
-  }
-  if (wake) wake();
-}
-
 void Runtime::step_control(std::chrono::milliseconds max_wait) {
-  std::deque<std::function<void()>> tasks;
   std::function<void(std::chrono::milliseconds)> poll;
   {
     std::lock_guard lk(ctl_mu_);
-    tasks.swap(ctl_tasks_);
     poll = hook_poll_;
-  }
-  for (auto& t : tasks) {
-    try {
-      t();
-    } catch (const std::exception& e) {
-      log(LogLevel::Error, "control task threw: {}", e.what());
-    }
   }
   std::chrono::microseconds next = max_wait;
   if (SchedulerManager* m = scheduler()) next = std::min<std::chrono::microseconds>(next, m->step());
   auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next);
   if (poll) {
+    in_hook_ = true;
     poll(wait);
+    in_hook_ = false;
   } else if (wait.count() > 0) {
     std::unique_lock lk(ctl_mu_);
-    ctl_cv_.wait_for(lk, wait, [this] { return ctl_stop_ || !ctl_tasks_.empty() || hook_poll_; });
+    ctl_cv_.wait_for(lk, wait, [this] { return ctl_stop_ || static_cast<bool>(hook_poll_); });
   }
 }
 
 void Runtime::control_loop() {
   pthread_setname_np(pthread_self(), "reactor_ctl");
+  control_id_.store(std::this_thread::get_id());
   for (;;) {
     {
       std::lock_guard lk(ctl_mu_);

@@ -1,20 +1,37 @@
 // SchedulerManager. Design notes:
 //
-// One mutex serializes switches and rounds, so "no round runs during a
+// Locks. mu_ serializes switches and rounds, so "no round runs during a
 // switch" holds by construction, and there is never more than one policy
 // alive: the old one is destroyed (step 3) before the new one is built
-// (step 4). A policy's destructor is the restore (PlacementGuard: threads home,
-// reactors to baseline; GovernorLease: baseline frequencies, lease freed).
+// (step 4). It is held across the waits for moves. Readers never take it:
+// status(), transitions() and rounds() copy the published state under
+// pub_mu_, which is only held to write or copy. The control thread never
+// blocks on mu_ either: step() only try-locks it (a blocking switch_to from
+// another OS thread may hold it), and its waits serve the control hook (see
+// Runtime), so RPC reads are answered while a switch or round is in flight.
 //
-// Options: one committed set (period + dynamic limits) in the manager. A
-// request merges into a copy; the copy is committed only after the target
-// policy was built. Period rules follow SPDK: a non-zero period replaces the
-// current one; none given and current 0 -> 1 s; static commits 0 (its single
-// restore happens when the previous policy is destroyed).
+// A switch (switch_locked):
+//   1. plan_switch(): merge and validate (period rule, each policy's option
+//      rules, mappings, a governor lease that can be obtained). Failure:
+//      nothing changed, nothing recorded;
+//   2. no round is in flight (same mutex);
+//   3. destroy the current policy: its GovernorLease restores frequencies and
+//      frees the governor, then its PlacementGuard brings threads home and
+//      reactors to the baseline mode (bounded; a partial restore is named);
+//   4. static mappings: all or nothing (a mapped thread that exited since
+//      step 1 fails the switch like a failed construction); build the target:
+//      the governor lease is taken before the guard exists, so a failed build
+//      runs no extra restore; an exception is a failed build. On failure
+//      rebuild the previous policy with its previous options; if even that
+//      fails, Static, which cannot fail;
+//   5. commit the options, publish, record the transition (ok / partial /
+//      failed) in the bounded history.
 //
-// A round: snapshot (deltas since the last one) -> balance (pure) -> core
-// modes -> moves (acknowledged, bounded wait) -> frequencies through the
-// policy's lease. Everything a round could not do is in its record.
+// A round: snapshot (deltas since the last one; stuck reactors named) ->
+// balance (an exception is a problem of the round, never a crash) -> core
+// modes -> moves (acknowledged, bounded by the pool's wait_bound) ->
+// frequencies through the policy's lease. Everything a round could not do is
+// in its record.
 
 #include <reactor/scheduler_manager.hh>
 
@@ -22,11 +39,27 @@
 
 #include <reactor/log.hh>
 
+#include "sched/placement.hh"
+
 namespace reactor {
 namespace {
 
-constexpr uint64_t kDefaultPeriodUs = 1'000'000;  // SPDK's default balancing period (1 s)
 constexpr auto kIdleStep = std::chrono::milliseconds(100);
+// How soon step() tries again when a blocking switch_to from another OS
+// thread holds the manager.
+constexpr auto kBusyRetry = std::chrono::milliseconds(1);
+
+// Marks the calling OS thread as the holder of mu_ for the scope.
+class HolderScope {
+ public:
+  explicit HolderScope(std::atomic<std::thread::id>& h) : h_(h) { h_.store(std::this_thread::get_id()); }
+  ~HolderScope() { h_.store(std::thread::id{}); }
+  HolderScope(const HolderScope&) = delete;
+  HolderScope& operator=(const HolderScope&) = delete;
+
+ private:
+  std::atomic<std::thread::id>& h_;
+};
 
 }  // namespace
 
@@ -44,21 +77,59 @@ std::string describe(const PolicyOptionsUpdate& u) {
   return s;
 }
 
+Result<SwitchPlan> plan_switch(PolicyKind target, const SchedulerOptions& committed,
+                               const PolicyOptionsUpdate& update, const PolicyContext& ctx) {
+  if (update.period_us && *update.period_us > kMaxPeriodUs)
+    return make_error(Errc::invalid_argument,
+                      fmt::format("period {} us is more than one year ({} us)", *update.period_us, kMaxPeriodUs));
+  SwitchPlan plan;
+  plan.target = target;
+  plan.next = committed;
+  if (update.period_us && *update.period_us != 0) plan.next.period_us = *update.period_us;
+  else if (plan.next.period_us == 0) plan.next.period_us = kDefaultPeriodUs;
+  switch (target) {
+    case PolicyKind::Static: {
+      auto m = validate_static_options(ctx, update);
+      if (!m) return tl::unexpected(m.error());
+      plan.mappings = std::move(*m);
+      plan.next.period_us = 0;
+      break;
+    }
+    case PolicyKind::Dynamic: {
+      auto d = validate_dynamic_options(committed.dynamic, update);
+      if (!d) return tl::unexpected(d.error());
+      plan.next.dynamic = *d;
+      break;
+    }
+    case PolicyKind::Global: {
+      if (auto g = validate_global_options(ctx, update); !g) return tl::unexpected(g.error());
+      break;
+    }
+  }
+  return plan;
+}
+
 Result<std::unique_ptr<SchedulerManager>> SchedulerManager::create(ReactorPool& pool, GovernorSlot& governor,
                                                                    SchedulerManagerOptions options) {
-  auto m = std::make_unique<SchedulerManager>(Token{}, pool, governor, options);
   PolicyOptionsUpdate initial;
   if (options.options.period_us != 0) initial.period_us = options.options.period_us;
-  auto r = m->switch_to(options.initial, initial);
+  const PolicyKind kind = options.initial;
+  auto m = std::make_unique<SchedulerManager>(Token{}, pool, governor, std::move(options));
+  auto r = m->switch_to(kind, initial);
   if (!r) return tl::unexpected(r.error());
   return m;
 }
 
 SchedulerManager::SchedulerManager(Token, ReactorPool& pool, GovernorSlot& governor, SchedulerManagerOptions o)
-    : pool_(pool), governor_(governor), history_limit_(std::max<size_t>(1, o.history_limit)), options_(o.options) {
+    : pool_(pool),
+      governor_(governor),
+      history_limit_(std::max<size_t>(1, o.history_limit)),
+      before_build_(std::move(o.before_build)),
+      placement_(std::make_unique<detail::PoolPlacement>(pool)),
+      options_(o.options) {
   // Before the first switch the manager runs Static with nothing to restore.
   kind_ = PolicyKind::Static;
-  policy_ = make_static_policy(PlacementGuard(pool_, &last_restore_));
+  policy_ = make_static_policy(PlacementGuard(*placement_, &last_restore_));
   options_.period_us = 0;
 }
 
@@ -74,36 +145,49 @@ PolicyContext SchedulerManager::context() const {
   ctx.main_core = pool_.main_core();
   for (auto& t : pool_.threads())
     if (t->state() == ThreadState::Running) ctx.threads.emplace(t.id(), t->cpumask() & pool_.cores());
-  // The lease held by the current policy is released in step 3, so a leased
-  // governor still counts as available.
-  ctx.governor_available = governor_.available();
-  ctx.governor_unavailable_reason = governor_.unavailable_reason();
+  // The lease the current policy holds is released in step 3, so it counts
+  // as obtainable; a lease held by anyone else does not.
+  const bool ours = policy_ != nullptr && policy_->governor() != nullptr;
+  ctx.governor_available = governor_.available() && (!governor_.leased() || ours);
+  ctx.governor_unavailable_reason =
+      !governor_.available() ? governor_.unavailable_reason()
+                             : fmt::format("the governor '{}' is leased by another holder (not a scheduling policy)",
+                                           governor_.peek()->name());
   return ctx;
 }
 
-Result<std::unique_ptr<SchedulingPolicy>> SchedulerManager::build(PolicyKind kind, const SchedulerOptions& opts) {
-  PlacementGuard guard(pool_, &last_restore_);
-  switch (kind) {
-    case PolicyKind::Static:
-      return make_static_policy(std::move(guard));
-    case PolicyKind::Dynamic: {
-      GovernorLease lease;
-      if (governor_.available()) {
+Result<std::unique_ptr<SchedulingPolicy>> SchedulerManager::build(PolicyKind kind,
+                                                                  const SchedulerOptions& opts) noexcept {
+  try {
+    if (before_build_) {
+      if (auto ok = before_build_(kind); !ok) return tl::unexpected(ok.error());
+    }
+    // The lease first: the guard (whose destructor restores) exists only once
+    // nothing else can fail.
+    switch (kind) {
+      case PolicyKind::Static:
+        return make_static_policy(PlacementGuard(*placement_, &last_restore_));
+      case PolicyKind::Dynamic: {
+        GovernorLease lease;
+        if (governor_.available()) {
+          auto l = governor_.acquire();
+          if (l) lease = std::move(*l);
+          else log(LogLevel::Info, "dynamic: running without a governor ({})", l.error().message);
+        }
+        return make_dynamic_policy(PlacementGuard(*placement_, &last_restore_), opts.dynamic, std::move(lease));
+      }
+      case PolicyKind::Global: {
         auto l = governor_.acquire();
-        if (l) lease = std::move(*l);
-        else log(LogLevel::Info, "dynamic: running without a governor ({})", l.error().message);
+        if (!l) return make_error(Errc::unsupported, fmt::format("gscheduler needs a governor: {}", l.error().message));
+        return make_global_policy(PlacementGuard(*placement_, &last_restore_), std::move(*l));
       }
-      return make_dynamic_policy(std::move(guard), opts.dynamic, std::move(lease));
     }
-    case PolicyKind::Global: {
-      auto l = governor_.acquire();
-      if (!l) {
-        return make_error(Errc::unsupported, fmt::format("gscheduler needs a governor: {}", l.error().message));
-      }
-      return make_global_policy(std::move(guard), std::move(*l));
-    }
+    return make_error(Errc::internal, "unknown policy kind");
+  } catch (const std::exception& e) {
+    return make_error(Errc::internal, fmt::format("building {} threw: {}", policy_name(kind), e.what()));
+  } catch (...) {
+    return make_error(Errc::internal, fmt::format("building {} threw a non-standard exception", policy_name(kind)));
   }
-  return make_error(Errc::internal, "unknown policy kind");
 }
 
 Result<void> SchedulerManager::switch_to(std::string_view target, const PolicyOptionsUpdate& update) {
@@ -113,11 +197,17 @@ Result<void> SchedulerManager::switch_to(std::string_view target, const PolicyOp
 }
 
 Result<void> SchedulerManager::switch_to(PolicyKind target, const PolicyOptionsUpdate& update) {
-  if (pool_.launch() == Launch::OsThreads && pool_.on_reactor_thread())
+  // On a reactor (its own OS thread or an EAL lcore) the wait for moves would
+  // wait on the reactor that is blocked in this call.
+  if (pool_.on_reactor_thread())
     return make_error(Errc::wrong_thread,
                       "switch_to called on a reactor thread would wait on the reactors it blocks: use "
                       "switch_async");
+  if (holder_.load() == std::this_thread::get_id())
+    return make_error(Errc::wrong_thread,
+                      "switch_to called while this OS thread is running a switch or a round: use switch_async");
   std::lock_guard lk(mu_);
+  HolderScope holder(holder_);
   return switch_locked(target, update);
 }
 
@@ -127,110 +217,125 @@ void SchedulerManager::switch_async(PolicyKind target, PolicyOptionsUpdate updat
   queue_.push_back(Pending{target, std::move(update), std::move(done)});
 }
 
+void SchedulerManager::publish_policy() {
+  std::string gov;
+  if (policy_)
+    if (Governor* g = policy_->governor()) gov = g->name();
+  std::lock_guard lk(pub_mu_);
+  governor_name_ = std::move(gov);
+}
+
 Result<void> SchedulerManager::switch_locked(PolicyKind target, const PolicyOptionsUpdate& update) {
   const auto t0 = std::chrono::steady_clock::now();
   // 1. Validate everything first: on failure nothing has changed.
-  SchedulerOptions next = options_;
-  if (update.period_us && *update.period_us != 0) next.period_us = *update.period_us;
-  else if (next.period_us == 0) next.period_us = kDefaultPeriodUs;
-  std::vector<HomeMapping> mappings;
-  const PolicyContext ctx = context();
-  switch (target) {
-    case PolicyKind::Static: {
-      auto m = validate_static_options(ctx, update);
-      if (!m) return tl::unexpected(m.error());
-      mappings = std::move(*m);
-      next.period_us = 0;
-      break;
-    }
-    case PolicyKind::Dynamic: {
-      auto d = validate_dynamic_options(options_.dynamic, update);
-      if (!d) return tl::unexpected(d.error());
-      next.dynamic = *d;
-      break;
-    }
-    case PolicyKind::Global: {
-      auto g = validate_global_options(ctx, update);
-      if (!g) return tl::unexpected(g.error());
-      break;
-    }
-  }
+  auto plan = plan_switch(target, options_, update, context());
+  if (!plan) return tl::unexpected(plan.error());
 
   TransitionRecord rec;
-  rec.seq = ++transition_seq_;
   rec.at = std::chrono::system_clock::now();
   rec.from = kind_;
   rec.to = target;
   rec.options = describe(update);
+  {
+    std::lock_guard lk(pub_mu_);
+    rec.seq = ++transition_seq_;
+    switching_to_ = target;
+  }
 
   // 2. No round is in flight: rounds take the same lock.
-  // 3. Destroy the current policy: its guard and lease restore.
+  // 3. Destroy the current policy: its lease and guard restore.
   const PolicyKind prev_kind = kind_;
   const SchedulerOptions prev_options = options_;
   last_restore_ = RestoreReport{};
   policy_.reset();
   rec.restore = last_restore_;
 
-  for (const HomeMapping& m : mappings) {
-    if (auto r = pool_.set_home(m.thread, m.core); !r)
-      log(LogLevel::Warn, "mapping {}:{} not applied: {}", m.thread.value, m.core.value, r.error().message);
+  // 4. Mappings (all or nothing), then the target; on failure the previous
+  //    policy, else Static.
+  Result<std::unique_ptr<SchedulingPolicy>> built = make_error(Errc::internal, "not built");
+  if (!plan->mappings.empty()) {
+    std::vector<std::pair<ThreadId, CoreId>> homes;
+    for (const HomeMapping& m : plan->mappings) homes.emplace_back(m.thread, m.core);
+    if (auto ok = pool_.set_homes(homes); !ok)
+      built = make_error(Errc::not_found, fmt::format("mappings not applied: {}", ok.error().message));
+    else
+      built = build(target, plan->next);
+  } else {
+    built = build(target, plan->next);
   }
-
-  // 4. Build the target; on failure rebuild the previous policy, else Static.
   Result<void> outcome;
-  auto built = build(target, next);
+  PolicyKind now_kind = target;
+  SchedulerOptions now_options = plan->next;  // 5. commit
   if (built) {
     policy_ = std::move(*built);
-    kind_ = target;
-    options_ = next;  // 5. commit
-    rec.ok = true;
-    rec.result = "ok";
+    if (rec.restore.partial()) {
+      rec.result = fmt::format("partial: {} runs, but the restore left threads away: {}", policy_name(target),
+                               rec.restore.detail);
+      outcome = make_error(Errc::timeout, fmt::format("switched to {}, but the restore left threads away: {}",
+                                                       policy_name(target), rec.restore.detail));
+    } else {
+      rec.ok = true;
+      rec.result = "ok";
+    }
   } else {
-    std::string why = built.error().message;
+    const std::string why = built.error().message;
     auto again = build(prev_kind, prev_options);
+    now_kind = prev_kind;
+    now_options = prev_options;
     if (again) {
       policy_ = std::move(*again);
-      kind_ = prev_kind;
-      options_ = prev_options;
       rec.result = fmt::format("failed: {}; {} restored with its previous options", why, policy_name(prev_kind));
     } else {
-      policy_ = make_static_policy(PlacementGuard(pool_, &last_restore_));
-      kind_ = PolicyKind::Static;
-      options_ = prev_options;
-      options_.period_us = 0;
+      policy_ = make_static_policy(PlacementGuard(*placement_, &last_restore_));
+      now_kind = PolicyKind::Static;
+      now_options.period_us = 0;
       rec.result = fmt::format("failed: {}; {} could not be rebuilt ({}); running static", why,
                                policy_name(prev_kind), again.error().message);
     }
+    if (rec.restore.partial()) rec.result += fmt::format("; the restore was partial: {}", rec.restore.detail);
     outcome = make_error(Errc::internal, rec.result);
+  }
+  {
+    std::lock_guard lk(pub_mu_);
+    kind_ = now_kind;
+    options_ = now_options;
   }
   rec.result_policy = kind_;
   rec.duration = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
   log(rec.ok ? LogLevel::Info : LogLevel::Warn, "scheduler: {} -> {} ({}): {} in {} us, {} threads restored home",
       policy_name(rec.from), policy_name(rec.to), rec.options.empty() ? "no options" : rec.options, rec.result,
       rec.duration.count(), rec.restore.moves_done);
-  transitions_.push_back(std::move(rec));
-  while (transitions_.size() > history_limit_) transitions_.pop_front();
+  publish_policy();
+  {
+    std::lock_guard lk(pub_mu_);
+    switching_to_.reset();
+    transitions_.push_back(std::move(rec));
+    while (transitions_.size() > history_limit_) transitions_.pop_front();
+  }
   round_due_now_ = true;
   // Static rounds are one-shot: new homes from `mappings` take effect now.
-  if (kind_ == PolicyKind::Static && !mappings.empty()) round_locked();
+  if (kind_ == PolicyKind::Static && built && !plan->mappings.empty()) round_locked();
   return outcome;
 }
 
 std::chrono::microseconds SchedulerManager::step() {
-  std::deque<Pending> todo;
-  {
-    std::lock_guard lk(queue_mu_);
-    todo.swap(queue_);
-  }
-  for (auto& p : todo) {
-    Result<void> r;
+  // A wait inside this step may serve the control hook; a hook must never
+  // step the manager again (it would run a second switch inside the first).
+  if (holder_.load() == std::this_thread::get_id()) return kBusyRetry;
+  std::unique_lock lk(mu_, std::try_to_lock);
+  if (!lk.owns_lock()) return kBusyRetry;  // a blocking switch_to on another OS thread
+  HolderScope holder(holder_);
+  for (;;) {
+    Pending p;
     {
-      std::lock_guard lk(mu_);
-      r = switch_locked(p.target, p.update);
+      std::lock_guard q(queue_mu_);
+      if (queue_.empty()) break;
+      p = std::move(queue_.front());
+      queue_.pop_front();
     }
+    Result<void> r = switch_locked(p.target, p.update);
     if (p.done) p.done(std::move(r));
   }
-  std::lock_guard lk(mu_);
   if (kind_ == PolicyKind::Static || options_.period_us == 0) return kIdleStep;
   const auto period = std::chrono::microseconds(options_.period_us);
   const auto now = std::chrono::steady_clock::now();
@@ -250,16 +355,29 @@ std::chrono::microseconds SchedulerManager::step() {
 
 RoundRecord SchedulerManager::run_round() {
   std::lock_guard lk(mu_);
+  HolderScope holder(holder_);
   return round_locked();
 }
 
 RoundRecord SchedulerManager::round_locked() {
   const auto t0 = std::chrono::steady_clock::now();
   RoundRecord rec;
-  rec.seq = ++round_seq_;
   rec.policy = kind_;
-  LoadSnapshot snap = pool_.snapshot();
-  Plan plan = policy_->balance(snap);
+  LoadSnapshot snap = placement_->snapshot();
+  for (const CoreLoad& c : snap.cores)
+    if (c.stalled)
+      rec.problems.push_back(fmt::format("core {} counted no ticks since the last round (not a destination): {}",
+                                         c.id.value, placement_->describe_block(c.id)));
+  Plan plan;
+  try {
+    plan = policy_->balance(snap);
+  } catch (const std::exception& e) {
+    rec.problems.push_back(fmt::format("{} balance threw: {}; nothing applied this round", policy_name(kind_),
+                                       e.what()));
+  } catch (...) {
+    rec.problems.push_back(fmt::format("{} balance threw a non-standard exception; nothing applied this round",
+                                       policy_name(kind_)));
+  }
 
   for (const CoreModeRequest& m : plan.modes) {
     Reactor* r = pool_.reactor(m.core);
@@ -267,31 +385,10 @@ RoundRecord SchedulerManager::round_locked() {
     if (auto s = pool_.set_mode(m.core, m.mode); s) ++rec.mode_changes;
     else rec.problems.push_back(s.error().message);
   }
-  std::vector<MoveTicket> tickets;
-  for (const ThreadMove& mv : plan.moves) {
-    auto tk = pool_.move(mv.thread, mv.to);
-    if (!tk) {
-      ++rec.moves_skipped;
-      rec.problems.push_back(fmt::format("move of thread {} to core {}: {}", mv.thread.value, mv.to.value,
-                                         tk.error().message));
-      continue;
-    }
-    tickets.push_back(*tk);
-  }
-  pool_.wait_for(
-      [&] {
-        return std::all_of(tickets.begin(), tickets.end(), [](const MoveTicket& t) { return t->done(); });
-      },
-      std::chrono::seconds(5));
-  for (auto& t : tickets) {
-    MoveResult res = t->result.load(std::memory_order_acquire);
-    if (res == MoveResult::Landed) {
-      ++rec.moves_landed;
-    } else {
-      ++rec.moves_skipped;
-      rec.problems.push_back(res == MoveResult::Skipped ? t->skip_reason : "move not acknowledged in time");
-    }
-  }
+  auto moved = placement_->apply_moves(plan.moves, pool_.wait_bound());
+  rec.moves_landed = moved.landed;
+  rec.moves_skipped = moved.skipped;
+  for (std::string& p : moved.problems) rec.problems.push_back(std::move(p));
   if (Governor* gov = policy_->governor()) {
     for (const FrequencyRequest& f : plan.frequencies) {
       Result<void> r;
@@ -308,34 +405,36 @@ RoundRecord SchedulerManager::round_locked() {
   }
   rec.moves = std::move(plan.moves);
   rec.duration = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+  std::lock_guard lk(pub_mu_);
+  rec.seq = ++round_seq_;
   rounds_.push_back(rec);
   while (rounds_.size() > history_limit_) rounds_.pop_front();
   return rec;
 }
 
 SchedulerStatus SchedulerManager::status() const {
-  std::lock_guard lk(mu_);
+  std::lock_guard lk(pub_mu_);
   SchedulerStatus s;
   s.policy = kind_;
   s.options = options_;
   s.period_us = kind_ == PolicyKind::Static ? 0 : options_.period_us;
   s.main_core = pool_.main_core();
   s.isolated = pool_.isolated();
-  if (policy_)
-    if (Governor* g = policy_->governor()) s.governor_name = g->name();
+  s.governor_name = governor_name_;
   s.rounds = round_seq_;
   s.transitions = transition_seq_;
   if (!rounds_.empty()) s.last_round = rounds_.back();
+  s.switching_to = switching_to_;
   return s;
 }
 
 std::vector<TransitionRecord> SchedulerManager::transitions() const {
-  std::lock_guard lk(mu_);
+  std::lock_guard lk(pub_mu_);
   return {transitions_.begin(), transitions_.end()};
 }
 
 std::vector<RoundRecord> SchedulerManager::rounds() const {
-  std::lock_guard lk(mu_);
+  std::lock_guard lk(pub_mu_);
   return {rounds_.begin(), rounds_.end()};
 }
 

@@ -248,6 +248,14 @@ std::vector<PollerStats> LwThread::pollers() const {
   return out;
 }
 
+std::string LwThread::running_poller() const {
+  std::lock_guard lk(pollers_mu_);
+  for (auto* v : {&active_, &timed_})
+    for (auto& p : *v)
+      if (p->state.load(std::memory_order_relaxed) == PollerState::Running) return p->name;
+  return {};
+}
+
 void LwThread::account(bool busy, uint64_t ticks) noexcept {
   // Single writer (the hosting reactor): plain load+store keeps it cheap.
   auto& c = busy ? busy_ : idle_;

@@ -160,8 +160,11 @@ TEST(Regression, GlobalDynamicGlobalWithZeroSampleCores) {
   b.mgr->run_round();
   ASSERT_TRUE(b.mgr->switch_to(PolicyKind::Global, {}));
   auto rr = b.mgr->run_round();
-  EXPECT_TRUE(rr.problems.empty()) << rr.problems.front();
-  b.cycle();
+  // In the harness a reactor nobody polled since the last round counts as
+  // stuck and is named; nothing else may go wrong (no governor error).
+  for (const std::string& p : rr.problems) EXPECT_NE(p.find("counted no ticks"), std::string::npos) << p;
+  auto after = b.cycle();
+  EXPECT_TRUE(after.problems.empty()) << after.problems.front();
 }
 
 // SPDK issue 2492: dynamic -> static left every thread on one core.

@@ -23,8 +23,8 @@ Harness::Harness(HarnessOptions o) {
   po.main_core = o.main_core;
   // Bounded waits drive the reactors; "time" is a pass count, since the
   // manual clock only moves when the test says so.
-  po.wait = [this](const std::function<bool()>& done, std::chrono::nanoseconds) {
-    for (size_t i = 0; i < 100000; ++i) {
+  po.wait = [this, passes = o.wait_passes](const std::function<bool()>& done, std::chrono::nanoseconds) {
+    for (size_t i = 0; i < passes; ++i) {
       if (done()) return true;
       poll_all();
     }
@@ -47,7 +47,8 @@ bool Harness::poll(CoreId core) {
 
 bool Harness::poll_all() {
   std::vector<Reactor*> order;
-  for (auto& r : pool_->reactors()) order.push_back(r.get());
+  for (auto& r : pool_->reactors())
+    if (!blocked_.test(r->core())) order.push_back(r.get());
   if (seed_ != 0) std::shuffle(order.begin(), order.end(), rng_);
   bool work = false;
   for (Reactor* r : order) work |= r->run_once(clock_.now());

@@ -28,6 +28,9 @@ struct HarnessOptions {
   std::optional<CoreId> main_core;
   ReactorMode baseline = ReactorMode::Poll;
   uint64_t seed = 0;                  ///< 0: REACTOR_SIM_SEED or in-order polling
+  /// Passes a pool wait (moves, restore) may drive before it gives up and
+  /// reports a timeout; "time" in the harness is a pass count.
+  size_t wait_passes = 100000;
 };
 
 class Harness {
@@ -41,8 +44,13 @@ class Harness {
 
   /// One run_once on `core`'s reactor at the current manual time.
   bool poll(CoreId core);
-  /// One run_once on every reactor (shuffled when seeded). Returns true if any did work.
+  /// One run_once on every reactor that is not blocked (shuffled when
+  /// seeded). Returns true if any did work.
   bool poll_all();
+  /// A blocked core is never polled by poll_all() or by the pool's waits: it
+  /// behaves like a reactor stuck in a poller, so waits on it time out.
+  void block(CoreId core) { blocked_.set(core); }
+  void unblock(CoreId core) { blocked_.reset(core); }
   /// poll_all() until a pass does no work (or `max_passes`); returns passes run.
   size_t poll_until_idle(size_t max_passes = 100000);
   void advance_us(uint64_t us) { clock_.advance_us(us); }
@@ -54,6 +62,7 @@ class Harness {
   ManualClock clock_;
   uint64_t seed_ = 0;
   std::mt19937_64 rng_;
+  CpuSet blocked_;
   std::unique_ptr<ReactorPool> pool_;
 };
 

@@ -87,31 +87,6 @@ TEST(Pool, SecondMoveWhileInTransitIsSkippedNotLost) {
   EXPECT_NE((*b)->result.load(), MoveResult::Pending);
 }
 
-TEST(Pool, RestorePlacementBringsEveryThreadHome) {
-  Harness h(HarnessOptions{.cores = 4});
-  std::vector<ThreadRef> ts;
-  for (int i = 0; i < 8; ++i) ts.push_back(h.spawn("t" + std::to_string(i)));
-  for (auto& t : ts) ASSERT_TRUE(h.pool().move(t.id(), CoreId{0}));
-  ASSERT_TRUE(h.pool().set_mode(CoreId{3}, ReactorMode::Interrupt));
-  h.poll_until_idle();
-  for (auto& t : ts) EXPECT_EQ(t->current_core().value, 0u);
-  RestoreReport rep = h.pool().restore_placement();
-  EXPECT_EQ(rep.moves_requested, 6u);  // two were already home on core 0
-  EXPECT_EQ(rep.moves_done, 6u);
-  EXPECT_FALSE(rep.timed_out);
-  for (auto& t : ts) EXPECT_EQ(t->current_core(), t->home_core());
-  for (auto& r : h.pool().reactors()) EXPECT_EQ(r->mode(), ReactorMode::Poll);
-}
-
-TEST(Pool, SetHomeValidatesAndRestoreUsesIt) {
-  Harness h(HarnessOptions{.cores = 3});
-  auto t = h.spawn("t", CpuSet{0, 1});
-  EXPECT_FALSE(h.pool().set_home(t.id(), CoreId{2}));
-  ASSERT_TRUE(h.pool().set_home(t.id(), CoreId{1}));
-  h.pool().restore_placement();
-  EXPECT_EQ(t->current_core().value, 1u);
-}
-
 TEST(Pool, ForEachThreadVisitsEveryThreadOnItsReactor) {
   Harness h(HarnessOptions{.cores = 2});
   for (int i = 0; i < 5; ++i) h.spawn("t");
@@ -123,28 +98,6 @@ TEST(Pool, ForEachThreadVisitsEveryThreadOnItsReactor) {
   EXPECT_TRUE(done);
   EXPECT_EQ(visited.size(), 5u);
   for (auto& [id, core] : visited) EXPECT_EQ(core, (id - 1) % 2);
-}
-
-TEST(Pool, SnapshotReportsDeltas) {
-  Harness h(HarnessOptions{.cores = 2});
-  auto t = h.spawn("busy", CpuSet{1}, [&] {
-    (void)current_thread()->register_poller("w", [&] {
-      h.clock().advance(500);
-      return PollStatus::Busy;
-    });
-  });
-  (void)h.pool().snapshot();
-  h.poll(CoreId{1});
-  h.poll(CoreId{1});
-  LoadSnapshot s = h.pool().snapshot();
-  ASSERT_EQ(s.cores.size(), 2u);
-  EXPECT_EQ(s.cores[1].busy, 1000u);
-  ASSERT_EQ(s.threads.size(), 1u);
-  EXPECT_EQ(s.threads[0].busy, 1000u);
-  EXPECT_EQ(s.threads[0].core.value, 1u);
-  LoadSnapshot s2 = h.pool().snapshot();
-  EXPECT_EQ(s2.cores[1].busy, 0u);  // zero-sample round is legal
-  EXPECT_EQ(s2.threads[0].busy, 0u);
 }
 
 TEST(Pool, StopExitsThreadsAndReportsStragglers) {

@@ -1,0 +1,220 @@
+// PoolPlacement: snapshots and restores on top of ReactorPool's public API.
+//
+// Snapshot: per reactor, the deltas of its busy, idle+sleep (load is measured
+// against wall time), overhead and pass counters since the previous call; a
+// reactor that ran no pass and is not asleep is `stalled` (stuck in a poller
+// or a message: it is never a destination, and the round names what holds
+// it). Per live thread, its busy/idle deltas and how many snapshots it has
+// stayed on the same core (`rounds_since_move`, 0 right after a move, by a
+// policy or anyone else).
+//
+// Restore (a policy's PlacementGuard):
+//   1. every reactor back to the baseline mode;
+//   2. repeat until every live thread is home or the pool's wait bound
+//      expires: request a move home for every thread away from home (a
+//      thread in transit refuses it, Skipped); wait for the acknowledgements
+//      and for in-transit threads to land;
+//   3. report: threads that were away, how many are home now, which ones
+//      exited meanwhile, and for each thread still away the reactor that
+//      held it up (describe_block). timed_out is set whenever the bound
+//      expired with a thread still away, so a partial restore is never "ok".
+
+#include "sched/placement.hh"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace reactor::detail {
+
+LoadSnapshot PoolPlacement::snapshot() {
+  LoadSnapshot s;
+  s.tick_rate = pool_.clock().tick_rate();
+  s.main_core = pool_.main_core();
+  s.baseline = pool_.baseline();
+  const Topology& topo = pool_.topology();
+  for (const auto& r : pool_.reactors()) {
+    const ReactorStats st = r->stats();
+    CoreBase& last = last_core_[st.core.value];
+    const uint64_t idle_total = st.idle + st.sleep;
+    CoreLoad c;
+    c.id = st.core;
+    c.busy = st.busy - last.busy;
+    c.idle = idle_total - last.idle;
+    c.overhead = st.overhead - last.overhead;
+    // No pass since the last snapshot and not asleep: stuck inside a pass.
+    // (A reactor asleep for the whole round counted nothing either, but it
+    // answers the moment a thread lands on it.)
+    // Reactors that have not started yet (no OS thread) are not stuck; in the
+    // deterministic harness a reactor nobody polled counts as stuck.
+    c.stalled = st.loops == last.loops && !st.sleeping && (st.tid != 0 || pool_.launch() == Launch::Manual);
+    last = CoreBase{st.busy, idle_total, st.loops, st.overhead};
+    c.in_interrupt = st.mode == ReactorMode::Interrupt;
+    c.isolated = pool_.isolated().test(st.core);
+    c.thread_count = st.thread_count;
+    if (const CpuInfo* ci = topo.find(st.core)) {
+      c.numa_node = ci->numa_node;
+      c.smt_siblings = ci->smt_siblings & pool_.cores();
+    } else {
+      c.smt_siblings.set(st.core);
+    }
+    s.cores.push_back(c);
+  }
+  std::map<ThreadId, ThreadBase> seen;
+  for (const ThreadRef& ref : pool_.threads()) {
+    const ThreadStats st = ref->stats();
+    if (st.state != ThreadState::Running) continue;
+    ThreadLoad tl;
+    tl.id = st.id;
+    tl.core = st.core;
+    tl.home = st.home;
+    tl.cpumask = st.cpumask & pool_.cores();
+    ThreadBase next{st.busy, st.idle, st.core, ThreadLoad::kNeverMoved};
+    if (auto it = last_thread_.find(st.id); it != last_thread_.end()) {
+      tl.busy = st.busy - it->second.busy;
+      tl.idle = st.idle - it->second.idle;
+      const uint32_t prev = it->second.rounds_since_move;
+      if (it->second.core != st.core || st.in_transit) next.rounds_since_move = 0;
+      else if (prev != ThreadLoad::kNeverMoved) next.rounds_since_move = std::min(prev + 1, ThreadLoad::kNeverMoved - 1);
+    } else {
+      tl.busy = st.busy;
+      tl.idle = st.idle;
+    }
+    tl.rounds_since_move = next.rounds_since_move;
+    seen.emplace(st.id, next);
+    s.threads.push_back(std::move(tl));
+  }
+  last_thread_ = std::move(seen);
+  return s;
+}
+
+std::string PoolPlacement::describe_block(CoreId core) const {
+  const Reactor* r = pool_.reactor(core);
+  if (r == nullptr) return fmt::format("core {} has no reactor", core.value);
+  const ReactorStats st = r->stats();
+  if (st.current_thread != 0) {
+    const ThreadRef t = pool_.find(ThreadId{st.current_thread});
+    if (!t) return fmt::format("reactor {} is stuck in thread {}", core.value, st.current_thread);
+    const std::string poller = t->running_poller();
+    if (poller.empty())
+      return fmt::format("reactor {} is stuck in thread '{}' (id {}), in a message", core.value, t->name(),
+                         st.current_thread);
+    return fmt::format("reactor {} is stuck in thread '{}' (id {}), poller '{}'", core.value, t->name(),
+                       st.current_thread, poller);
+  }
+  if (st.sleeping) return fmt::format("reactor {} is asleep", core.value);
+  return fmt::format("reactor {} made no progress ({} passes so far)", core.value, st.loops);
+}
+
+PoolPlacement::MoveOutcome PoolPlacement::apply_moves(const std::vector<ThreadMove>& moves,
+                                                      std::chrono::nanoseconds bound) {
+  MoveOutcome out;
+  std::vector<std::pair<const ThreadMove*, MoveTicket>> tickets;
+  for (const ThreadMove& mv : moves) {
+    auto tk = pool_.move(mv.thread, mv.to);
+    if (!tk) {
+      ++out.skipped;
+      out.problems.push_back(
+          fmt::format("move of thread {} to core {}: {}", mv.thread.value, mv.to.value, tk.error().message));
+      continue;
+    }
+    tickets.emplace_back(&mv, *tk);
+  }
+  pool_.wait_for(
+      [&] { return std::all_of(tickets.begin(), tickets.end(), [](const auto& t) { return t.second->done(); }); },
+      bound);
+  for (const auto& [mv, tk] : tickets) {
+    const MoveResult res = tk->result.load(std::memory_order_acquire);
+    if (res == MoveResult::Landed) {
+      ++out.landed;
+      continue;
+    }
+    ++out.skipped;
+    if (res == MoveResult::Skipped)
+      out.problems.push_back(fmt::format("move of thread {} to core {}: {}", mv->thread.value, mv->to.value,
+                                         tk->skip_reason));
+    else
+      out.problems.push_back(fmt::format("move of thread {} {} -> {} not acknowledged within {} ms: {}",
+                                         mv->thread.value, mv->from.value, mv->to.value,
+                                         std::chrono::duration_cast<std::chrono::milliseconds>(bound).count(),
+                                         describe_block(mv->from)));
+  }
+  return out;
+}
+
+RestoreReport PoolPlacement::restore_placement() noexcept {
+  RestoreReport rep;
+  try {
+    for (const auto& r : pool_.reactors()) (void)pool_.set_mode(r->core(), pool_.baseline());
+    std::set<ThreadId> away;
+    const auto bound = pool_.wait_bound();
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    auto left = [&] {
+      return std::max(std::chrono::nanoseconds(0),
+                      std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - std::chrono::steady_clock::now()));
+    };
+    for (;;) {
+      std::vector<MoveTicket> tickets;
+      std::vector<ThreadRef> transit;
+      for (const ThreadRef& ref : pool_.threads()) {
+        const ThreadStats st = ref->stats();
+        if (st.state != ThreadState::Running) continue;
+        if (st.core == st.home && !st.in_transit) continue;
+        away.insert(st.id);
+        if (st.in_transit) {
+          transit.push_back(ref);  // a move now would be refused: wait for it to land first
+          continue;
+        }
+        if (auto tk = pool_.move(st.id, st.home)) tickets.push_back(*tk);
+      }
+      if (tickets.empty() && transit.empty()) break;
+      const bool settled = pool_.wait_for(
+          [&] {
+            for (const MoveTicket& tk : tickets)
+              if (!tk->done()) return false;
+            for (const ThreadRef& t : transit)
+              if (t->stats().in_transit && t->state() == ThreadState::Running) return false;
+            return true;
+          },
+          left());
+      if (!settled || left().count() == 0) {
+        rep.timed_out = true;
+        break;
+      }
+    }
+    rep.moves_requested = static_cast<uint32_t>(away.size());
+    std::string left_away;
+    for (ThreadId id : away) {
+      const ThreadRef t = pool_.find(id);
+      if (!t || t->state() != ThreadState::Running) {
+        ++rep.moves_skipped;
+        rep.detail += fmt::format("thread {} exited before it was home; ", id.value);
+        continue;
+      }
+      const ThreadStats st = t->stats();
+      if (st.core == st.home && !st.in_transit) {
+        ++rep.moves_done;
+        continue;
+      }
+      ++rep.moves_skipped;
+      rep.timed_out = true;  // still away: never reported as a complete restore
+      rep.left_away.push_back(id);
+      // Not in transit: its reactor never handled the move (stuck). In
+      // transit: the reactor it was sent to never landed it (home, for our moves).
+      const CoreId blocker = st.in_transit ? st.home : st.core;
+      left_away += fmt::format("thread '{}' (id {}) {} core {} (home {}): {}; ", st.name, id.value,
+                               st.in_transit ? "in transit from" : "still on", st.core.value, st.home.value,
+                               describe_block(blocker));
+    }
+    if (!left_away.empty())
+      rep.detail += fmt::format("restore gave up after {} ms, left away: {}", bound.count(), left_away);
+  } catch (const std::exception& e) {
+    rep.timed_out = true;
+    rep.detail += std::string("restore failed: ") + e.what();
+  }
+  if (!rep.detail.empty() && rep.detail.ends_with("; ")) rep.detail.resize(rep.detail.size() - 2);
+  return rep;
+}
+
+}  // namespace reactor::detail

@@ -1,0 +1,136 @@
+// PoolPlacement (the scheduler's adapter on the pool's public API) on the
+// deterministic harness: snapshot deltas, overhead and stuck reactors,
+// rounds_since_move, and the restore: threads home, modes to baseline, in
+// transit threads retried until the bound, and a restore blocked by a stuck
+// reactor reported as partial, naming the thread left away and the reactor.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <vector>
+
+#include <reactor/pool.hh>
+
+#include "sched/placement.hh"
+#include "support/harness.hh"
+
+using namespace reactor;
+using reactor::detail::PoolPlacement;
+using reactor::test::Harness;
+using reactor::test::HarnessOptions;
+
+TEST(Placement, RestoreBringsEveryThreadHomeAndModesToBaseline) {
+  Harness h(HarnessOptions{.cores = 4});
+  PoolPlacement placement(h.pool());
+  std::vector<ThreadRef> ts;
+  for (int i = 0; i < 8; ++i) ts.push_back(h.spawn("t" + std::to_string(i)));
+  for (auto& t : ts) ASSERT_TRUE(h.pool().move(t.id(), CoreId{0}));
+  ASSERT_TRUE(h.pool().set_mode(CoreId{3}, ReactorMode::Interrupt));
+  h.poll_until_idle();
+  for (auto& t : ts) EXPECT_EQ(t->current_core().value, 0u);
+  RestoreReport rep = placement.restore_placement();
+  EXPECT_EQ(rep.moves_requested, 6u);  // two were already home on core 0
+  EXPECT_EQ(rep.moves_done, 6u);
+  EXPECT_FALSE(rep.partial()) << rep.detail;
+  for (auto& t : ts) EXPECT_EQ(t->current_core(), t->home_core());
+  for (auto& r : h.pool().reactors()) EXPECT_EQ(r->mode(), ReactorMode::Poll);
+}
+
+TEST(Placement, SetHomeValidatesAndRestoreUsesIt) {
+  Harness h(HarnessOptions{.cores = 3});
+  PoolPlacement placement(h.pool());
+  auto t = h.spawn("t", CpuSet{0, 1});
+  EXPECT_FALSE(h.pool().set_home(t.id(), CoreId{2}));
+  ASSERT_TRUE(h.pool().set_home(t.id(), CoreId{1}));
+  placement.restore_placement();
+  EXPECT_EQ(t->current_core().value, 1u);
+}
+
+TEST(Placement, SetHomesIsAllOrNothing) {
+  Harness h(HarnessOptions{.cores = 3});
+  auto a = h.spawn("a");
+  auto b = h.spawn("b");
+  const CoreId a_home = a->home_core();
+  auto r = h.pool().set_homes({{a.id(), CoreId{2}}, {ThreadId{99}, CoreId{1}}});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("thread 99"), std::string::npos) << r.error().message;
+  EXPECT_EQ(a->home_core(), a_home);  // the valid pair was not applied either
+  ASSERT_TRUE(h.pool().set_homes({{a.id(), CoreId{2}}, {b.id(), CoreId{0}}}));
+  EXPECT_EQ(a->home_core().value, 2u);
+  EXPECT_EQ(b->home_core().value, 0u);
+}
+
+TEST(Placement, SnapshotReportsDeltas) {
+  Harness h(HarnessOptions{.cores = 2});
+  PoolPlacement placement(h.pool());
+  auto t = h.spawn("busy", CpuSet{1}, [&] {
+    (void)current_thread()->register_poller("w", [&] {
+      h.clock().advance(500);
+      return PollStatus::Busy;
+    });
+  });
+  (void)placement.snapshot();
+  h.poll(CoreId{1});
+  h.poll(CoreId{1});
+  LoadSnapshot s = placement.snapshot();
+  ASSERT_EQ(s.cores.size(), 2u);
+  EXPECT_EQ(s.cores[1].busy, 1000u);
+  ASSERT_EQ(s.threads.size(), 1u);
+  EXPECT_EQ(s.threads[0].busy, 1000u);
+  EXPECT_EQ(s.threads[0].core.value, 1u);
+  EXPECT_FALSE(s.cores[1].stalled);
+  EXPECT_TRUE(s.cores[0].stalled);  // nobody ran core 0 since the last snapshot
+  h.poll_all();
+  LoadSnapshot s2 = placement.snapshot();
+  EXPECT_FALSE(s2.cores[0].stalled);
+  EXPECT_EQ(s2.threads[0].busy, 500u);
+}
+
+TEST(Placement, RoundsSinceMoveCountsSnapshotsOnTheSameCore) {
+  Harness h(HarnessOptions{.cores = 2});
+  PoolPlacement placement(h.pool());
+  auto t = h.spawn("t", CpuSet{0, 1});
+  EXPECT_EQ(placement.snapshot().threads.at(0).rounds_since_move, ThreadLoad::kNeverMoved);
+  EXPECT_EQ(placement.snapshot().threads.at(0).rounds_since_move, ThreadLoad::kNeverMoved);
+  ASSERT_TRUE(h.pool().move(t.id(), CoreId{1}));
+  h.poll_until_idle();
+  EXPECT_EQ(placement.snapshot().threads.at(0).rounds_since_move, 0u);
+  EXPECT_EQ(placement.snapshot().threads.at(0).rounds_since_move, 1u);
+  EXPECT_EQ(placement.snapshot().threads.at(0).rounds_since_move, 2u);
+}
+
+TEST(Placement, RestoreRetriesAThreadInTransitUntilItLands) {
+  Harness h(HarnessOptions{.cores = 3});
+  PoolPlacement placement(h.pool());
+  auto t = h.spawn("t");  // home 0
+  ASSERT_EQ(t->home_core().value, 0u);
+  ASSERT_TRUE(h.pool().move(t.id(), CoreId{2}));
+  h.poll(CoreId{0});  // it left core 0; its arrival waits in core 2's queue
+  ASSERT_TRUE(t->stats().in_transit);
+  RestoreReport rep = placement.restore_placement();
+  EXPECT_FALSE(rep.partial()) << rep.detail;
+  EXPECT_EQ(rep.moves_requested, 1u);
+  EXPECT_EQ(rep.moves_done, 1u);
+  EXPECT_EQ(t->current_core().value, 0u);
+}
+
+TEST(Placement, RestoreBlockedByAStuckReactorIsPartialAndNamesIt) {
+  Harness h(HarnessOptions{.cores = 2, .wait_passes = 50});
+  PoolPlacement placement(h.pool());
+  auto t = h.spawn("stuck_one", CpuSet{0, 1});  // home 0
+  ASSERT_TRUE(h.pool().move(t.id(), CoreId{1}));
+  h.poll_until_idle();
+  ASSERT_EQ(t->current_core().value, 1u);
+  h.block(CoreId{1});  // core 1 never runs again: the move home is never handled
+  RestoreReport rep = placement.restore_placement();
+  EXPECT_TRUE(rep.partial());
+  EXPECT_TRUE(rep.timed_out);
+  ASSERT_EQ(rep.left_away.size(), 1u);
+  EXPECT_EQ(rep.left_away[0], t.id());
+  EXPECT_EQ(rep.moves_done, 0u);
+  EXPECT_NE(rep.detail.find("'stuck_one'"), std::string::npos) << rep.detail;
+  EXPECT_NE(rep.detail.find("reactor 1"), std::string::npos) << rep.detail;
+  h.unblock(CoreId{1});
+  h.poll_until_idle();  // the request is still queued: it lands once core 1 runs
+  EXPECT_EQ(t->current_core().value, 0u);
+}
