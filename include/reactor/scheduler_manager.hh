@@ -127,6 +127,9 @@ struct SchedulerManagerOptions {
   /// error or an exception makes that construction fail (as a governor
   /// failing or an allocation throwing would).
   std::function<Result<void>(PolicyKind)> before_build;
+  /// Fault injection for tests: called with each round's snapshot before the
+  /// policy's balance(); an exception counts as balance() throwing.
+  std::function<void(const LoadSnapshot&)> before_balance;
 };
 
 class SchedulerManager {
@@ -180,6 +183,7 @@ class SchedulerManager {
   GovernorSlot& governor_;
   size_t history_limit_;
   std::function<Result<void>(PolicyKind)> before_build_;
+  std::function<void(const LoadSnapshot&)> before_balance_;
   std::unique_ptr<detail::PoolPlacement> placement_;
   // mu_ serializes switches and rounds (held across their waits); holder_ is
   // the OS thread holding it, so a re-entrant call fails instead of deadlocking.

@@ -16,8 +16,9 @@
 
 namespace reactor {
 
-/// Simulated per-core frequency control. Every core starts at the top of the
-/// ladder (its baseline). Requests are recorded in order, including those that
+/// Simulated per-core frequency control. Every core starts at its baseline,
+/// the middle of the ladder (2.0 GHz on the default one), which differs from
+/// both Max and Min so that a restore can be told from a policy's request. Requests are recorded in order, including those that
 /// changed nothing (a step up at the top), so tests can assert on them.
 ///
 /// Thread safety: every member may be called from any thread (a mutex guards
@@ -66,7 +67,7 @@ class SimGovernor final : public Governor {
   Result<void> set_max(CoreId core) override;
   /// Bottom of the ladder. Errors as step_up.
   Result<void> set_min(CoreId core) override;
-  /// Back to the baseline (the top of the ladder). Errors as step_up.
+  /// Back to the baseline (the middle of the ladder). Errors as step_up.
   Result<void> restore_baseline(CoreId core) override;
 
   /// Baseline frequency of a governed core (kHz); 0 for any other core.
@@ -84,6 +85,7 @@ class SimGovernor final : public Governor {
   const CpuSet cores_;
   const std::vector<uint32_t> ladder_;  // highest first, never empty
   mutable std::mutex mu_;
+  size_t baseline_level_ = 0;           // index of the baseline (middle of the ladder)
   std::vector<size_t> level_;           // per core value: index into ladder_ (0 = top)
   std::deque<Request> requests_;
   uint64_t total_requests_ = 0;

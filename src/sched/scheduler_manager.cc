@@ -125,6 +125,7 @@ SchedulerManager::SchedulerManager(Token, ReactorPool& pool, GovernorSlot& gover
       governor_(governor),
       history_limit_(std::max<size_t>(1, o.history_limit)),
       before_build_(std::move(o.before_build)),
+      before_balance_(std::move(o.before_balance)),
       placement_(std::make_unique<detail::PoolPlacement>(pool)),
       options_(o.options) {
   // Before the first switch the manager runs Static with nothing to restore.
@@ -370,6 +371,7 @@ RoundRecord SchedulerManager::round_locked() {
                                          c.id.value, placement_->describe_block(c.id)));
   Plan plan;
   try {
+    if (before_balance_) before_balance_(snap);
     plan = policy_->balance(snap);
   } catch (const std::exception& e) {
     rec.problems.push_back(fmt::format("{} balance threw: {}; nothing applied this round", policy_name(kind_),

@@ -1,5 +1,7 @@
 // SimGovernor: a frequency ladder per core, held as an index into one shared
-// ladder (0 = top = baseline). Every request, including those that change
+// ladder (0 = top). The baseline is the middle of the ladder, not its top, as
+// a kernel governor leaves an idle-ish core: so a test can tell "restored to
+// baseline" from "left at maximum". Every request, including those that change
 // nothing (step up at the top, step down at the bottom), is recorded with the
 // frequency before and after, because what tests care about is what the
 // policy or the lease *asked* for. The record is bounded (oldest dropped) so a
@@ -58,7 +60,10 @@ std::vector<uint32_t> SimGovernor::default_ladder() {
 }
 
 SimGovernor::SimGovernor(const CpuSet& cores, std::vector<uint32_t> ladder_khz)
-    : cores_(cores), ladder_(normalise_ladder(std::move(ladder_khz))), level_(level_slots(cores), 0) {}
+    : cores_(cores),
+      ladder_(normalise_ladder(std::move(ladder_khz))),
+      baseline_level_(ladder_.size() / 2),
+      level_(level_slots(cores), baseline_level_) {}
 
 std::string SimGovernor::name() const { return "sim_governor"; }
 
@@ -83,7 +88,7 @@ uint32_t SimGovernor::current_frequency(CoreId core) const {
 
 uint32_t SimGovernor::baseline_frequency(CoreId core) const {
   if (!cores_.test(core)) return 0;
-  return ladder_.front();
+  return ladder_[baseline_level_];
 }
 
 Result<void> SimGovernor::step_up(CoreId core) { return apply(core, FrequencyAction::StepUp); }
@@ -107,7 +112,7 @@ Result<void> SimGovernor::apply(CoreId core, FrequencyAction action) {
     case FrequencyAction::StepDown: level = level == bottom ? bottom : level + 1; break;
     case FrequencyAction::Max: level = 0; break;
     case FrequencyAction::Min: level = bottom; break;
-    case FrequencyAction::Baseline: level = 0; break;
+    case FrequencyAction::Baseline: level = baseline_level_; break;
   }
   if (requests_.size() == kMaxRecordedRequests) requests_.pop_front();
   requests_.push_back(Request{core, action, before, ladder_[level]});

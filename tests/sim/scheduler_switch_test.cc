@@ -6,6 +6,10 @@
 
 #include <map>
 #include <random>
+#include <set>
+#include <stdexcept>
+
+#include <fmt/format.h>
 
 #include <reactor/scheduler_manager.hh>
 #include <reactor/sim_governor.hh>
@@ -22,11 +26,48 @@ using reactor::test::LoadKnob;
 namespace {
 
 struct Bench {
-  explicit Bench(uint32_t cores = 4, bool with_governor = true, uint64_t seed = 0)
-      : h(HarnessOptions{.cores = cores, .seed = seed}) {
+  explicit Bench(uint32_t cores = 4, bool with_governor = true, uint64_t seed = 0,
+                 ReactorMode baseline = ReactorMode::Poll, SchedulerManagerOptions mo = {})
+      : h(HarnessOptions{.cores = cores, .baseline = baseline, .seed = seed, .wait_passes = 2000}) {
     if (with_governor) governor = std::make_unique<GovernorSlot>(make_sim_governor(h.pool().cores()));
     else governor = std::make_unique<GovernorSlot>();
-    mgr = std::move(*SchedulerManager::create(h.pool(), *governor));
+    mgr = std::move(*SchedulerManager::create(h.pool(), *governor, std::move(mo)));
+  }
+
+  SimGovernor* sim() { return const_cast<SimGovernor*>(dynamic_cast<const SimGovernor*>(governor->peek())); }
+
+  // Every core at its baseline frequency (what every transition must leave).
+  void expect_baseline_frequencies(const char* when) {
+    SimGovernor* g = sim();
+    if (g == nullptr) return;
+    for (CoreId c : h.pool().cores().cores()) {
+      EXPECT_EQ(g->current_frequency(c), g->baseline_frequency(c)) << when << ": core " << c.value;
+    }
+  }
+
+  // Everything a rejected switch must leave unchanged.
+  struct State {
+    PolicyKind policy;
+    uint64_t period_us;
+    uint32_t load_limit, core_limit, core_busy;
+    std::map<uint64_t, std::pair<uint32_t, uint32_t>> placement;  // id -> (core, home)
+    std::vector<ReactorMode> modes;
+    std::vector<uint32_t> khz;
+    bool operator==(const State&) const = default;
+  };
+  State state() {
+    State st;
+    auto s = mgr->status();
+    st.policy = s.policy;
+    st.period_us = s.period_us;
+    st.load_limit = s.options.dynamic.load_limit;
+    st.core_limit = s.options.dynamic.core_limit;
+    st.core_busy = s.options.dynamic.core_busy;
+    for (auto& t : h.pool().threads()) st.placement[t.id().value] = {t->current_core().value, t->home_core().value};
+    for (auto& r : h.pool().reactors()) st.modes.push_back(r->mode());
+    if (SimGovernor* g = sim())
+      for (CoreId c : h.pool().cores().cores()) st.khz.push_back(g->current_frequency(c));
+    return st;
   }
   ~Bench() {
     mgr.reset();
@@ -87,20 +128,27 @@ PolicyOptionsUpdate opts_for(PolicyKind k, int variant) {
 
 }  // namespace
 
-class EveryPair : public ::testing::TestWithParam<std::tuple<PolicyKind, PolicyKind>> {};
+class EveryPair : public ::testing::TestWithParam<std::tuple<PolicyKind, PolicyKind, ReactorMode>> {};
 
 TEST_P(EveryPair, SwitchUnderLoadRestoresAndLosesNothing) {
-  auto [from, to] = GetParam();
-  Bench b(4);
+  auto [from, to, baseline] = GetParam();
+  Bench b(4, true, 0, baseline);
   for (uint32_t pct : {0u, 5u, 50u, 90u, 100u, 10u, 0u, 70u}) b.spawn_loaded(pct);
   ASSERT_TRUE(b.mgr->switch_to(from, opts_for(from, 0))) << policy_name(from);
+  b.expect_baseline_frequencies("after the first switch");
   b.storm(50);
-  for (int i = 0; i < 5; ++i) b.cycle();
+  uint32_t moved_by_source = 0;
+  for (int i = 0; i < 5; ++i) moved_by_source += b.cycle().moves_landed;
+  if (from == PolicyKind::Dynamic) {
+    EXPECT_GT(moved_by_source, 0u) << "the load must make dynamic move threads";
+  }
   b.storm(50);
   auto r = b.mgr->switch_to(to, opts_for(to, 1));
   ASSERT_TRUE(r) << r.error().message;
-  // Invariant (b): the old policy's destructor returned with everything home.
+  // Invariant (b): the old policy's destructor returned with everything home,
+  // every reactor at the baseline mode and every core at its baseline frequency.
   b.expect_restored("after switch");
+  b.expect_baseline_frequencies("after switch");
   auto st = b.mgr->status();
   EXPECT_EQ(st.policy, to);
   EXPECT_EQ(b.governor->leased(), to != PolicyKind::Static);  // dynamic and global lease the governor
@@ -112,6 +160,12 @@ TEST_P(EveryPair, SwitchUnderLoadRestoresAndLosesNothing) {
   EXPECT_EQ(tr.from, from);
   EXPECT_EQ(tr.to, to);
   EXPECT_EQ(tr.restore.moves_done, tr.restore.moves_requested);
+  EXPECT_FALSE(tr.restore.partial()) << tr.restore.detail;
+  // A source that moved threads had threads to bring home (unless its last
+  // rounds had already brought them back, which this load does not do).
+  if (moved_by_source > 0) {
+    EXPECT_GT(tr.restore.moves_requested, 0u);
+  }
   b.storm(50);
   for (int i = 0; i < 5; ++i) b.cycle();
   for (int i = 0; i < 100 && b.delivered != b.sent; ++i) b.h.poll_all();
@@ -122,10 +176,12 @@ INSTANTIATE_TEST_SUITE_P(AllPolicies, EveryPair,
                          ::testing::Combine(::testing::Values(PolicyKind::Static, PolicyKind::Dynamic,
                                                               PolicyKind::Global),
                                             ::testing::Values(PolicyKind::Static, PolicyKind::Dynamic,
-                                                              PolicyKind::Global)),
+                                                              PolicyKind::Global),
+                                            ::testing::Values(ReactorMode::Poll, ReactorMode::Interrupt)),
                          [](const auto& param_info) {
                            return std::string(policy_name(std::get<0>(param_info.param))) + "_to_" +
-                                  std::string(policy_name(std::get<1>(param_info.param)));
+                                  std::string(policy_name(std::get<1>(param_info.param))) +
+                                  (std::get<2>(param_info.param) == ReactorMode::Poll ? "_poll" : "_interrupt");
                          });
 
 // SPDK issue 3388: dynamic -> gscheduler dereferenced a governor the old
@@ -276,7 +332,12 @@ TEST(Random, ThousandsOfSwitches) {
     if (rng() % 3 == 0) u.load_limit = static_cast<uint32_t>(rng() % 130);
     if (rng() % 5 == 0) u.period_us = rng() % 2'000'000;
     if (rng() % 7 == 0) u.mappings = std::to_string(rng() % 40) + ":" + std::to_string(rng() % 6);
+    const Bench::State before = b.state();
     auto r = b.mgr->switch_to(k, u);
+    if (!r && r.error().code != Errc::internal && r.error().code != Errc::timeout) {
+      // Refused by validation: nothing changed at all.
+      ASSERT_TRUE(b.state() == before) << "seed " << seed << " iteration " << i << ": " << r.error().message;
+    }
     if (r) {
       ++ok;
       for (auto& t : b.h.pool().threads())
@@ -292,4 +353,185 @@ TEST(Random, ThousandsOfSwitches) {
   EXPECT_GT(rejected, 0);
   RecordProperty("switches_ok", ok);
   RecordProperty("switches_rejected", rejected);
+}
+
+// ---- Transition bugs (each test failed before its fix) ----
+
+// build() threw after the old policy was destroyed: policy_ was left null and
+// the next round dereferenced it. Now a throw is a failed build: the previous
+// policy comes back with its options.
+TEST(Transition, BuildThrowingAfterTheOldPolicyIsGoneRebuildsThePrevious) {
+  SchedulerManagerOptions mo;
+  mo.before_build = [](PolicyKind k) -> Result<void> {
+    if (k == PolicyKind::Global) throw std::runtime_error("out of memory (simulated)");
+    return {};
+  };
+  Bench b(4, true, 0, ReactorMode::Poll, std::move(mo));
+  for (int i = 0; i < 4; ++i) b.spawn_loaded(0);
+  PolicyOptionsUpdate u;
+  u.load_limit = 25;
+  ASSERT_TRUE(b.mgr->switch_to(PolicyKind::Dynamic, u));
+  for (int i = 0; i < 2; ++i) b.cycle();
+  auto r = b.mgr->switch_to(PolicyKind::Global, {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::internal);
+  EXPECT_NE(r.error().message.find("building gscheduler threw: out of memory (simulated)"), std::string::npos)
+      << r.error().message;
+  EXPECT_NE(r.error().message.find("dynamic restored with its previous options"), std::string::npos);
+  auto st = b.mgr->status();
+  EXPECT_EQ(st.policy, PolicyKind::Dynamic);
+  EXPECT_EQ(st.options.dynamic.load_limit, 25u);
+  EXPECT_EQ(st.governor_name, "sim_governor");
+  auto tr = b.mgr->transitions().back();
+  EXPECT_FALSE(tr.ok);
+  EXPECT_EQ(tr.result_policy, PolicyKind::Dynamic);
+  EXPECT_GT(tr.restore.moves_requested, 0u) << "the report of dynamic's own restore is kept";
+  auto rr = b.cycle();  // a round after the failed switch runs (no null policy)
+  EXPECT_EQ(rr.policy, PolicyKind::Dynamic);
+}
+
+TEST(Transition, TargetAndPreviousBothFailingLeavesStaticRunningAndSaysSo) {
+  SchedulerManagerOptions mo;
+  auto fail_dynamic = std::make_shared<bool>(false);
+  mo.before_build = [fail_dynamic](PolicyKind k) -> Result<void> {
+    if (k == PolicyKind::Global) return make_error(Errc::unsupported, "global refused (simulated)");
+    if (k == PolicyKind::Dynamic && *fail_dynamic) throw std::runtime_error("dynamic refused (simulated)");
+    return {};
+  };
+  Bench b(4, true, 0, ReactorMode::Poll, std::move(mo));
+  b.spawn_loaded(0);
+  ASSERT_TRUE(b.mgr->switch_to(PolicyKind::Dynamic, {}));
+  *fail_dynamic = true;
+  auto r = b.mgr->switch_to(PolicyKind::Global, {});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("running static"), std::string::npos) << r.error().message;
+  EXPECT_EQ(b.mgr->status().policy, PolicyKind::Static);
+  EXPECT_FALSE(b.governor->leased());
+  b.expect_restored("fallback to static");
+  b.expect_baseline_frequencies("fallback to static");
+  b.cycle();
+}
+
+// An exception from balance() is a problem of the round, never std::terminate.
+TEST(Transition, BalanceThrowingIsARoundProblem) {
+  SchedulerManagerOptions mo;
+  auto throw_now = std::make_shared<bool>(false);
+  mo.before_balance = [throw_now](const LoadSnapshot&) {
+    if (*throw_now) throw std::logic_error("balance bug (simulated)");
+  };
+  Bench b(4, true, 0, ReactorMode::Poll, std::move(mo));
+  b.spawn_loaded(0);
+  ASSERT_TRUE(b.mgr->switch_to(PolicyKind::Dynamic, {}));
+  *throw_now = true;
+  auto rr = b.cycle();
+  ASSERT_EQ(rr.problems.size(), 1u);
+  EXPECT_NE(rr.problems[0].find("balance threw: balance bug (simulated)"), std::string::npos) << rr.problems[0];
+  EXPECT_TRUE(rr.moves.empty());
+  *throw_now = false;
+  EXPECT_TRUE(b.cycle().problems.empty());
+}
+
+// Global was validated only by "a governor exists": with the lease held
+// elsewhere the switch failed after dynamic's placement had been undone.
+TEST(Transition, GlobalWithTheGovernorLeasedElsewhereChangesNothing) {
+  Bench b(4);
+  for (int i = 0; i < 6; ++i) b.spawn_loaded(0);
+  ASSERT_TRUE(b.mgr->switch_to(PolicyKind::Static, {}));
+  auto other = b.governor->acquire();  // e.g. an operator tool holding it
+  ASSERT_TRUE(other);
+  ASSERT_TRUE(b.mgr->switch_to(PolicyKind::Dynamic, {}));  // dynamic runs without one
+  for (int i = 0; i < 3; ++i) b.cycle();
+  const Bench::State before = b.state();
+  const size_t transitions = b.mgr->transitions().size();
+  auto r = b.mgr->switch_to(PolicyKind::Global, {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::unsupported);
+  EXPECT_NE(r.error().message.find("leased by another holder"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(b.state() == before) << "dynamic's placement must not be undone by a refused switch";
+  EXPECT_EQ(b.mgr->transitions().size(), transitions);
+  other->release();
+  EXPECT_TRUE(b.mgr->switch_to(PolicyKind::Global, {}));
+}
+
+// A restore blocked by a stuck reactor was recorded as ok and answered true.
+TEST(Transition, PartialRestoreIsReportedWithTheThreadAndTheReactor) {
+  Bench b(4);
+  for (int i = 0; i < 4; ++i) b.spawn_loaded(0);  // idle: dynamic gathers them on core 0
+  ASSERT_TRUE(b.mgr->switch_to(PolicyKind::Dynamic, {}));
+  for (int i = 0; i < 3; ++i) b.cycle();
+  ASSERT_EQ(b.threads[1]->current_core().value, 0u);
+  b.h.block(CoreId{0});  // core 0 is stuck: nothing can leave it
+  auto r = b.mgr->switch_to(PolicyKind::Static, {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::timeout);
+  EXPECT_NE(r.error().message.find("switched to static"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("'load2'"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("reactor 0"), std::string::npos) << r.error().message;
+  auto tr = b.mgr->transitions().back();
+  EXPECT_FALSE(tr.ok);
+  EXPECT_EQ(tr.result.rfind("partial: ", 0), 0u) << tr.result;
+  EXPECT_TRUE(tr.restore.timed_out);
+  EXPECT_EQ(tr.restore.left_away.size(), 3u);  // three of four are away from home on core 0
+  EXPECT_EQ(b.mgr->status().policy, PolicyKind::Static);
+  b.h.unblock(CoreId{0});
+  b.h.poll_until_idle();  // the queued moves home land once core 0 runs again
+  b.expect_restored("after core 0 came back");
+}
+
+// A move the round asked for on a stuck reactor is named, not waited on forever.
+TEST(Transition, RoundOnAStuckReactorNamesItAndNeverTargetsIt) {
+  Bench b(4);
+  b.spawn_loaded(0);  // home core 0
+  b.spawn_loaded(0);  // home core 1
+  ASSERT_TRUE(b.mgr->switch_to(PolicyKind::Dynamic, {}));
+  b.cycle();             // the baseline of the next round's deltas
+  b.h.block(CoreId{1});  // busy's reactor is stuck: it counts no ticks
+  b.cycle();             // passes of the last round's wait still count here
+  auto rr = b.cycle();
+  bool named = false;
+  for (const std::string& p : rr.problems) named |= p.find("core 1 counted no ticks") != std::string::npos;
+  EXPECT_TRUE(named);
+  for (const ThreadMove& m : rr.moves) EXPECT_NE(m.to.value, 1u) << m.reason;
+  b.h.unblock(CoreId{1});
+}
+
+// A mapped thread that exits while the switch runs: the mappings were partly
+// applied and the switch said ok. Now they are all or nothing and the switch
+// fails like a failed build (the previous policy comes back).
+TEST(Transition, MappedThreadExitingMidSwitchAppliesNoMappingAndFails) {
+  Bench b(4);
+  auto a = b.spawn_loaded(0);
+  auto gone = b.spawn_loaded(0);
+  auto other = b.spawn_loaded(0);
+  ASSERT_TRUE(b.mgr->switch_to(PolicyKind::Dynamic, {}));
+  for (int i = 0; i < 2; ++i) b.cycle();  // idle threads gathered on core 0: the restore has work to wait for
+  ASSERT_NE(other->current_core(), other->home_core());
+  const CoreId a_home = a->home_core();
+  // The exit is queued now and runs while the restore drives the reactors.
+  ASSERT_TRUE(gone.send([] { current_thread()->exit(); }));
+  PolicyOptionsUpdate u;
+  u.mappings = fmt::format("{}:3,{}:2", a.id().value, gone.id().value);
+  auto r = b.mgr->switch_to(PolicyKind::Static, u);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("mappings not applied"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find(fmt::format("thread {}", gone.id().value)), std::string::npos);
+  EXPECT_EQ(a->home_core(), a_home) << "no mapping applied";
+  EXPECT_EQ(b.mgr->status().policy, PolicyKind::Dynamic);
+  EXPECT_FALSE(b.mgr->transitions().back().ok);
+}
+
+// Switch requests made while a switch is in flight run afterwards, in order.
+TEST(Transition, QueuedSwitchesRunInOrderOnStep) {
+  Bench b(2);
+  std::vector<std::string> done;
+  b.mgr->switch_async(PolicyKind::Dynamic, {}, [&](Result<void> r) { done.push_back(r ? "dynamic" : "x"); });
+  b.mgr->switch_async(PolicyKind::Global, {}, [&](Result<void> r) { done.push_back(r ? "global" : "x"); });
+  b.mgr->switch_async(PolicyKind::Static, {}, [&](Result<void> r) { done.push_back(r ? "static" : "x"); });
+  (void)b.mgr->step();
+  EXPECT_EQ(done, (std::vector<std::string>{"dynamic", "global", "static"}));
+  auto ts = b.mgr->transitions();
+  ASSERT_GE(ts.size(), 3u);
+  EXPECT_EQ(ts[ts.size() - 3].to, PolicyKind::Dynamic);
+  EXPECT_EQ(ts[ts.size() - 2].to, PolicyKind::Global);
+  EXPECT_EQ(ts[ts.size() - 1].to, PolicyKind::Static);
 }

@@ -36,9 +36,12 @@ TEST(SimGovernor, DefaultLadderStartsAtTheTop) {
   EXPECT_EQ(ladder.back(), 1'000'000u);
   EXPECT_EQ(ladder, SimGovernor::default_ladder());
 
-  EXPECT_EQ(gov.current_frequency(CoreId{0}), 3'000'000u);
-  EXPECT_EQ(gov.current_frequency(CoreId{2}), 3'000'000u);
-  EXPECT_EQ(gov.baseline_frequency(CoreId{2}), 3'000'000u);
+  // Baseline: the middle of the ladder, neither Max nor Min.
+  EXPECT_EQ(gov.current_frequency(CoreId{0}), 2'000'000u);
+  EXPECT_EQ(gov.current_frequency(CoreId{2}), 2'000'000u);
+  EXPECT_EQ(gov.baseline_frequency(CoreId{2}), 2'000'000u);
+  EXPECT_NE(gov.baseline_frequency(CoreId{2}), ladder.front());
+  EXPECT_NE(gov.baseline_frequency(CoreId{2}), ladder.back());
   EXPECT_TRUE(gov.requests().empty());
 }
 
@@ -52,26 +55,26 @@ TEST(SimGovernor, UngovernedCoreReportsNothing) {
 TEST(SimGovernor, LadderIsNormalised) {
   SimGovernor gov(CpuSet{1}, {1'000'000, 0, 3'000'000, 2'000'000, 3'000'000});
   EXPECT_EQ(gov.available_frequencies(CoreId{1}), (std::vector<uint32_t>{3'000'000, 2'000'000, 1'000'000}));
-  EXPECT_EQ(gov.current_frequency(CoreId{1}), 3'000'000u);
+  EXPECT_EQ(gov.current_frequency(CoreId{1}), 2'000'000u);
 
   SimGovernor zeros(CpuSet{1}, {0, 0});
   EXPECT_EQ(zeros.available_frequencies(CoreId{1}), SimGovernor::default_ladder());
 }
 
 TEST(SimGovernor, StepsAndRecordsEveryRequest) {
-  SimGovernor gov(CpuSet{0, 1}, {300, 200, 100});
+  SimGovernor gov(CpuSet{0, 1}, {300, 200, 100});  // baseline: 200, the middle
   ASSERT_TRUE(gov.step_down(CoreId{0}));
-  EXPECT_EQ(gov.current_frequency(CoreId{0}), 200u);
-  EXPECT_EQ(gov.current_frequency(CoreId{1}), 300u) << "cores are independent";
+  EXPECT_EQ(gov.current_frequency(CoreId{0}), 100u);
+  EXPECT_EQ(gov.current_frequency(CoreId{1}), 200u) << "cores are independent";
   ASSERT_TRUE(gov.step_up(CoreId{0}));
-  EXPECT_EQ(gov.current_frequency(CoreId{0}), 300u);
+  EXPECT_EQ(gov.current_frequency(CoreId{0}), 200u);
   ASSERT_TRUE(gov.set_min(CoreId{1}));
   EXPECT_EQ(gov.current_frequency(CoreId{1}), 100u);
   ASSERT_TRUE(gov.set_max(CoreId{1}));
   EXPECT_EQ(gov.current_frequency(CoreId{1}), 300u);
   ASSERT_TRUE(gov.set_min(CoreId{1}));
   ASSERT_TRUE(gov.restore_baseline(CoreId{1}));
-  EXPECT_EQ(gov.current_frequency(CoreId{1}), 300u);
+  EXPECT_EQ(gov.current_frequency(CoreId{1}), 200u);
 
   const auto reqs = gov.requests();
   ASSERT_EQ(reqs.size(), 6u);
@@ -81,9 +84,9 @@ TEST(SimGovernor, StepsAndRecordsEveryRequest) {
     FrequencyAction action;
     uint32_t before, after;
   } want[] = {
-      {0, FrequencyAction::StepDown, 300, 200}, {0, FrequencyAction::StepUp, 200, 300},
-      {1, FrequencyAction::Min, 300, 100},      {1, FrequencyAction::Max, 100, 300},
-      {1, FrequencyAction::Min, 300, 100},      {1, FrequencyAction::Baseline, 100, 300},
+      {0, FrequencyAction::StepDown, 200, 100}, {0, FrequencyAction::StepUp, 100, 200},
+      {1, FrequencyAction::Min, 200, 100},      {1, FrequencyAction::Max, 100, 300},
+      {1, FrequencyAction::Min, 300, 100},      {1, FrequencyAction::Baseline, 100, 200},
   };
   for (size_t i = 0; i < reqs.size(); ++i) {
     SCOPED_TRACE(i);
@@ -96,6 +99,8 @@ TEST(SimGovernor, StepsAndRecordsEveryRequest) {
 
 TEST(SimGovernor, StepsStopAtTheEndsOfTheLadder) {
   SimGovernor gov(CpuSet{3}, {300, 200, 100});
+  ASSERT_TRUE(gov.set_max(CoreId{3}));
+  gov.clear_requests();
   ASSERT_TRUE(gov.step_up(CoreId{3})) << "at the top: stays, not an error";
   EXPECT_EQ(gov.current_frequency(CoreId{3}), 300u);
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(gov.step_down(CoreId{3}));
@@ -241,7 +246,7 @@ TEST(GovernorSlot, ReleaseRestoresEveryBaseline) {
   ASSERT_TRUE(lease);
   ASSERT_TRUE((*lease)->step_down(CoreId{0}));
   ASSERT_TRUE((*lease)->set_min(CoreId{3}));
-  EXPECT_EQ(sim(slot).current_frequency(CoreId{0}), 200u);
+  EXPECT_EQ(sim(slot).current_frequency(CoreId{0}), 100u);
   EXPECT_EQ(sim(slot).current_frequency(CoreId{3}), 100u);
   sim(slot).clear_requests();
 
@@ -253,7 +258,7 @@ TEST(GovernorSlot, ReleaseRestoresEveryBaseline) {
   ASSERT_EQ(reqs.size(), 3u) << "one restore per governed core";
   for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(reqs[i].action, FrequencyAction::Baseline);
   EXPECT_EQ(reqs[0].core, CoreId{0});
-  EXPECT_EQ(reqs[0].before_khz, 200u);
+  EXPECT_EQ(reqs[0].before_khz, 100u);
   EXPECT_EQ(reqs[2].core, CoreId{3});
   EXPECT_EQ(reqs[2].before_khz, 100u);
 
@@ -270,7 +275,7 @@ TEST(GovernorSlot, DestroyingTheLeaseRestoresAndFrees) {
     ASSERT_TRUE((*lease)->set_min(CoreId{1}));
   }
   EXPECT_FALSE(slot.leased());
-  EXPECT_EQ(sim(slot).current_frequency(CoreId{1}), 3'000'000u);
+  EXPECT_EQ(sim(slot).current_frequency(CoreId{1}), sim(slot).baseline_frequency(CoreId{1}));
   EXPECT_EQ(sim(slot).requests().back().action, FrequencyAction::Baseline);
 }
 
@@ -300,7 +305,7 @@ TEST(GovernorSlot, MovedFromLeaseIsEmptyAndInert) {
   b = std::move(empty);  // assigning over a held lease releases it
   EXPECT_FALSE(b);
   EXPECT_FALSE(slot.leased());
-  EXPECT_EQ(sim(slot).current_frequency(CoreId{0}), 3'000'000u);
+  EXPECT_EQ(sim(slot).current_frequency(CoreId{0}), sim(slot).baseline_frequency(CoreId{0}));
 }
 
 TEST(GovernorSlot, MoveAssignmentReleasesTheOverwrittenLease) {
@@ -313,7 +318,8 @@ TEST(GovernorSlot, MoveAssignmentReleasesTheOverwrittenLease) {
 
   *a = std::move(*b);
   EXPECT_FALSE(one.leased()) << "the lease that was overwritten is released";
-  EXPECT_EQ(sim(one).current_frequency(CoreId{0}), 3'000'000u) << "and its baselines restored";
+  EXPECT_EQ(sim(one).current_frequency(CoreId{0}), sim(one).baseline_frequency(CoreId{0}))
+      << "and its baselines restored";
   EXPECT_TRUE(two.leased());
   EXPECT_EQ((*a)->cores(), (CpuSet{1}));
   a->release();
@@ -353,9 +359,9 @@ TEST(GovernorSlot, FailedRestoreStillRestoresTheRestAndFrees) {
     for (uint32_t c : {0u, 1u, 2u}) ASSERT_TRUE((*lease)->set_min(CoreId{c}));
   }
   EXPECT_FALSE(slot.leased());
-  EXPECT_EQ(slot.peek()->current_frequency(CoreId{0}), 300u);
+  EXPECT_EQ(slot.peek()->current_frequency(CoreId{0}), 200u);
   EXPECT_EQ(slot.peek()->current_frequency(CoreId{1}), 100u) << "this core's restore failed";
-  EXPECT_EQ(slot.peek()->current_frequency(CoreId{2}), 300u) << "a failure does not stop the others";
+  EXPECT_EQ(slot.peek()->current_frequency(CoreId{2}), 200u) << "a failure does not stop the others";
   EXPECT_TRUE(slot.acquire());
 }
 
