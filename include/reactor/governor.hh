@@ -42,8 +42,17 @@ class Governor {
   virtual Result<void> step_down(CoreId core) = 0;
   virtual Result<void> set_max(CoreId core) = 0;
   virtual Result<void> set_min(CoreId core) = 0;
-  /// Back to the frequency the core had when the governor was created.
+  /// Back to the frequency the core had when the governor took control.
   virtual Result<void> restore_baseline(CoreId core) = 0;
+  /// Called by GovernorSlot when a lease is taken, before any request: a
+  /// governor that holds platform state only while leased takes it here
+  /// (rte_power takes the cores from their kernel cpufreq governor). An
+  /// error refuses the lease.
+  virtual Result<void> on_lease() { return {}; }
+  /// Called by GovernorSlot after a released lease restored the baselines:
+  /// give the platform state back (rte_power_exit returns each core to the
+  /// cpufreq governor it had before).
+  virtual void on_release() noexcept {}
 };
 
 class GovernorSlot;

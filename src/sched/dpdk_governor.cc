@@ -5,18 +5,23 @@
 //      scaling_driver. Most VMs have none; then we fail here, before EAL is
 //      touched, so the process keeps its affinity and no DPDK state exists,
 //      and the message tells the operator to use the simulated governor;
-//   2. start EAL once per process (detail::init_eal_once; rte_power needs
+//   2. refuse a core set that splits a physical core's SMT siblings (as
+//      SPDK's governor does): down-clocking it would slow a CPU outside the
+//      pool;
+//   3. start EAL once per process (detail::init_eal_once; rte_power needs
 //      it). lcore N is CPU N because EAL is started with -l <cores>;
-//   3. rte_power_init per core: rte_power picks the first environment that
-//      works (acpi, pstate, cppc, then a KVM guest channel) and switches the
-//      core's scaling governor to the one it drives;
-//   4. enable turbo where it is available and off (as SPDK's governor does),
-//      remembering which cores we changed;
-//   5. record each core's frequency index as its baseline: that is where
-//      rte_power left the core when it took control, and where a released
-//      GovernorLease puts it back.
-// Destruction reverses 4 and 3: turbo off where we turned it on, then
-// rte_power_exit, which gives the core back to its original kernel governor.
+//   4. activate once to prove rte_power can drive every core, then
+//      deactivate: the cores go back to their kernel governor until a
+//      policy leases this governor.
+// Activation (a lease is taken): rte_power_init per core (rte_power picks the
+// first environment that works -- acpi, pstate, cppc, then a KVM guest
+// channel -- and switches the core's scaling governor to the one it drives);
+// enable turbo where available and off (as SPDK's governor does); record each
+// core's frequency index as its baseline. Deactivation (the lease ended and
+// the baselines were restored) reverses it: turbo off where we turned it on,
+// then rte_power_exit, which gives the core back to the cpufreq governor it
+// had before (ondemand, schedutil, ...). So while no policy holds the
+// governor -- static, or dynamic without one -- the kernel governs again.
 //
 // Thread: the control thread only (sysfs writes are slow; never a reactor).
 
@@ -65,6 +70,32 @@ Result<std::string> probe_cpufreq(const CpuSet& cores, std::string_view root) {
   return first_driver;
 }
 
+Result<void> check_smt_siblings(const CpuSet& cores, std::string_view root) {
+  namespace fs = std::filesystem;
+  for (CoreId core : cores.cores()) {
+    const fs::path file = fs::path(root) / fmt::format("cpu{}", core.value) / "topology" / "thread_siblings_list";
+    std::ifstream in(file);
+    std::string text;
+    if (!in || !std::getline(in, text) || text.empty())
+      return make_error(Errc::unsupported,
+                        fmt::format("cannot read the SMT siblings of core {} ({}): the governor needs them",
+                                    core.value, file.string()));
+    auto siblings = CpuSet::parse_list(text);
+    if (!siblings)
+      return make_error(Errc::unsupported, fmt::format("cannot parse the SMT siblings of core {} ({}: '{}')",
+                                                       core.value, file.string(), text));
+    for (CoreId s : siblings->cores()) {
+      if (!cores.test(s))
+        return make_error(Errc::unsupported,
+                          fmt::format("core {} shares its physical core with CPU {}, which is not a reactor core: "
+                                      "frequency changes would slow CPU {} too; give the pool both SMT siblings "
+                                      "(cores {}) or use no governor",
+                                      core.value, s.value, s.value, siblings->to_list()));
+    }
+  }
+  return {};
+}
+
 }  // namespace detail
 
 namespace {
@@ -92,7 +123,10 @@ class DpdkGovernor final : public Governor {
 
   DpdkGovernor(const DpdkGovernor&) = delete;
   DpdkGovernor& operator=(const DpdkGovernor&) = delete;
-  ~DpdkGovernor() override { shutdown(cores_.cores()); }
+  ~DpdkGovernor() override { deactivate(); }
+
+  Result<void> on_lease() override { return activate(); }
+  void on_release() noexcept override { deactivate(); }
 
   std::string name() const override { return "dpdk_governor"; }
   std::string environment() const override { return environment_; }
@@ -102,7 +136,7 @@ class DpdkGovernor final : public Governor {
   CpuSet cores() const override { return cores_; }
 
   std::vector<uint32_t> available_frequencies(CoreId core) const override {
-    if (!cores_.test(core)) return {};
+    if (!cores_.test(core) || !active_) return {};
     std::vector<uint32_t> freqs(kMaxFrequencies);
     const uint32_t n = rte_power_freqs(core.value, freqs.data(), kMaxFrequencies);
     freqs.resize(std::min(n, kMaxFrequencies));
@@ -110,7 +144,7 @@ class DpdkGovernor final : public Governor {
   }
 
   uint32_t current_frequency(CoreId core) const override {
-    if (!cores_.test(core)) return 0;
+    if (!cores_.test(core) || !active_) return 0;
     const uint32_t index = rte_power_get_freq(core.value);
     const std::vector<uint32_t> freqs = available_frequencies(core);
     return index < freqs.size() ? freqs[index] : 0;
@@ -143,7 +177,10 @@ class DpdkGovernor final : public Governor {
   explicit DpdkGovernor(const CpuSet& cores) : cores_(cores), state_(cores.cores().back().value + 1) {}
 
   Result<void> check_core(CoreId core) const {
-    if (cores_.test(core)) return {};
+    if (cores_.test(core) && active_) return {};
+    if (cores_.test(core))
+      return make_error(Errc::busy, fmt::format("dpdk_governor: core {} is not under rte_power (no lease held)",
+                                                core.value));
     return make_error(Errc::invalid_argument,
                       fmt::format("core {} is not governed by dpdk_governor (governed cores: {})",
                                   core.value, cores_.to_list()));
@@ -159,12 +196,53 @@ class DpdkGovernor final : public Governor {
     return {};
   }
 
-  // Undoes creation steps 4 and 3 for `done` (the cores rte_power controls).
+  // Takes every core from its kernel governor (see the header). On failure
+  // the cores taken so far are given back.
+  Result<void> activate() {
+    if (active_) return {};
+    std::vector<CoreId> controlled;
+    for (CoreId core : cores_.cores()) {
+      if (rte_power_init(core.value) != 0) {
+        shutdown(controlled);
+        return make_error(Errc::unsupported,
+                          fmt::format("rte_power cannot control core {} (scaling driver '{}'): it needs a "
+                                      "supported driver and write access to /sys/devices/system/cpu/cpu{}/"
+                                      "cpufreq (see the POWER log lines); use --governor sim to simulate",
+                                      core.value, driver_, core.value));
+      }
+      controlled.push_back(core);
+    }
+    environment_ = environment_name(rte_power_get_env());
+    for (CoreId core : controlled) {
+      CoreState& st = state_[core.value];
+      st = CoreState{};
+      rte_power_core_capabilities caps{};
+      if (rte_power_get_capabilities != nullptr && rte_power_get_capabilities(core.value, &caps) == 0 &&
+          caps.turbo) {
+        turbo_ = true;
+        if (rte_power_turbo_status(core.value) == 0) st.turbo_enabled_here = rte_power_freq_enable_turbo(core.value) == 0;
+      }
+      const uint32_t index = rte_power_get_freq(core.value);
+      if (index < kMaxFrequencies) st.baseline_index = index;  // else RTE_POWER_INVALID_FREQ_INDEX or -ENOTSUP
+    }
+    active_ = true;
+    return {};
+  }
+
+  // Gives every core back to the kernel governor it had before activate().
+  void deactivate() noexcept {
+    if (!active_) return;
+    shutdown(cores_.cores());
+    active_ = false;
+  }
+
+  // Turbo off where we turned it on, then rte_power_exit, for `done`.
   void shutdown(const std::vector<CoreId>& done) noexcept {
     for (CoreId core : done) {
       if (state_[core.value].turbo_enabled_here && rte_power_freq_disable_turbo(core.value) < 0) {
         log(LogLevel::Warn, "dpdk_governor: cannot turn turbo back off on core {}", core.value);
       }
+      state_[core.value].turbo_enabled_here = false;
       if (rte_power_exit(core.value) != 0) {
         log(LogLevel::Warn, "dpdk_governor: rte_power_exit failed on core {}", core.value);
       }
@@ -173,50 +251,31 @@ class DpdkGovernor final : public Governor {
 
   CpuSet cores_;
   std::vector<CoreState> state_;  // indexed by core value
+  std::string driver_;
   std::string environment_ = "unknown";
   bool turbo_ = false;
+  bool active_ = false;  // rte_power controls the cores (a lease is held)
 };
 
 Result<std::unique_ptr<Governor>> DpdkGovernor::create(const CpuSet& cores) {
   auto driver = detail::probe_cpufreq(cores);  // step 1
   if (!driver) return tl::unexpected(driver.error());
+  if (auto smt = detail::check_smt_siblings(cores); !smt) return tl::unexpected(smt.error());  // step 2
 
-  if (auto eal = detail::init_eal_once(cores); !eal) {  // step 2
+  if (auto eal = detail::init_eal_once(cores); !eal) {  // step 3
     return make_error(Errc::unsupported,
                       fmt::format("dpdk_governor needs DPDK EAL, which cannot start: {}", eal.error().message));
   }
 
   std::unique_ptr<DpdkGovernor> gov(new DpdkGovernor(cores));
-  std::vector<CoreId> controlled;
-  for (CoreId core : cores.cores()) {  // step 3
-    if (rte_power_init(core.value) != 0) {
-      gov->shutdown(controlled);
-      gov->cores_ = CpuSet{};  // nothing left for the destructor to undo
-      return make_error(Errc::unsupported,
-                        fmt::format("rte_power cannot control core {} (scaling driver '{}'): it needs a "
-                                    "supported driver and write access to /sys/devices/system/cpu/cpu{}/"
-                                    "cpufreq (see the POWER log lines); use --governor sim to simulate",
-                                    core.value, *driver, core.value));
-    }
-    controlled.push_back(core);
+  gov->driver_ = *driver;
+  if (auto ok = gov->activate(); !ok) {  // step 4
+    gov->cores_ = CpuSet{};
+    return tl::unexpected(ok.error());
   }
-  gov->environment_ = environment_name(rte_power_get_env());
-
-  for (CoreId core : controlled) {
-    CoreState& st = gov->state_[core.value];
-    rte_power_core_capabilities caps{};
-    if (rte_power_get_capabilities != nullptr && rte_power_get_capabilities(core.value, &caps) == 0 &&
-        caps.turbo) {  // step 4
-      gov->turbo_ = true;
-      if (rte_power_turbo_status(core.value) == 0) {
-        st.turbo_enabled_here = rte_power_freq_enable_turbo(core.value) == 0;
-      }
-    }
-    const uint32_t index = rte_power_get_freq(core.value);  // step 5
-    if (index < kMaxFrequencies) st.baseline_index = index;  // else RTE_POWER_INVALID_FREQ_INDEX or -ENOTSUP
-  }
-  log(LogLevel::Info, "dpdk_governor: controlling cores {} through {} (cpufreq driver {})",
-      cores.to_list(), gov->environment_, *driver);
+  gov->deactivate();
+  log(LogLevel::Info, "dpdk_governor: can control cores {} through {} (cpufreq driver {}); the kernel governs "
+      "them until a policy leases it", cores.to_list(), gov->environment_, *driver);
   return std::unique_ptr<Governor>(std::move(gov));
 }
 

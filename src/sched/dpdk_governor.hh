@@ -20,4 +20,11 @@ inline constexpr std::string_view kSysCpuRoot = "/sys/devices/system/cpu";
 /// Any thread.
 Result<std::string> probe_cpufreq(const CpuSet& cores, std::string_view root = kSysCpuRoot);
 
+/// Checks that `cores` never splits a physical core: for every core, all of
+/// its SMT siblings (`<root>/cpu<N>/topology/thread_siblings_list`) are in
+/// `cores` too. Otherwise down-clocking one would slow a sibling CPU outside
+/// the pool. Errors (Errc::unsupported): the siblings cannot be read, or the
+/// first core whose sibling is missing, naming both.
+Result<void> check_smt_siblings(const CpuSet& cores, std::string_view root = kSysCpuRoot);
+
 }  // namespace reactor::detail

@@ -6,10 +6,13 @@
 //     at the slot; a lease is only created by acquire(), which refuses while
 //     leased, and moving a lease transfers (never duplicates) the pointer. So
 //     a second concurrent lease cannot exist.
+//   - Taking a lease first calls Governor::on_lease() (a governor may take
+//     platform state only while leased); its failure refuses the lease.
 //   - Ending a lease (release(), destruction, being assigned over) first
-//     restores the baseline of every core the governor controls, then frees
-//     the slot: the next holder never starts from the previous one's
-//     frequencies. A restore that fails is logged and the remaining cores are
+//     restores the baseline of every core the governor controls, then calls
+//     Governor::on_release() (the DPDK governor gives the cores back to their
+//     kernel cpufreq governor), then frees the slot: the next holder never
+//     starts from the previous one's frequencies. A restore that fails is logged and the remaining cores are
 //     still restored; release() cannot fail (it runs in destructors).
 //   - The slot outlives its leases (the Runtime owns both orders of
 //     destruction); destroying it while leased is a bug and asserts.
@@ -69,6 +72,10 @@ Result<GovernorLease> GovernorSlot::acquire() {
                                   "it; the holder must release it first)",
                                   governor_->name()));
   }
+  if (auto ok = governor_->on_lease(); !ok) {
+    return make_error(ok.error().code, fmt::format("the governor '{}' cannot be leased: {}", governor_->name(),
+                                                   ok.error().message));
+  }
   leased_ = true;
   return GovernorLease(this);
 }
@@ -88,6 +95,7 @@ void GovernorSlot::on_release() noexcept {
   } catch (...) {
     log(LogLevel::Error, "governor lease release: restoring baselines threw a non-standard exception");
   }
+  governor_->on_release();
   leased_ = false;
 }
 

@@ -103,6 +103,29 @@ TEST_F(FakeSysfs, ProbeNamesAMissingScalingDriver) {
       << r.error().message;
 }
 
+TEST_F(FakeSysfs, SmtSiblingsInsideThePoolAreAccepted) {
+  for (uint32_t c : {0u, 1u, 2u, 3u}) {
+    fs::create_directories(root_ / fmt::format("cpu{}", c) / "topology");
+    std::ofstream(root_ / fmt::format("cpu{}", c) / "topology" / "thread_siblings_list")
+        << (c % 2 == 0 ? fmt::format("{},{}", c, c + 1) : fmt::format("{}-{}", c - 1, c)) << "\n";
+  }
+  EXPECT_TRUE(detail::check_smt_siblings(CpuSet{0, 1, 2, 3}, root_.string()));
+  EXPECT_TRUE(detail::check_smt_siblings(CpuSet{2, 3}, root_.string()));
+  // Core 2 without its sibling 3: refused, naming both.
+  auto split = detail::check_smt_siblings(CpuSet{0, 1, 2}, root_.string());
+  ASSERT_FALSE(split);
+  EXPECT_EQ(split.error().code, Errc::unsupported);
+  EXPECT_NE(split.error().message.find("core 2 shares its physical core with CPU 3"), std::string::npos)
+      << split.error().message;
+}
+
+TEST_F(FakeSysfs, UnreadableSmtSiblingsAreRefused) {
+  auto r = detail::check_smt_siblings(CpuSet{0}, root_.string());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("cannot read the SMT siblings of core 0"), std::string::npos)
+      << r.error().message;
+}
+
 TEST(DpdkGovernorProbe, NoCoresIsInvalid) {
   auto r = detail::probe_cpufreq(CpuSet{});
   ASSERT_FALSE(r);
@@ -153,12 +176,28 @@ bool driver_supported_by_dpdk(const std::string& driver) {
 
 TEST(DpdkGovernor, ControlsRealFrequencies) {
   const CoreId core = allowed_cores().first();
-  const CpuSet one{core.value};
-  auto probe = detail::probe_cpufreq(one);
+  auto probe = detail::probe_cpufreq(CpuSet{core.value});
   if (!probe) GTEST_SKIP() << "no cpufreq on this machine: " << probe.error().message;
+  // The governor refuses to split a physical core: take the core with its SMT siblings.
+  CpuSet cores{core.value};
+  {
+    std::ifstream in(fmt::format("/sys/devices/system/cpu/cpu{}/topology/thread_siblings_list", core.value));
+    std::string text;
+    if (std::getline(in, text))
+      if (auto sib = CpuSet::parse_list(text)) cores = *sib;
+  }
+  if (!cores.is_subset_of(allowed_cores())) GTEST_SKIP() << "the SMT siblings of core " << core.value << " are not all allowed";
+  const std::string governor_file = fmt::format("/sys/devices/system/cpu/cpu{}/cpufreq/scaling_governor", core.value);
+  auto read_governor = [&] {
+    std::ifstream in(governor_file);
+    std::string g;
+    std::getline(in, g);
+    return g;
+  };
+  const std::string kernel_governor = read_governor();
 
   const cpu_set_t before = thread_affinity();
-  auto made = make_dpdk_governor(one);
+  auto made = make_dpdk_governor(cores);
   if (!made) {
     if (geteuid() != 0 || !driver_supported_by_dpdk(*probe)) {
       GTEST_SKIP() << "rte_power cannot drive this host (driver " << *probe << ", euid " << geteuid()
@@ -168,29 +207,26 @@ TEST(DpdkGovernor, ControlsRealFrequencies) {
   }
   const cpu_set_t after = thread_affinity();
   EXPECT_TRUE(CPU_EQUAL(&before, &after)) << "EAL init must restore this thread's affinity";
-
-  Governor& gov = **made;
-  EXPECT_EQ(gov.name(), "dpdk_governor");
-  const std::string env = gov.environment();
-  EXPECT_TRUE(env == "acpi-cpufreq" || env == "kvm" || env == "intel-pstate" || env == "cppc-cpufreq" ||
-              env == "amd-pstate" || env == "unknown")
-      << env;
-  EXPECT_EQ(gov.cores(), one);
-
-  auto bad = gov.step_up(CoreId{core.value + 1});
-  ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().code, Errc::invalid_argument);
-
-  const std::vector<uint32_t> freqs = gov.available_frequencies(core);
-  if (env == "kvm") GTEST_SKIP() << "a KVM guest channel reports no frequencies";
-  ASSERT_FALSE(freqs.empty());
-  const uint32_t baseline = gov.current_frequency(core);
-  EXPECT_NE(baseline, 0u);
+  EXPECT_EQ(read_governor(), kernel_governor) << "no lease yet: the kernel governor stays in charge";
 
   GovernorSlot slot(std::move(*made));
+  const Governor& gov = *slot.peek();
+  EXPECT_EQ(gov.name(), "dpdk_governor");
+  EXPECT_EQ(gov.cores(), cores);
   {
     auto lease = slot.acquire();
     ASSERT_TRUE(lease) << lease.error().message;
+    const std::string env = gov.environment();
+    EXPECT_TRUE(env == "acpi-cpufreq" || env == "kvm" || env == "intel-pstate" || env == "cppc-cpufreq" ||
+                env == "amd-pstate" || env == "unknown")
+        << env;
+    auto bad = (*lease)->step_up(CoreId{cores.cores().back().value + 1});
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, Errc::invalid_argument);
+    const std::vector<uint32_t> freqs = gov.available_frequencies(core);
+    if (env == "kvm") GTEST_SKIP() << "a KVM guest channel reports no frequencies";
+    ASSERT_FALSE(freqs.empty());
+    EXPECT_NE(gov.current_frequency(core), 0u);
     ASSERT_TRUE((*lease)->set_min(core));
     EXPECT_EQ((*lease)->current_frequency(core), freqs.back());
     if (freqs.size() >= 2) {
@@ -200,7 +236,9 @@ TEST(DpdkGovernor, ControlsRealFrequencies) {
     ASSERT_TRUE((*lease)->set_max(core));
     ASSERT_TRUE((*lease)->set_min(core));
   }
-  EXPECT_EQ(slot.peek()->current_frequency(core), baseline) << "the lease restored the baseline";
+  // The lease ended: baselines restored, then rte_power_exit gave the core back.
+  EXPECT_EQ(read_governor(), kernel_governor) << "the kernel governor is back while no policy holds the lease";
+  EXPECT_TRUE(gov.available_frequencies(core).empty()) << "rte_power no longer controls the core";
 }
 
 }  // namespace

@@ -387,3 +387,63 @@ TEST_F(GovernorSlotDeathTest, DereferencingAnEmptyLeaseIsABug) {
 
 }  // namespace
 }  // namespace reactor
+
+namespace reactor {
+namespace {
+
+// Records the order of lease hooks and restores; can refuse a lease.
+class HookedGovernor final : public Governor {
+ public:
+  explicit HookedGovernor(std::vector<std::string>& log, bool refuse = false) : log_(log), refuse_(refuse) {}
+  std::string name() const override { return "hooked"; }
+  std::string environment() const override { return "test"; }
+  GovernorCapabilities capabilities() const override { return {}; }
+  CpuSet cores() const override { return CpuSet{0, 1}; }
+  std::vector<uint32_t> available_frequencies(CoreId) const override { return {2, 1}; }
+  uint32_t current_frequency(CoreId) const override { return 1; }
+  Result<void> step_up(CoreId) override { return {}; }
+  Result<void> step_down(CoreId) override { return {}; }
+  Result<void> set_max(CoreId) override { return {}; }
+  Result<void> set_min(CoreId) override { return {}; }
+  Result<void> restore_baseline(CoreId c) override {
+    log_.push_back(fmt::format("baseline {}", c.value));
+    return {};
+  }
+  Result<void> on_lease() override {
+    log_.push_back("lease");
+    if (refuse_) return make_error(Errc::unsupported, "rte_power cannot control core 0 (simulated)");
+    return {};
+  }
+  void on_release() noexcept override { log_.push_back("release"); }
+
+ private:
+  std::vector<std::string>& log_;
+  bool refuse_;
+};
+
+TEST(GovernorSlot, LeaseHooksWrapTheLeaseAndReleaseComesAfterTheBaselines) {
+  std::vector<std::string> log;
+  GovernorSlot slot(std::make_unique<HookedGovernor>(log));
+  {
+    auto lease = slot.acquire();
+    ASSERT_TRUE(lease);
+    EXPECT_EQ(log, (std::vector<std::string>{"lease"}));
+  }
+  EXPECT_EQ(log, (std::vector<std::string>{"lease", "baseline 0", "baseline 1", "release"}));
+  EXPECT_FALSE(slot.leased());
+}
+
+TEST(GovernorSlot, AGovernorRefusingTheLeaseLeavesTheSlotFree) {
+  std::vector<std::string> log;
+  GovernorSlot slot(std::make_unique<HookedGovernor>(log, /*refuse=*/true));
+  auto lease = slot.acquire();
+  ASSERT_FALSE(lease);
+  EXPECT_EQ(lease.error().code, Errc::unsupported);
+  EXPECT_NE(lease.error().message.find("cannot be leased: rte_power cannot control core 0"), std::string::npos)
+      << lease.error().message;
+  EXPECT_FALSE(slot.leased());
+  EXPECT_EQ(log, (std::vector<std::string>{"lease"})) << "nothing to restore or release";
+}
+
+}  // namespace
+}  // namespace reactor
