@@ -33,6 +33,15 @@ struct DynamicOptions {
   uint32_t core_busy = 95;   ///< a core past this is overloaded: spread
 };
 
+/// Dynamic leaves a thread where it is for this many rounds after it moved
+/// (ThreadLoad::rounds_since_move < this), unless its core is at core_busy.
+/// The round right after a move measures the migration itself (cold caches,
+/// I/O still completing on the old core, messages in flight); waiting three
+/// periods gives at least two clean samples on the new core before judging it
+/// again, and bounds any back-and-forth to one move per four periods (4 s at
+/// the default period).
+inline constexpr uint32_t kDynamicSettleRounds = 3;
+
 /// One `mappings` entry of the static policy: thread -> home core.
 struct HomeMapping {
   ThreadId thread;

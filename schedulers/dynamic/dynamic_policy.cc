@@ -6,33 +6,58 @@
 //   pass 1  every idle thread (load < load_limit) goes to the main core;
 //   pass 2  every active thread goes to find_optimal_core(): the main core if
 //           it has room, else a lower core with room (consolidate on low ids),
-//           else -- when its core is at core_limit -- any core with room, or
-//           the least busy one;
-//   modes   a core left with no thread that hosts none now -> Interrupt (and
-//           minimum frequency); a core with threads -> Poll (non-main ones at
-//           maximum frequency: only busy threads live off the main core);
-//           a core emptied this round keeps its mode until the next round,
-//           because a reactor only sleeps once its threads have left;
-//   main    frequency: maximum when busy threads live elsewhere, else one step
+//           else -- when its core is at core_limit -- any core with room;
+//   modes   a core where a busy thread ends the round polls (non-main ones at
+//           maximum frequency); every other core sleeps in Interrupt mode
+//           (non-main ones at minimum frequency): its reactor still wakes for
+//           its threads' messages, timers and I/O;
+//   main    frequency: maximum when a busy thread ends on main, else one step
 //           up if main was more busy than idle, else one step down (an idle
 //           process walks main down to its lowest frequency).
-// Thresholds (defaults 20/80/95) and the per-move bookkeeping (including the
-// rescale that keeps an overloaded source looking full for the rest of the
-// round) follow SPDK's dynamic scheduler, whose behaviour SPDK's tools and
-// tests expect from us.
+// Thresholds (defaults 20/80/95), the fits()/at_limit() rules and the per-move
+// bookkeeping (including the rescale that keeps an overloaded source looking
+// full for the rest of the round) follow SPDK's dynamic scheduler
+// (rpc-compat.md 4.3); cores are scanned in ascending id whatever the
+// snapshot's order, threads in snapshot order.
 //
-// Deviations from SPDK, on purpose:
-//   - a thread is never planned outside its cpumask: an idle thread whose mask
-//     excludes the main core stays where it is (SPDK moves it to main anyway);
-//   - a thread on an isolated core is never moved, and no thread is moved to
-//     an isolated core (this includes an isolated main core: then idle threads
-//     stay put).
-// Threads are visited in snapshot order, cores in ascending id, so the same
-// snapshot always yields the same plan; a thread moves at most once (pass 1
-// only looks at idle threads, pass 2 only at active ones).
+// Where we differ from SPDK, on purpose (README.md lists the same):
+//   - cpumask: a thread is never planned outside its cpumask; an idle thread
+//     whose mask excludes the main core stays where it is (SPDK moves it to
+//     main anyway).
+//   - isolated cores: no thread is moved to or from one (an isolated main
+//     core leaves idle threads where they are).
+//   - idle cores sleep: a core where no busy thread ends the round goes to
+//     Interrupt mode, the main core and cores hosting idle threads included
+//     (SPDK only sleeps a core that hosts no thread at all).
+//   - frequencies follow busy threads: Max for a non-main core where a busy
+//     thread ends, Min for one where none does; main is Max only when a busy
+//     thread ends on it, else a step up or down by its own busy vs idle (SPDK
+//     sets main to Max whenever busy threads run anywhere).
+//   - moved threads settle: a thread that moved fewer than
+//     kDynamicSettleRounds (3) rounds ago stays put unless its core is at
+//     core_busy.
+//   - no swaps: within one plan a core either gives or receives threads,
+//     never both. This holds across both passes in visiting order: a main
+//     core that received idle threads sheds no busy thread until the next
+//     round, and a core that gave an idle thread to main receives no busy
+//     thread this round.
+//   - no overfilling: a busy thread only moves to a core that fits it (no
+//     thread, slept the whole round, or stays under core_limit); when none
+//     does it stays (SPDK falls back to the least busy core, room or not).
+//   - stalled reactors: a stalled core (no tick counted while awake) is never
+//     a destination, its threads are not moved (a stuck reactor cannot hand
+//     them over, and a planned move would free load that is not freed), and
+//     it gets no mode or frequency request (it could not acknowledge it).
+//     A core that slept the whole round (no sample, not stalled) still fits.
+// Every core that is not stalled gets exactly one mode request, including a
+// core that has no sample and nothing planned (Interrupt: it is asleep and
+// stays so). The same snapshot always yields the same plan; a thread moves at
+// most once (pass 1 only looks at idle threads, pass 2 only at active ones).
 
 #include <algorithm>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -64,13 +89,14 @@ struct WorkCore {
 };
 
 /// Why find_optimal_core() chose its answer (for the move's reason).
-enum class Choice { Stay, Main, Lower, Spread, LeastBusy };
+enum class Choice { Stay, Main, Lower, Spread };
 
 class DynamicRound {
  public:
   DynamicRound(const LoadSnapshot& s, const DynamicOptions& o) : s_(s), o_(o), index_(s) {
-    work_.resize(s.cores.size());
-    for (size_t i = 0; i < s.cores.size(); ++i) {
+    const size_t n = s.cores.size();
+    work_.resize(n);
+    for (size_t i = 0; i < n; ++i) {
       work_[i].busy = s.cores[i].busy;
       work_[i].idle = s.cores[i].idle;
     }
@@ -79,18 +105,25 @@ class DynamicRound {
       cur_[t] = index_[s.threads[t].core];
       if (cur_[t] >= 0) ++work_[static_cast<size_t>(cur_[t])].count;
     }
-    initial_count_.reserve(work_.size());
-    for (const WorkCore& w : work_) initial_count_.push_back(w.count);
     main_ = index_[s.main_core];
-    sorted_ = std::is_sorted(s.cores.begin(), s.cores.end(),
-                             [](const CoreLoad& a, const CoreLoad& b) { return a.id < b.id; });
+    // Ascending id, whatever the snapshot's order (its contract says sorted;
+    // hand-built ones may not be): SPDK scans cores from the lowest id.
+    order_.resize(n);
+    for (size_t i = 0; i < n; ++i) order_[i] = static_cast<int32_t>(i);
+    if (!std::is_sorted(s.cores.begin(), s.cores.end(),
+                        [](const CoreLoad& a, const CoreLoad& b) { return a.id < b.id; }))
+      std::sort(order_.begin(), order_.end(), [&](int32_t a, int32_t b) { return core(a).id < core(b).id; });
+    rank_.resize(n);
+    for (size_t r = 0; r < n; ++r) rank_[static_cast<size_t>(order_[r])] = static_cast<int32_t>(r);
+    gave_.resize(n, 0);
+    got_.resize(n, 0);
   }
 
   Plan run() {
     for (size_t t = 0; t < s_.threads.size(); ++t)
-      if (movable(t) && load(t) < o_.load_limit) place_idle(t);
+      if (cur_[t] >= 0 && load(t) < o_.load_limit) place_idle(t);
     for (size_t t = 0; t < s_.threads.size(); ++t)
-      if (movable(t) && load(t) >= o_.load_limit) place_active(t);
+      if (cur_[t] >= 0 && load(t) >= o_.load_limit) place_active(t);
     plan_modes_and_frequencies();
     return std::move(plan_);
   }
@@ -99,22 +132,43 @@ class DynamicRound {
   const CoreLoad& core(int32_t i) const { return s_.cores[static_cast<size_t>(i)]; }
   WorkCore& work(int32_t i) { return work_[static_cast<size_t>(i)]; }
   uint32_t load(size_t t) const { return safe_percent(s_.threads[t].busy, s_.threads[t].idle); }
+  bool settled(size_t t) const { return s_.threads[t].rounds_since_move >= kDynamicSettleRounds; }
 
-  /// On a known, non-isolated core: pass 1 and 2 may look at it.
-  bool movable(size_t t) const { return cur_[t] >= 0 && !core(cur_[t]).isolated; }
+  /// Whether thread `t` may leave its core this round: not isolated, not
+  /// stalled, the core has not received a thread in this plan (no swaps),
+  /// and the thread has settled unless its core is at core_busy.
+  bool may_leave(size_t t) {
+    const int32_t from = cur_[t];
+    const CoreLoad& c = core(from);
+    if (c.isolated || c.stalled || got_[static_cast<size_t>(from)]) return false;
+    return settled(t) || work(from).pct() >= o_.core_busy;
+  }
 
-  /// A core the thread may be planned on: known, not isolated, in its cpumask.
-  bool allowed(size_t t, int32_t i) const {
-    return i >= 0 && !core(i).isolated && s_.threads[t].cpumask.test(core(i).id);
+  /// A core thread `t` may be planned on: known, not isolated, not stalled,
+  /// in its cpumask, and not a core that gave a thread away in this plan.
+  bool may_receive(size_t t, int32_t i) const {
+    if (i < 0) return false;
+    const CoreLoad& c = core(i);
+    return !c.isolated && !c.stalled && !gave_[static_cast<size_t>(i)] && s_.threads[t].cpumask.test(c.id);
+  }
+
+  /// For the reason of a move that the core_busy exception allowed.
+  std::string unsettled_note(size_t t, int32_t from) {
+    if (settled(t)) return {};
+    return fmt::format(" (moved {} round(s) ago, but core {} is at core_busy {}: {}% busy)",
+                       s_.threads[t].rounds_since_move + 1, core(from).id.value, o_.core_busy, work(from).pct());
   }
 
   void place_idle(size_t t) {
-    if (main_ < 0 || cur_[t] == main_ || !allowed(t, main_)) return;  // idle off-mask threads stay
-    move(t, main_, fmt::format("idle ({}% < load_limit {}): consolidate on main core {}", load(t), o_.load_limit,
-                               core(main_).id.value));
+    const int32_t from = cur_[t];
+    if (main_ < 0 || from == main_ || !may_receive(t, main_) || !may_leave(t)) return;  // idle threads stay
+    move(t, main_,
+         fmt::format("idle ({}% < load_limit {}): consolidate on main core {}{}", load(t), o_.load_limit,
+                     core(main_).id.value, unsettled_note(t, from)));
   }
 
   void place_active(size_t t) {
+    if (!may_leave(t)) return;
     const int32_t from = cur_[t];
     const uint32_t from_pct = work(from).pct();
     const uint32_t from_count = work(from).count;
@@ -134,15 +188,9 @@ class DynamicRound {
         reason = fmt::format("busy ({}%): core {} is at core_limit {} ({}% busy, {} threads); core {} has room",
                              load(t), core(from).id.value, o_.core_limit, from_pct, from_count, id);
         break;
-      case Choice::LeastBusy:
-        reason = fmt::format(
-            "busy ({}%): core {} is at core_limit {} ({}% busy, {} threads) and no core has room: least busy "
-            "core {}",
-            load(t), core(from).id.value, o_.core_limit, from_pct, from_count, id);
-        break;
       case Choice::Stay: return;
     }
-    move(t, to, std::move(reason));
+    move(t, to, reason + unsettled_note(t, from));
   }
 
   /// More than one thread, some work, and at least core_limit busy.
@@ -152,11 +200,13 @@ class DynamicRound {
   }
 
   /// Whether moving thread `t` onto core `i` keeps `i` under core_limit.
+  /// Callers have already excluded stalled cores, so a core without a sample
+  /// slept the whole round: it has room.
   bool fits(size_t t, int32_t i) {
     if (i == cur_[t]) return true;
     const WorkCore& w = work(i);
-    if (w.busy == 0 && w.idle == 0) return true;  // no sample (slept all round): room by definition
-    if (w.count == 0) return true;
+    if (w.busy == 0 && w.idle == 0) return true;
+    if (w.count == 0) return true;  // a core of its own
     const uint64_t tb = s_.threads[t].busy;
     if (w.idle < tb) return false;
     return safe_percent(saturating_add(w.busy, tb), w.idle - tb) < o_.core_limit;
@@ -166,22 +216,19 @@ class DynamicRound {
     const int32_t cur = cur_[t];
     const bool lim = at_limit(cur);
     const CoreId cur_id = core(cur).id;
-    int32_t least = cur;
-    const CpuSet& mask = s_.threads[t].cpumask;
-    // Past both cur and main, a core can only be chosen when cur is at its
-    // limit; otherwise the answer is already "stay" (same result as scanning
-    // on, which matters at 256 cores x 10,000 threads).
-    const int32_t last_useful = lim || !sorted_ ? static_cast<int32_t>(work_.size()) - 1 : std::max(cur, main_);
-    for (int32_t i = 0; i <= last_useful; ++i) {
-      const CoreLoad& c = core(i);
-      if (c.isolated || !mask.test(c.id)) continue;
-      if (work(i).busy < work(least).busy) least = i;
-      if (i == cur || !fits(t, i)) continue;
+    // Past both cur and main (in ascending id), a core can only be chosen
+    // when cur is at its limit; otherwise the answer is already "stay" (same
+    // result as scanning on, which matters at 256 cores x 10,000 threads).
+    const int32_t n = static_cast<int32_t>(order_.size());
+    const int32_t last_useful =
+        lim ? n - 1 : std::max(rank_[static_cast<size_t>(cur)], main_ < 0 ? -1 : rank_[static_cast<size_t>(main_)]);
+    for (int32_t r = 0; r <= last_useful; ++r) {
+      const int32_t i = order_[static_cast<size_t>(r)];
+      if (i == cur || !may_receive(t, i) || !fits(t, i)) continue;
       if (i == main_) return {i, Choice::Main};
-      if (c.id < cur_id && cur != main_) return {i, Choice::Lower};
+      if (core(i).id < cur_id && cur != main_) return {i, Choice::Lower};
       if (lim) return {i, Choice::Spread};
     }
-    if (lim && least != cur) return {least, Choice::LeastBusy};
     return {cur, Choice::Stay};
   }
 
@@ -205,31 +252,30 @@ class DynamicRound {
       from.idle = total - from.busy;
     }
     if (from.count > 0) --from.count;
+    gave_[static_cast<size_t>(src)] = 1;
+    got_[static_cast<size_t>(dst)] = 1;
     cur_[t] = dst;
     const ThreadLoad& th = s_.threads[t];
     plan_.moves.push_back(ThreadMove{th.id, th.core, core(dst).id, std::move(reason)});
   }
 
   void plan_modes_and_frequencies() {
-    bool busy_elsewhere = false;
+    // Where busy threads end the round (idle ones, pinned or not, do not
+    // keep a core awake: their reactor wakes for their messages and I/O).
+    std::vector<uint8_t> busy_end(work_.size(), 0);
+    for (size_t t = 0; t < s_.threads.size(); ++t)
+      if (cur_[t] >= 0 && load(t) >= o_.load_limit) busy_end[static_cast<size_t>(cur_[t])] = 1;
     for (int32_t i = 0; i < static_cast<int32_t>(work_.size()); ++i) {
       const CoreLoad& c = core(i);
-      const bool hosts_now = c.thread_count > 0 || initial_count_[static_cast<size_t>(i)] > 0;
-      if (work(i).count == 0 && !hosts_now) {
-        plan_.modes.push_back(CoreModeRequest{c.id, ReactorMode::Interrupt});
-        plan_.frequencies.push_back(FrequencyRequest{c.id, FrequencyAction::Min});
-      } else if (work(i).count > 0) {
-        plan_.modes.push_back(CoreModeRequest{c.id, ReactorMode::Poll});
-        if (i != main_) {
-          // Only busy threads live off the main core after pass 1.
-          busy_elsewhere = true;
-          plan_.frequencies.push_back(FrequencyRequest{c.id, FrequencyAction::Max});
-        }
-      }
+      if (c.stalled) continue;  // cannot acknowledge; the runtime reports it
+      const bool busy = busy_end[static_cast<size_t>(i)] != 0;
+      plan_.modes.push_back(CoreModeRequest{c.id, busy ? ReactorMode::Poll : ReactorMode::Interrupt});
+      if (i != main_)
+        plan_.frequencies.push_back(FrequencyRequest{c.id, busy ? FrequencyAction::Max : FrequencyAction::Min});
     }
-    if (main_ < 0) return;
+    if (main_ < 0 || core(main_).stalled) return;
     const CoreId m = core(main_).id;
-    if (busy_elsewhere) plan_.frequencies.push_back(FrequencyRequest{m, FrequencyAction::Max});
+    if (busy_end[static_cast<size_t>(main_)]) plan_.frequencies.push_back(FrequencyRequest{m, FrequencyAction::Max});
     else if (work(main_).busy > work(main_).idle) plan_.frequencies.push_back(FrequencyRequest{m, FrequencyAction::StepUp});
     else plan_.frequencies.push_back(FrequencyRequest{m, FrequencyAction::StepDown});
   }
@@ -238,10 +284,12 @@ class DynamicRound {
   const DynamicOptions& o_;
   const CoreIndex index_;
   std::vector<WorkCore> work_;
-  std::vector<uint32_t> initial_count_;
-  std::vector<int32_t> cur_;  // per thread: index of its (planned) core, -1 if unknown
+  std::vector<int32_t> cur_;    // per thread: index of its (planned) core, -1 if unknown
+  std::vector<int32_t> order_;  // core indices in ascending id
+  std::vector<int32_t> rank_;   // per core index: its position in order_
+  std::vector<uint8_t> gave_;   // per core index: a thread left it in this plan
+  std::vector<uint8_t> got_;    // per core index: a thread arrived in this plan
   int32_t main_ = -1;
-  bool sorted_ = true;  // cores in ascending id (the snapshot's contract; hand-built ones may not be)
   Plan plan_;
 };
 

@@ -1,9 +1,16 @@
-// Dynamic policy: SPDK's dynamic scenarios on hand-built snapshots, our
-// deviations (cpumask, isolated cores), options and the policy object.
+// Dynamic policy: SPDK's dynamic scenarios on hand-built snapshots, one
+// focused test per deliberate difference from SPDK (dynamic_policy.cc lists
+// them), a load model iterated over rounds (placement settles), options and
+// the policy object.
 
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -26,7 +33,7 @@ using FA = FrequencyAction;
 
 const DynamicOptions kDefaults{};
 
-TEST(BalanceDynamic, IdleThreadsConsolidateOnMainThenOtherCoresSleep) {
+TEST(BalanceDynamic, IdleThreadsConsolidateOnMainAndEveryCoreSleeps) {
   // Round 1: one idle (5 %) thread per core.
   const LoadSnapshot s1 = SnapshotBuilder(4)
                               .thread(1, 0, 50, 950)
@@ -43,10 +50,11 @@ TEST(BalanceDynamic, IdleThreadsConsolidateOnMainThenOtherCoresSleep) {
     EXPECT_EQ(m->from, CoreId{static_cast<uint32_t>(t - 1)});
     EXPECT_EQ(m->reason, "idle (5% < load_limit 20): consolidate on main core 0");
   }
-  // Cores 1-3 still host their threads this round: no mode change yet.
-  EXPECT_EQ(mode_of(p1, 0), ReactorMode::Poll);
-  for (uint32_t c = 1; c < 4; ++c) EXPECT_EQ(mode_of(p1, c), std::nullopt) << c;
-  // Nothing busy away from main, main mostly idle: main steps down.
+  // No busy thread anywhere: every core sleeps at once, main included (SPDK
+  // would keep main polling and leave cores 1-3 alone while they host threads).
+  for (uint32_t c = 0; c < 4; ++c) EXPECT_EQ(mode_of(p1, c), ReactorMode::Interrupt) << c;
+  for (uint32_t c = 1; c < 4; ++c) EXPECT_THAT(frequencies_of(p1, c), ElementsAre(FA::Min)) << c;
+  // Main mostly idle: it steps down.
   EXPECT_THAT(frequencies_of(p1, 0), ElementsAre(FA::StepDown));
 
   // Round 2: everything on main, the other reactors emptied and slept.
@@ -58,7 +66,8 @@ TEST(BalanceDynamic, IdleThreadsConsolidateOnMainThenOtherCoresSleep) {
                               .build();
   const Plan p2 = balance_dynamic(s2, kDefaults);
   EXPECT_TRUE(p2.moves.empty());
-  EXPECT_EQ(mode_of(p2, 0), ReactorMode::Poll);
+  EXPECT_EQ(mode_of(p2, 0), ReactorMode::Interrupt);
+  EXPECT_THAT(frequencies_of(p2, 0), ElementsAre(FA::StepDown));
   for (uint32_t c = 1; c < 4; ++c) {
     EXPECT_EQ(mode_of(p2, c), ReactorMode::Interrupt) << c;
     EXPECT_THAT(frequencies_of(p2, c), ElementsAre(FA::Min)) << c;
@@ -71,7 +80,8 @@ TEST(BalanceDynamic, MainWithoutThreadsGoesToInterruptToo) {
   const Plan p = balance_dynamic(s, kDefaults);
   EXPECT_EQ(mode_of(p, 0), ReactorMode::Interrupt);
   EXPECT_EQ(mode_of(p, 1), ReactorMode::Interrupt);
-  EXPECT_THAT(frequencies_of(p, 0), ElementsAre(FA::Min, FA::StepDown));
+  EXPECT_THAT(frequencies_of(p, 0), ElementsAre(FA::StepDown));  // main walks down, one request
+  EXPECT_THAT(frequencies_of(p, 1), ElementsAre(FA::Min));
 }
 
 TEST(BalanceDynamic, BusyThreadLeavesACrowdedMainCore) {
@@ -83,19 +93,22 @@ TEST(BalanceDynamic, BusyThreadLeavesACrowdedMainCore) {
   EXPECT_EQ(p.moves[0].to, CoreId{1});
   EXPECT_EQ(p.moves[0].reason,
             "busy (100%): core 0 is at core_limit 80 (90% busy, 2 threads); core 1 has room");
-  EXPECT_EQ(mode_of(p, 0), ReactorMode::Poll);
+  // Only the idle thread ends on main: main sleeps and steps down (SPDK: Poll
+  // and Max, because a busy thread runs elsewhere).
+  EXPECT_EQ(mode_of(p, 0), ReactorMode::Interrupt);
   EXPECT_EQ(mode_of(p, 1), ReactorMode::Poll);
   EXPECT_THAT(frequencies_of(p, 1), ElementsAre(FA::Max));
-  EXPECT_THAT(frequencies_of(p, 0), ElementsAre(FA::Max));  // busy threads elsewhere
+  EXPECT_THAT(frequencies_of(p, 0), ElementsAre(FA::StepDown));
 }
 
 TEST(BalanceDynamic, BusyThreadAloneOnMainStays) {
   const LoadSnapshot s = SnapshotBuilder(2).thread(1, 0, 900, 100).build();
   const Plan p = balance_dynamic(s, kDefaults);
   EXPECT_TRUE(p.moves.empty());
+  EXPECT_EQ(mode_of(p, 0), ReactorMode::Poll);
   EXPECT_EQ(mode_of(p, 1), ReactorMode::Interrupt);
-  // Main was more busy than idle and nothing runs elsewhere: one step up.
-  EXPECT_THAT(frequencies_of(p, 0), ElementsAre(FA::StepUp));
+  // A busy thread ends on main: maximum (SPDK would step up from here).
+  EXPECT_THAT(frequencies_of(p, 0), ElementsAre(FA::Max));
 }
 
 TEST(BalanceDynamic, TwoBusyThreadsOnTwoCoresStayApart) {
@@ -125,7 +138,8 @@ TEST(BalanceDynamic, BusyThreadConsolidatesOnALowerCoreWithRoom) {
   EXPECT_EQ(p.moves[0].thread, ThreadId{1});
   EXPECT_EQ(p.moves[0].to, CoreId{1});
   EXPECT_EQ(p.moves[0].reason, "busy (50% >= load_limit 20): consolidate on lower core 1, which has room");
-  EXPECT_EQ(mode_of(p, 2), std::nullopt);  // emptied this round: it sleeps next round
+  EXPECT_EQ(mode_of(p, 2), ReactorMode::Interrupt);  // emptied this round: sleeps now (SPDK: next round)
+  EXPECT_EQ(mode_of(p, 1), ReactorMode::Poll);
 }
 
 TEST(BalanceDynamic, MainPastCoreBusySpreadsItsThreads) {
@@ -150,9 +164,10 @@ TEST(BalanceDynamic, MainPastCoreBusySpreadsItsThreads) {
   EXPECT_EQ(mode_of(p, 3), ReactorMode::Interrupt);
 }
 
-TEST(BalanceDynamic, OverloadedCoreWithNoRoomAnywhereGoesToTheLeastBusyCore) {
-  // Core 1 (at limit, 2 threads) cannot fit on core 0 or 2 (not enough idle):
-  // its first thread goes to the least busy core in its mask.
+TEST(BalanceDynamic, OverloadedCoreWithNoRoomAnywhereKeepsItsThreads) {
+  // Core 1 (at limit, 2 threads) cannot fit on core 0 or 2 (not enough idle).
+  // SPDK would move its first thread to the least busy core (2, 80 % busy:
+  // 125 % after the move); we leave both where they are.
   const LoadSnapshot s = SnapshotBuilder(3)
                              .thread(1, 0, 950, 50)
                              .thread(2, 1, 450, 50)
@@ -160,11 +175,8 @@ TEST(BalanceDynamic, OverloadedCoreWithNoRoomAnywhereGoesToTheLeastBusyCore) {
                              .thread(4, 2, 800, 200)
                              .build();
   const Plan p = balance_dynamic(s, kDefaults);
-  const ThreadMove* m = find_move(p, 2);
-  ASSERT_NE(m, nullptr);
-  EXPECT_EQ(m->to, CoreId{2});
-  EXPECT_EQ(m->reason,
-            "busy (90%): core 1 is at core_limit 80 (90% busy, 2 threads) and no core has room: least busy core 2");
+  EXPECT_TRUE(p.moves.empty());
+  for (uint32_t c = 0; c < 3; ++c) EXPECT_EQ(mode_of(p, c), ReactorMode::Poll) << c;
 }
 
 TEST(BalanceDynamic, ZeroSampleCoresAndThreadsDoNotDivideByZero) {
@@ -189,8 +201,7 @@ TEST(BalanceDynamic, BusyThreadFitsOnASleepingCore) {
 TEST(BalanceDynamic, IsolatedCoresAreNeverAnEndOfAMove) {
   // Cores 1 and 2 are isolated. Thread 1 (idle, on isolated core 2) stays.
   // Core 3 is at its limit; empty, sample-less core 1 would be the first core
-  // with room, but it is isolated: thread 2 goes to the least busy usable
-  // core instead (main, which does not fit it either).
+  // with room, but it is isolated, and main does not fit thread 2: it stays.
   const LoadSnapshot s = SnapshotBuilder(4)
                              .isolate(1)
                              .isolate(2)
@@ -207,10 +218,7 @@ TEST(BalanceDynamic, IsolatedCoresAreNeverAnEndOfAMove) {
     }
   }
   EXPECT_EQ(find_move(p, 1), nullptr);
-  const ThreadMove* m = find_move(p, 2);
-  ASSERT_NE(m, nullptr);
-  EXPECT_EQ(m->to, CoreId{0});
-  EXPECT_THAT(m->reason, HasSubstr("no core has room: least busy core 0"));
+  EXPECT_TRUE(p.moves.empty());
 }
 
 TEST(BalanceDynamic, IsolatedMainLeavesIdleThreadsWhereTheyAre) {
@@ -219,11 +227,15 @@ TEST(BalanceDynamic, IsolatedMainLeavesIdleThreadsWhereTheyAre) {
 }
 
 TEST(BalanceDynamic, IdleThreadPinnedAwayFromMainStays) {
-  // SPDK would move it to main regardless of its cpumask; we never do.
+  // SPDK would move it to main regardless of its cpumask; we never do. Being
+  // idle, it keeps neither its core polling nor main at maximum frequency.
   const LoadSnapshot s = SnapshotBuilder(4).thread(1, 2, 10, 990, CpuSet{1, 2}).build();
   const Plan p = balance_dynamic(s, kDefaults);
   EXPECT_TRUE(p.moves.empty());
-  EXPECT_EQ(mode_of(p, 2), ReactorMode::Poll);
+  EXPECT_EQ(mode_of(p, 2), ReactorMode::Interrupt);
+  EXPECT_THAT(frequencies_of(p, 2), ElementsAre(FA::Min));
+  EXPECT_EQ(mode_of(p, 0), ReactorMode::Interrupt);
+  EXPECT_THAT(frequencies_of(p, 0), ElementsAre(FA::StepDown));
 }
 
 TEST(BalanceDynamic, BusyThreadOnlyConsidersCoresInItsMask) {
@@ -278,6 +290,263 @@ TEST(BalanceDynamic, SameSnapshotSamePlan) {
     EXPECT_EQ(a.moves[i].to, b.moves[i].to);
     EXPECT_EQ(a.moves[i].reason, b.moves[i].reason);
   }
+}
+
+// --- deliberate differences from SPDK: one focused test each ----------------
+
+TEST(BalanceDynamicDifferences, CoresWithOnlyIdleThreadsSleep) {
+  // Main hosts two idle threads, core 1 a busy one and core 2 an idle one,
+  // both pinned there. SPDK: main and core 2 poll (they host threads), main
+  // at Max.
+  const LoadSnapshot s = SnapshotBuilder(3)
+                             .thread(1, 0, 10, 990)
+                             .thread(2, 0, 50, 950)
+                             .thread(3, 1, 900, 100, CpuSet{1})
+                             .thread(4, 2, 10, 990, CpuSet{2})
+                             .build();
+  const Plan p = balance_dynamic(s, kDefaults);
+  EXPECT_TRUE(p.moves.empty());
+  EXPECT_EQ(mode_of(p, 0), ReactorMode::Interrupt);
+  EXPECT_EQ(mode_of(p, 1), ReactorMode::Poll);
+  EXPECT_EQ(mode_of(p, 2), ReactorMode::Interrupt);
+  EXPECT_THAT(frequencies_of(p, 1), ElementsAre(FA::Max));
+  EXPECT_THAT(frequencies_of(p, 2), ElementsAre(FA::Min));
+}
+
+TEST(BalanceDynamicDifferences, MainIsAtMaximumOnlyForItsOwnBusyThreads) {
+  // A busy thread elsewhere: main (idle) steps down instead of going to Max.
+  const LoadSnapshot away = SnapshotBuilder(2).thread(1, 0, 10, 990).thread(2, 1, 900, 100).build();
+  EXPECT_THAT(frequencies_of(balance_dynamic(away, kDefaults), 0), ElementsAre(FA::StepDown));
+  // Main busier than idle from work outside threads, no busy thread on it: one step up.
+  const LoadSnapshot overhead =
+      SnapshotBuilder(2).thread(1, 0, 10, 990).thread(2, 1, 900, 100).core_load(0, 700, 300).build();
+  const Plan po = balance_dynamic(overhead, kDefaults);
+  EXPECT_THAT(frequencies_of(po, 0), ElementsAre(FA::StepUp));
+  EXPECT_EQ(mode_of(po, 0), ReactorMode::Interrupt);
+  // A busy thread ends on main (moved there this round): Max.
+  const LoadSnapshot onto = SnapshotBuilder(3).thread(1, 2, 300, 700).build();
+  const Plan pm = balance_dynamic(onto, kDefaults);
+  ASSERT_EQ(final_core(onto, pm, 1), 0u);
+  EXPECT_EQ(mode_of(pm, 0), ReactorMode::Poll);
+  EXPECT_THAT(frequencies_of(pm, 0), ElementsAre(FA::Max));
+  EXPECT_EQ(mode_of(pm, 2), ReactorMode::Interrupt);
+}
+
+TEST(BalanceDynamicDifferences, RecentlyMovedThreadSettlesFirst) {
+  // Busy thread 1 on core 2 would move to main (room). Moved last round: stays.
+  const auto snap = [](uint32_t rounds) {
+    return SnapshotBuilder(3).thread(2, 0, 100, 900).thread(1, 2, 300, 700).moved(1, rounds).build();
+  };
+  for (uint32_t r = 0; r < kDynamicSettleRounds; ++r)
+    EXPECT_EQ(find_move(balance_dynamic(snap(r), kDefaults), 1), nullptr) << r;
+  EXPECT_EQ(final_core(snap(kDynamicSettleRounds), balance_dynamic(snap(kDynamicSettleRounds), kDefaults), 1), 0u);
+  // The same holds for idle threads (pass 1).
+  const LoadSnapshot idle = SnapshotBuilder(2).thread(1, 1, 10, 990).moved(1, 0).build();
+  EXPECT_TRUE(balance_dynamic(idle, kDefaults).moves.empty());
+}
+
+TEST(BalanceDynamicDifferences, RecentlyMovedThreadLeavesACoreAtCoreBusy) {
+  // Core 1 is 98 % busy with two threads, both moved last round: one leaves.
+  const LoadSnapshot s =
+      SnapshotBuilder(3).thread(9, 0, 900, 100).thread(1, 1, 500, 10).thread(2, 1, 480, 10).moved(1, 0).moved(2, 0).build();
+  const Plan p = balance_dynamic(s, kDefaults);
+  ASSERT_EQ(p.moves.size(), 1u);
+  EXPECT_EQ(p.moves[0].thread, ThreadId{1});
+  EXPECT_EQ(p.moves[0].to, CoreId{2});
+  EXPECT_EQ(p.moves[0].reason,
+            "busy (98%): core 1 is at core_limit 80 (98% busy, 2 threads); core 2 has room (moved 1 round(s) ago, "
+            "but core 1 is at core_busy 95: 98% busy)");
+}
+
+TEST(BalanceDynamicDifferences, NeverSwapsThreadsBetweenCores) {
+  // SPDK: idle thread 2 goes to main, which then reads 95 % with two
+  // threads, so busy thread 1 leaves for core 1: the two cores trade threads.
+  // Main received a thread, so it gives none this round.
+  const LoadSnapshot s = SnapshotBuilder(2).thread(1, 0, 900, 100).thread(2, 1, 50, 950).build();
+  const Plan p = balance_dynamic(s, kDefaults);
+  ASSERT_EQ(p.moves.size(), 1u);
+  EXPECT_EQ(p.moves[0].thread, ThreadId{2});
+  EXPECT_EQ(p.moves[0].to, CoreId{0});
+  EXPECT_EQ(mode_of(p, 1), ReactorMode::Interrupt);
+}
+
+TEST(BalanceDynamicDifferences, CoreThatGaveAThreadReceivesNone) {
+  // SPDK: thread 2 leaves core 1 for main, then thread 3 takes its place on
+  // (lower) core 1. Core 1 gave a thread, so thread 3 stays on core 2.
+  const LoadSnapshot s =
+      SnapshotBuilder(3).thread(1, 0, 400, 600).thread(2, 1, 300, 700).thread(3, 2, 300, 700).build();
+  const Plan p = balance_dynamic(s, kDefaults);
+  ASSERT_EQ(p.moves.size(), 1u);
+  EXPECT_EQ(p.moves[0].thread, ThreadId{2});
+  EXPECT_EQ(p.moves[0].to, CoreId{0});
+  EXPECT_EQ(mode_of(p, 1), ReactorMode::Interrupt);
+  EXPECT_EQ(mode_of(p, 2), ReactorMode::Poll);
+}
+
+TEST(BalanceDynamicDifferences, StalledCoreIsNeverADestination) {
+  // Main is stalled: idle thread 1 stays on core 1 (SPDK: moves to main).
+  const LoadSnapshot idle = SnapshotBuilder(2).thread(1, 1, 10, 990).core_load(0, 0, 0).stall(0).build();
+  EXPECT_TRUE(balance_dynamic(idle, kDefaults).moves.empty());
+  // Core 3 at its limit; core 1 (stalled, no sample, no thread) would be the
+  // first core with room (SPDK): thread 2 goes to core 2 instead.
+  const LoadSnapshot busy = SnapshotBuilder(4)
+                                .thread(9, 0, 900, 100)
+                                .thread(2, 3, 500, 0)
+                                .thread(3, 3, 450, 50)
+                                .core_load(1, 0, 0)
+                                .stall(1)
+                                .build();
+  const Plan p = balance_dynamic(busy, kDefaults);
+  ASSERT_EQ(p.moves.size(), 1u);
+  EXPECT_EQ(p.moves[0].thread, ThreadId{2});
+  EXPECT_EQ(p.moves[0].to, CoreId{2});
+  // A stalled core could not acknowledge a mode or frequency change.
+  EXPECT_EQ(mode_of(p, 1), std::nullopt);
+  EXPECT_TRUE(frequencies_of(p, 1).empty());
+}
+
+TEST(BalanceDynamicDifferences, ThreadsOnAStalledCoreStay) {
+  // Core 1 is stalled with an idle and two busy threads: nothing leaves it.
+  const LoadSnapshot s = SnapshotBuilder(3)
+                             .thread(1, 1, 10, 990)
+                             .thread(2, 1, 500, 0)
+                             .thread(3, 1, 450, 50)
+                             .stall(1)
+                             .build();
+  const Plan p = balance_dynamic(s, kDefaults);
+  EXPECT_TRUE(p.moves.empty());
+  EXPECT_EQ(mode_of(p, 1), std::nullopt);
+  // Main is not stalled: a core that slept the whole round still fits.
+  const LoadSnapshot asleep =
+      SnapshotBuilder(2).thread(2, 1, 500, 0).thread(3, 1, 450, 50).core_load(0, 0, 0).build();
+  EXPECT_EQ(final_core(asleep, balance_dynamic(asleep, kDefaults), 2), 0u);
+}
+
+TEST(BalanceDynamic, CoreOrderInTheSnapshotDoesNotChangeThePlan) {
+  // Cores are scanned in ascending id even when the snapshot lists them out
+  // of order: the lower core with room is core 1, not the first listed.
+  LoadSnapshot s = SnapshotBuilder(4)
+                       .thread(9, 0, 900, 100)
+                       .thread(1, 1, 200, 800)
+                       .thread(2, 2, 200, 800)
+                       .thread(3, 3, 500, 500)
+                       .build();
+  const Plan sorted = balance_dynamic(s, kDefaults);
+  std::reverse(s.cores.begin(), s.cores.end());
+  const Plan reversed = balance_dynamic(s, kDefaults);
+  ASSERT_EQ(sorted.moves.size(), 1u);
+  EXPECT_EQ(sorted.moves[0].to, CoreId{1});
+  ASSERT_EQ(reversed.moves.size(), 1u);
+  EXPECT_EQ(reversed.moves[0].thread, sorted.moves[0].thread);
+  EXPECT_EQ(reversed.moves[0].to, sorted.moves[0].to);
+}
+
+// --- steady load: placement settles -----------------------------------------
+
+/// A thread of the load model: it wants `demand` of a core; when the threads
+/// on a core want more than the core, each gets its proportional share.
+struct ModelThread {
+  uint64_t id;
+  uint32_t core;
+  double demand;
+  uint32_t rounds_since_move = ThreadLoad::kNeverMoved;
+};
+
+constexpr uint64_t kWall = 1'000'000;  // ticks per round
+
+LoadSnapshot model_snapshot(uint32_t cores, const std::vector<ModelThread>& threads) {
+  std::vector<double> want(cores, 0.0);
+  for (const ModelThread& t : threads) want[t.core] += t.demand;
+  SnapshotBuilder b(cores);
+  std::vector<uint64_t> core_busy(cores, 0);
+  for (const ModelThread& t : threads) {
+    const double share = want[t.core] > 1.0 ? t.demand / want[t.core] : t.demand;
+    const auto busy = static_cast<uint64_t>(std::llround(share * kWall));
+    b.thread(t.id, t.core, busy, kWall - busy).moved(t.id, t.rounds_since_move);
+    core_busy[t.core] += busy;
+  }
+  for (uint32_t c = 0; c < cores; ++c) {
+    const uint64_t busy = std::min(core_busy[c], kWall);
+    b.core_load(c, busy, kWall - busy);  // wall time: sleep counts as idle
+  }
+  return b.build();
+}
+
+struct Settling {
+  std::vector<size_t> moves_per_round;
+  std::vector<ModelThread> final;
+  std::map<uint64_t, int> moves_of;  // per thread, over all rounds
+  std::string trace;                 // every move, for failure messages
+};
+
+/// Applies balance() to the model for `rounds` rounds; fails the test if a
+/// thread ever goes back to a core it left (oscillation).
+Settling run_model(uint32_t cores, std::vector<ModelThread> threads, int rounds = 20) {
+  Settling out;
+  std::map<uint64_t, std::set<uint32_t>> left;
+  for (int r = 0; r < rounds; ++r) {
+    const Plan p = balance_dynamic(model_snapshot(cores, threads), kDefaults);
+    out.moves_per_round.push_back(p.moves.size());
+    for (const ThreadMove& m : p.moves)
+      out.trace += fmt::format("round {}: thread {} {} -> {}: {}\n", r, m.thread.value, m.from.value, m.to.value,
+                               m.reason);
+    for (ModelThread& t : threads) {
+      const ThreadMove* m = find_move(p, t.id);
+      if (m == nullptr) {
+        if (t.rounds_since_move != ThreadLoad::kNeverMoved) ++t.rounds_since_move;
+        continue;
+      }
+      EXPECT_EQ(left[t.id].count(m->to.value), 0u) << "round " << r << ": thread " << t.id << " back to core "
+                                                   << m->to.value << " (" << m->reason << ")";
+      left[t.id].insert(t.core);
+      ++out.moves_of[t.id];
+      t.core = m->to.value;
+      t.rounds_since_move = 0;
+    }
+  }
+  out.final = threads;
+  return out;
+}
+
+void expect_settled_after(const Settling& s, size_t round) {
+  for (size_t r = round; r < s.moves_per_round.size(); ++r)
+    EXPECT_EQ(s.moves_per_round[r], 0u) << "round " << r << " still moves:\n" << s.trace;
+}
+
+TEST(BalanceDynamicSettles, TwoSaturatingThreadsOnTwoCores) {
+  const Settling s = run_model(2, {{1, 0, 1.0}, {2, 0, 1.0}});
+  expect_settled_after(s, 1);
+  EXPECT_NE(s.final[0].core, s.final[1].core);
+}
+
+TEST(BalanceDynamicSettles, SixMixedThreadsOnFourCores) {
+  const Settling s = run_model(
+      4, {{1, 0, 0.9}, {2, 1, 0.6}, {3, 2, 0.45}, {4, 3, 0.3}, {5, 0, 0.1}, {6, 1, 0.05}});
+  // Consolidation on low core ids takes one move per round here (no swaps,
+  // moved threads settle first), and ends within six rounds.
+  expect_settled_after(s, 6);
+  for (const auto& [id, n] : s.moves_of) EXPECT_LE(n, 2) << "thread " << id << "\n" << s.trace;
+  // Nothing is left overloaded, and 2.4 cores of demand use three cores.
+  std::vector<double> want(4, 0.0);
+  for (const ModelThread& t : s.final) want[t.core] += t.demand;
+  for (uint32_t c = 0; c < 4; ++c) EXPECT_LE(want[c], 1.0) << c;
+  EXPECT_EQ(std::count(want.begin(), want.end(), 0.0), 1) << s.trace;
+}
+
+TEST(BalanceDynamicSettles, OneBusyAndFiveIdleThreads) {
+  const Settling s = run_model(
+      4, {{1, 0, 1.0}, {2, 1, 0.02}, {3, 2, 0.02}, {4, 3, 0.01}, {5, 1, 0.03}, {6, 2, 0.0}});
+  expect_settled_after(s, 5);
+  // Idle threads share main; the busy thread has a core of its own.
+  const uint32_t busy_core = s.final[0].core;
+  for (size_t i = 1; i < s.final.size(); ++i) EXPECT_EQ(s.final[i].core, 0u) << s.final[i].id;
+  EXPECT_NE(busy_core, 0u);
+  const Plan last = balance_dynamic(model_snapshot(4, s.final), kDefaults);
+  EXPECT_EQ(mode_of(last, busy_core), ReactorMode::Poll);
+  for (uint32_t c = 0; c < 4; ++c)
+    if (c != busy_core) {
+      EXPECT_EQ(mode_of(last, c), ReactorMode::Interrupt) << c;
+    }
 }
 
 // --- options ---------------------------------------------------------------

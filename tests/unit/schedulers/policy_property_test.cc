@@ -1,8 +1,15 @@
 // Property tests (rapidcheck) for the three balance functions on random
-// snapshots: 1..256 cores (dense or sparse ids), a random isolated set (never
-// the main core), random SMT pairs, random threads (non-empty cpumask inside
-// the pool, current and home core inside the mask) and random busy/idle
-// ticks including zeros (sleeping cores, first rounds) and huge values.
+// snapshots: 1..256 cores (dense or sparse ids, sometimes listed out of
+// order), a random isolated set (never the main core), random stalled cores,
+// random SMT pairs, random threads (non-empty cpumask inside the pool,
+// current and home core inside the mask, settled or recently moved) and
+// random busy/idle ticks including zeros (sleeping cores, first rounds) and
+// huge values.
+//
+// Dynamic is also compared with a transliteration of SPDK's algorithm
+// (spdk_dynamic_reference.hh): equal moves wherever none of the deliberate
+// differences listed in dynamic_policy.cc can apply, and one property per
+// difference everywhere else.
 //
 // rapidcheck picks the shape (sizes, densities, a seed); a seeded PRNG fills
 // the details, so generation stays fast at 256 cores and a failure prints
@@ -23,6 +30,8 @@
 #include <reactor/load_snapshot.hh>
 #include <reactor/policy.hh>
 
+#include "unit/schedulers/spdk_dynamic_reference.hh"
+
 namespace reactor {
 namespace {
 
@@ -34,6 +43,9 @@ struct Shape {
   uint32_t isolated_per_16 = 0;   // chance a non-main core is isolated
   uint32_t zero_per_16 = 0;       // chance a core or thread has no sample
   uint32_t pinned_per_16 = 0;     // chance a thread's mask is a strict subset
+  uint32_t stalled_per_16 = 0;    // chance a core is stalled
+  uint32_t moved_per_16 = 0;      // chance a thread has moved at some point
+  bool unsorted = false;          // cores listed out of id order
   uint64_t seed = 0;
 };
 
@@ -46,6 +58,9 @@ Shape pick_shape() {
   s.isolated_per_16 = *rc::gen::inRange<uint32_t>(0, 17);
   s.zero_per_16 = *rc::gen::inRange<uint32_t>(0, 17);
   s.pinned_per_16 = *rc::gen::inRange<uint32_t>(0, 17);
+  s.stalled_per_16 = *rc::gen::element<uint32_t>(0, 0, 1, 4, 16);
+  s.moved_per_16 = *rc::gen::inRange<uint32_t>(0, 17);
+  s.unsorted = *rc::gen::inRange(0, 4) == 0;
   s.seed = *rc::gen::arbitrary<uint64_t>();
   RC_TAG(s.cores > 64 ? "many cores" : "few cores");
   return s;
@@ -98,6 +113,7 @@ LoadSnapshot make_snapshot(const Shape& shape) {
     th.home = mask[rng() % mask.size()];
     th.busy = random_ticks(rng, shape.zero_per_16);
     th.idle = random_ticks(rng, shape.zero_per_16);
+    if (rng() % 16 < shape.moved_per_16) th.rounds_since_move = static_cast<uint32_t>(rng() % 6);
     s.threads.push_back(th);
   }
   for (CoreLoad& c : s.cores) {
@@ -105,8 +121,21 @@ LoadSnapshot make_snapshot(const Shape& shape) {
       if (t.core == c.id) ++c.thread_count;
     c.busy = random_ticks(rng, shape.zero_per_16);
     c.idle = random_ticks(rng, shape.zero_per_16);
+    c.stalled = rng() % 16 < shape.stalled_per_16;
+    if (c.stalled && rng() % 2 == 0) c.busy = c.idle = 0;  // what a stuck reactor reports
   }
+  if (shape.unsorted) std::shuffle(s.cores.begin(), s.cores.end(), rng);
   return s;
+}
+
+/// busy_percent() that survives busy + idle overflowing (both halved until it
+/// does not), as the policies compute loads.
+uint32_t load_percent(uint64_t busy, uint64_t idle) {
+  while (busy > UINT64_MAX - idle) {
+    busy >>= 1;
+    idle >>= 1;
+  }
+  return busy_percent(busy, idle);
 }
 
 DynamicOptions pick_dynamic_options() {
@@ -190,24 +219,148 @@ RC_GTEST_PROP(PolicyProperties, DynamicMeetsTheContract, ()) {
   check_plan_contract(s, p);
   RC_ASSERT(same_plan(p, balance_dynamic(s, o)));
 
-  // A core is only sent to sleep when it hosts no thread now and gets none.
-  std::set<CoreId> occupied;
-  for (const ThreadLoad& t : s.threads) occupied.insert(t.core);
-  for (const ThreadMove& m : p.moves) occupied.insert(m.to);
-  for (const CoreModeRequest& m : p.modes)
-    if (m.mode == ReactorMode::Interrupt) RC_ASSERT(occupied.count(m.core) == 0);
+  // A core polls when a busy thread ends the round on it and sleeps
+  // otherwise (deliberately unlike SPDK, which only sleeps a core hosting no
+  // thread); a stalled core gets no request.
+  std::map<ThreadId, CoreId> planned;
+  for (const ThreadMove& m : p.moves) planned[m.thread] = m.to;
+  std::set<CoreId> busy_end;
+  for (const ThreadLoad& t : s.threads) {
+    if (load_percent(t.busy, t.idle) < o.load_limit) continue;
+    auto it = planned.find(t.id);
+    busy_end.insert(it == planned.end() ? t.core : it->second);
+  }
+  std::map<CoreId, ReactorMode> modes;
+  for (const CoreModeRequest& m : p.modes) modes[m.core] = m.mode;
+  for (const CoreLoad& c : s.cores) {
+    if (c.stalled) {
+      RC_ASSERT(modes.count(c.id) == 0);
+      continue;
+    }
+    RC_ASSERT(modes.count(c.id) == 1);
+    RC_ASSERT(modes[c.id] == (busy_end.count(c.id) ? ReactorMode::Poll : ReactorMode::Interrupt));
+  }
 
-  // Idle threads that may reach main end there (pass 1), whatever else happens.
-  std::map<ThreadId, CoreId> end;
-  for (const ThreadMove& m : p.moves) end[m.thread] = m.to;
+  // Frequencies follow the busy threads: a non-main core is at Max where a
+  // busy thread ends and at Min elsewhere; main is at Max only for its own
+  // busy threads, else steps. Stalled cores get no request.
+  std::map<CoreId, std::vector<FrequencyAction>> freq;
+  for (const FrequencyRequest& f : p.frequencies) freq[f.core].push_back(f.action);
+  for (const CoreLoad& c : s.cores) {
+    if (c.stalled) {
+      RC_ASSERT(freq.count(c.id) == 0);
+      continue;
+    }
+    RC_ASSERT(freq[c.id].size() == 1u);
+    const FrequencyAction a = freq[c.id][0];
+    if (c.id != s.main_core) RC_ASSERT(a == (busy_end.count(c.id) ? FrequencyAction::Max : FrequencyAction::Min));
+    else if (busy_end.count(c.id)) RC_ASSERT(a == FrequencyAction::Max);
+    else RC_ASSERT(a == FrequencyAction::StepUp || a == FrequencyAction::StepDown);
+  }
+
+  // Settled idle threads that may reach main end there (pass 1): pass 1 is
+  // never stopped by the no-swap rule (only main receives in it, and threads
+  // already on main do not move).
   const CoreLoad* main = s.find_core(s.main_core);
   for (const ThreadLoad& t : s.threads) {
-    if (s.find_core(t.core)->isolated || main->isolated || !t.cpumask.test(s.main_core)) continue;
-    if (t.busy > UINT64_MAX - t.idle) continue;  // the policy scales these; skip the exact check
-    if (busy_percent(t.busy, t.idle) < o.load_limit) {
-      auto it = end.find(t.id);
-      RC_ASSERT((it == end.end() ? t.core : it->second) == s.main_core);
+    const CoreLoad* c = s.find_core(t.core);
+    if (c->isolated || c->stalled || main->isolated || main->stalled || !t.cpumask.test(s.main_core)) continue;
+    if (t.rounds_since_move < kDynamicSettleRounds) continue;
+    if (load_percent(t.busy, t.idle) < o.load_limit) {
+      auto it = planned.find(t.id);
+      RC_ASSERT((it == planned.end() ? t.core : it->second) == s.main_core);
     }
+  }
+}
+
+/// `s` with nothing a deliberate difference could act on: no stalled or
+/// isolated core, every mask full, every thread settled.
+LoadSnapshot without_differences(LoadSnapshot s) {
+  CpuSet all;
+  for (CoreLoad& c : s.cores) {
+    c.stalled = false;
+    c.isolated = false;
+    all.set(c.id);
+  }
+  for (ThreadLoad& t : s.threads) {
+    t.cpumask = all;
+    t.rounds_since_move = ThreadLoad::kNeverMoved;
+  }
+  return s;
+}
+
+RC_GTEST_PROP(PolicyProperties, DynamicMovesAsSpdkWhereNoDifferenceApplies, ()) {
+  // Most random snapshots make SPDK swap; try several seeds per shape so
+  // that every case compares some plans.
+  Shape shape = pick_shape();
+  const DynamicOptions o = pick_dynamic_options();
+  int compared = 0;
+  int with_moves = 0;
+  for (int k = 0; k < 16; ++k, ++shape.seed) {
+    Shape sparse = shape;  // half the tries with fewer threads: fewer swaps
+    if (k % 2 == 1) sparse.threads /= 4;
+    const LoadSnapshot s = without_differences(make_snapshot(sparse));
+    const test::spdk::Result ref = test::spdk::balance(s, o);
+    // What is left: SPDK's plan swaps (a core gives and receives), or uses
+    // the least-busy fallback (the only way SPDK moves a busy thread onto an
+    // occupied core past core_limit).
+    if (test::spdk::has_swap(ref.plan.moves)) continue;
+    if (std::any_of(ref.moves.begin(), ref.moves.end(), [](const test::spdk::Move& m) { return m.least_busy; }))
+      continue;
+    ++compared;
+    if (!ref.moves.empty()) ++with_moves;
+    const Plan p = balance_dynamic(s, o);
+    RC_ASSERT(p.moves.size() == ref.plan.moves.size());
+    for (size_t i = 0; i < p.moves.size(); ++i) {
+      RC_ASSERT(p.moves[i].thread == ref.plan.moves[i].thread);
+      RC_ASSERT(p.moves[i].from == ref.plan.moves[i].from);
+      RC_ASSERT(p.moves[i].to == ref.plan.moves[i].to);
+    }
+  }
+  RC_TAG(with_moves > 0 ? "compared plans with moves" : compared > 0 ? "compared empty plans only" : "nothing compared");
+}
+
+RC_GTEST_PROP(PolicyProperties, DynamicNeverTargetsOrEmptiesAStalledCore, ()) {
+  const LoadSnapshot s = make_snapshot(pick_shape());
+  const Plan p = balance_dynamic(s, pick_dynamic_options());
+  for (const ThreadMove& m : p.moves) {
+    RC_ASSERT(!s.find_core(m.to)->stalled);
+    RC_ASSERT(!s.find_core(m.from)->stalled);
+  }
+}
+
+RC_GTEST_PROP(PolicyProperties, DynamicNeverSwaps, ()) {
+  const LoadSnapshot s = make_snapshot(pick_shape());
+  const Plan p = balance_dynamic(s, pick_dynamic_options());
+  RC_ASSERT(!test::spdk::has_swap(p.moves));
+}
+
+RC_GTEST_PROP(PolicyProperties, DynamicMovesAnUnsettledThreadOnlyOffACoreAtCoreBusy, ()) {
+  const LoadSnapshot s = make_snapshot(pick_shape());
+  const DynamicOptions o = pick_dynamic_options();
+  const Plan p = balance_dynamic(s, o);
+  // Replay the plan with SPDK's bookkeeping: the values the policy saw.
+  test::spdk::Ledger l(s, o);
+  for (const ThreadMove& m : p.moves) {
+    const size_t t = l.thread_index(m.thread);
+    const int32_t from = l.index_of(m.from);
+    if (s.threads[t].rounds_since_move < kDynamicSettleRounds) RC_ASSERT(l.pct_of(from) >= o.core_busy);
+    l.move(t, l.index_of(m.to));
+  }
+}
+
+RC_GTEST_PROP(PolicyProperties, DynamicMovesABusyThreadOnlyWhereItFits, ()) {
+  const LoadSnapshot s = make_snapshot(pick_shape());
+  const DynamicOptions o = pick_dynamic_options();
+  const Plan p = balance_dynamic(s, o);
+  test::spdk::Ledger l(s, o);
+  for (const ThreadMove& m : p.moves) {
+    const size_t t = l.thread_index(m.thread);
+    const int32_t to = l.index_of(m.to);
+    // SPDK's fits(): a core with no thread, no sample (slept: never a
+    // stalled one, see above) or staying under core_limit.
+    if (load_percent(s.threads[t].busy, s.threads[t].idle) >= o.load_limit) RC_ASSERT(l.fits(t, to));
+    l.move(t, to);
   }
 }
 

@@ -43,6 +43,18 @@ class SnapshotBuilder {
     find(id).in_interrupt = true;
     return *this;
   }
+  /// Core `id`'s reactor counted no tick since the last round while awake.
+  SnapshotBuilder& stall(uint32_t id) {
+    find(id).stalled = true;
+    return *this;
+  }
+  /// Thread `thread` last moved `rounds` completed rounds ago (0: during the
+  /// previous round). Threads default to ThreadLoad::kNeverMoved.
+  SnapshotBuilder& moved(uint64_t thread, uint32_t rounds) {
+    for (ThreadLoad& t : s_.threads)
+      if (t.id.value == thread) t.rounds_since_move = rounds;
+    return *this;
+  }
   SnapshotBuilder& siblings(CpuSet set) {
     for (CoreId c : set.cores()) find(c.value).smt_siblings = set;
     return *this;
