@@ -160,7 +160,10 @@ class ReactorPool final : public PlacementControl {
   uint32_t rr_cursor_ = 0;
 
   // snapshot() baselines (control thread only)
-  std::map<uint32_t, std::pair<uint64_t, uint64_t>> last_core_;
+  struct CoreCounters {
+    uint64_t busy = 0, idle = 0, overhead = 0;  // idle includes sleep
+  };
+  std::map<uint32_t, CoreCounters> last_core_;
   std::map<ThreadId, std::pair<uint64_t, uint64_t>> last_thread_;
 };
 

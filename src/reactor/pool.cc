@@ -3,7 +3,8 @@
 // Start: validate options, build one Reactor per core, then (OsThreads) start
 // one OS thread per reactor: name it reactor_<core>, pin it (hwloc, strict),
 // create its io_uring, loop { run_once(now); sleep_if_idle(max_sleep) }, one
-// clock read per hosted thread per pass.
+// clock read per hosted thread per pass; each pass starts at the previous
+// pass's (or sleep's) last clock read, so load is charged against wall time.
 //
 // Stop (idempotent; the destructor calls it):
 //   1. stopping = true; wake every reactor: each asks its threads to exit
@@ -177,8 +178,9 @@ void ReactorPool::run_reactor(Reactor& r) {
   uint64_t now = clock_->now();
   while (!stopped_.load(std::memory_order_acquire)) {
     r.run_once(now);
-    // A pass ends with a clock read; reuse it unless the reactor slept.
-    now = r.sleep_if_idle(max_sleep_ns) ? clock_->now() : r.pass_end();
+    // A pass (and a sleep) ends with a clock read: the next pass starts there.
+    (void)r.sleep_if_idle(max_sleep_ns);
+    now = r.pass_end();
   }
   // Land whatever is still queued (arrivals) so no thread is lost in an event.
   r.run_once(clock_->now());
@@ -364,14 +366,15 @@ LoadSnapshot ReactorPool::snapshot() {
   s.baseline = baseline_;
   for (auto& r : reactors_) {
     ReactorStats st = r->stats();
-    auto& last = last_core_[st.core.value];
+    CoreCounters& last = last_core_[st.core.value];
     CoreLoad c;
     c.id = st.core;
     // Load is measured against wall time: a reactor's sleep counts as idle
     // here (its published counters keep sleep apart).
-    c.busy = st.busy - last.first;
-    c.idle = (st.idle + st.sleep) - last.second;
-    last = {st.busy, st.idle + st.sleep};
+    c.busy = st.busy - last.busy;
+    c.idle = (st.idle + st.sleep) - last.idle;
+    c.overhead = st.overhead - last.overhead;
+    last = {st.busy, st.idle + st.sleep, st.overhead};
     c.in_interrupt = st.mode == ReactorMode::Interrupt;
     c.isolated = isolated_.test(st.core);
     c.thread_count = st.thread_count;
