@@ -215,7 +215,7 @@ class LoadAccounting : public ::testing::Test {
       const uint64_t busy = b.threads[i].busy - a.threads[i].busy;
       const uint64_t idle = b.threads[i].idle - a.threads[i].idle;
       w.thread_busy_sum += busy;
-      w.busy_pct.push_back(busy + idle == 0 ? 0.0 : 100.0 * static_cast<double>(busy) / static_cast<double>(busy + idle));
+      w.busy_pct.push_back(pct(busy, busy + idle));
     }
     w.delta.busy = b.core.busy - a.core.busy;
     w.delta.idle = b.core.idle - a.core.idle;
