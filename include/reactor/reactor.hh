@@ -1,7 +1,8 @@
 #pragma once
 /// Reactor: one per core. Its loop body is run_once(now): drain the event
-/// queue, poll each hosted LwThread once, account the elapsed ticks as busy or
-/// idle, apply pending moves. run_once never blocks; sleeping (Interrupt mode)
+/// queue, reap and submit io_uring I/O, poll each hosted LwThread once, charge
+/// the elapsed ticks to the threads they were spent for (the rest is reactor
+/// overhead), apply pending moves. run_once never blocks; sleeping (Interrupt mode)
 /// is a separate step. A Reactor has no hidden thread-locals: a test may drive
 /// it from any single OS thread (see tests/support/harness.hh).
 
@@ -35,8 +36,10 @@ struct ReactorStats {
   uint64_t busy = 0;    ///< ticks of run_once passes that did work
   uint64_t idle = 0;    ///< ticks of passes that did nothing (sleep excluded)
   uint64_t sleep = 0;   ///< ticks spent asleep in io_uring
-  /// Ticks of busy + idle spent on no thread's behalf (event queue,
-  /// bookkeeping): reactor overhead, reported apart from thread load.
+  /// Ticks of passes that did work which no thread was charged for (event
+  /// queue, bookkeeping, the share of an io_uring submit/reap that belongs to
+  /// no hosted thread). Part of `busy`, reported apart: the hosted threads'
+  /// busy ticks plus `overhead` never exceed busy + idle.
   uint64_t overhead = 0;
   uint64_t loops = 0;   ///< run_once calls
   uint64_t wakeups = 0; ///< times it woke from sleep
@@ -45,8 +48,10 @@ struct ReactorStats {
   bool sleeping = false;
   uint32_t thread_count = 0;
   uint64_t tid = 0;     ///< OS thread id driving it (0 before it starts)
-  /// Id of the thread whose poll is running on it right now, 0 between
-  /// threads (the stall detector's answer to "stuck in what?").
+  /// Id of the thread whose poll or I/O completion callback runs on the
+  /// reactor right now, 0 between them. With a stalled tick count it names
+  /// the thread a stuck reactor is stuck in (LwThread::running_poller() then
+  /// names the poller). Relaxed: a hint for the stall detector, not a lock.
   uint64_t current_thread = 0;
 };
 
@@ -72,9 +77,10 @@ class Reactor {
   /// One loop iteration at tick `now`. Returns true if anything did work.
   /// Only the OS thread currently driving this reactor may call it.
   bool run_once(uint64_t now) noexcept;
-  /// The tick at which the last run_once ended (its last clock read): the
-  /// `now` of the next pass when nothing slept in between, which saves a
-  /// clock read per pass. Driving thread only.
+  /// The tick at which the last run_once (or sleep_if_idle that slept) ended,
+  /// its last clock read: the `now` of the next pass, which saves a clock read
+  /// per pass and leaves no gap in the wall time charged to threads. Driving
+  /// thread only.
   uint64_t pass_end() const noexcept { return pass_end_; }
   /// True when a run_once now could do work (event, message, active poller,
   /// due timer). Driving thread only.
@@ -85,7 +91,9 @@ class Reactor {
   /// Interrupt mode: sleeps in io_uring until an event, a message, the next
   /// deadline (or `max_sleep_ns`), whichever comes first; returns at once in
   /// Poll mode or when work is pending (set sleeping, fence, re-check).
-  /// Returns true if it slept (time passed: read the clock again).
+  /// Returns true if it slept; pass_end() is then the wake-up tick. The whole
+  /// time since pass_end() is charged as sleep to the reactor and as idle to
+  /// every hosted thread; completions that woke it run in the next pass.
   /// Driving thread only.
   bool sleep_if_idle(uint64_t max_sleep_ns) noexcept;
 
@@ -114,8 +122,15 @@ class Reactor {
   // I/O: the ring (created on first use by the driving thread), and the
   // completion reaping done every pass while I/O is in flight.
   io_uring* io_ring() noexcept;
-  bool reap_io(bool submit) noexcept;
+  struct Reaped {
+    bool any;      // SQEs went in or a completion (not a wake-up) was reaped
+    bool clocked;  // `end` is a clock read taken here
+    uint64_t end;  // the last clock read (after the syscall or a callback), else `start`
+  };
+  Reaped reap_io(bool submit, uint64_t start) noexcept;
+  void charge_io_batch(uint64_t ticks, uint32_t unowned) noexcept;
   bool io_ring_has_sqes() noexcept;
+  void close_pass(uint64_t ticks, bool work) noexcept;
   void note_stall(const std::string& what, uint64_t ticks) noexcept;
 
   const CoreId core_;
@@ -131,12 +146,13 @@ class Reactor {
   std::atomic<bool> sleeping_{false};
   // Written by the driving thread on every pass; read only by stats().
   alignas(detail::kCacheLine) std::atomic<uint64_t> busy_{0};
-  std::atomic<uint64_t> idle_{0}, sleep_{0}, loops_{0}, wakeups_{0}, stalls_{0};
+  std::atomic<uint64_t> idle_{0}, sleep_{0}, overhead_{0}, loops_{0}, wakeups_{0}, stalls_{0};
+  std::atomic<uint64_t> current_thread_{0};
   std::atomic<uint32_t> thread_count_{0};
   std::atomic<uint64_t> tid_{0};
-  std::atomic<uint64_t> current_thread_{0};
   uint64_t last_stall_log_ = 0;
   uint64_t pass_end_ = 0;     // driving thread only
+  uint64_t attributed_ = 0;   // driving thread only: ticks of this pass charged to a thread (busy or idle)
   uint32_t io_inflight_ = 0;  // driving thread only: SQEs submitted on this ring, not yet reaped
 };
 

@@ -69,8 +69,14 @@ struct ThreadStats {
   CoreId core;
   ThreadState state = ThreadState::Running;
   bool in_transit = false;
-  uint64_t busy = 0;             ///< ticks of poll passes that did work
-  uint64_t idle = 0;             ///< ticks of idle poll passes plus time its reactor slept hosting it
+  /// Ticks its reactors spent for it: poll passes that did work, its I/O
+  /// completion callbacks and its share of the io_uring submit/reap batches
+  /// its requests went in and came out of.
+  uint64_t busy = 0;
+  /// The rest of the wall time it was hosted: idle polls, time its reactor
+  /// spent on other threads or on itself, and sleep. busy / (busy + idle) is
+  /// its share of a core (two threads saturating one core read ~50 % each).
+  uint64_t idle = 0;
   uint64_t messages = 0;         ///< messages run
   uint64_t exceptions = 0;       ///< exceptions caught at the thread boundary
   uint64_t placed_at = 0;        ///< tick when it last landed on its reactor
@@ -132,8 +138,9 @@ class LwThread {
   ThreadStats stats() const;
   /// The registered pollers (one unregistered a moment ago is not listed).
   std::vector<PollerStats> pollers() const;
-  /// Name of the poller running right now ("" when none is): what a reactor
-  /// that stopped counting ticks is stuck in. Any OS thread.
+  /// Name of the poller running right now (its slot is PollerState::Running),
+  /// "" if none. Any OS thread; with ReactorStats::current_thread it names
+  /// where a stuck reactor is stuck. A hint: the poller may return meanwhile.
   std::string running_poller() const;
 
  private:
@@ -159,6 +166,9 @@ class LwThread {
   // Exiting and nothing left: the reactor may retire it.
   bool ready_to_retire() const noexcept;
   void account(bool busy, uint64_t ticks) noexcept;
+  // Ends a pass of `ticks` on the hosting reactor: what was charged busy in
+  // it (pass_busy_) goes to busy_, the rest of the pass to idle_.
+  void close_pass(uint64_t ticks) noexcept;
   // Enqueues one ring slot (w0: InlineRun or 0, w1: payload or Message*).
   Result<void> post(std::uint64_t w0, std::uint64_t w1) noexcept;
   void run_slot(std::uint64_t w0, std::uint64_t w1) noexcept;
@@ -197,6 +207,10 @@ class LwThread {
 
   std::atomic<uint64_t> busy_{0};
   std::atomic<uint64_t> idle_{0};
+  // Hosting reactor only (handed over with the thread on a move):
+  uint64_t pass_busy_ = 0;  // busy ticks charged in the current pass, not yet in busy_
+  uint32_t io_sqes_ = 0;    // SQEs prepared since the reactor's last submit
+  uint32_t io_weight_ = 0;  // its SQEs + CQEs in the I/O batch being charged
   std::atomic<uint64_t> messages_{0};
   std::atomic<uint64_t> exceptions_{0};
   std::atomic<uint64_t> placed_at_{0};

@@ -7,13 +7,14 @@
 //      now (we are on R's OS thread, the ring's single issuer) and retry;
 //   3. prepare it (fixed file / fixed buffer when the registry has them on R),
 //      user_data = the request slot (an IoCompletion);
-//   4. IoAccess::submitted(R, 1) and io_begin(T). R submits the batch at the
-//      end of its pass.
+//   4. IoAccess::submitted(R, T, 1) and io_begin(T). R submits the batch at
+//      the end of its pass.
 //
 // Completion (R reaps the CQE on its OS thread and calls on_complete):
 //   - T still hosted by R (hosted_by): run the callback right here under
-//     T's CurrentThreadScope, charging the time to T's busy ticks (so the
-//     scheduler sees I/O threads as busy, as if a poller had reaped);
+//     T's CurrentThreadScope; R times it and charges it to T's busy ticks
+//     (every request slot names T as its owner), with T's share of the
+//     submit/reap syscall, so an I/O thread that saturates its core reads busy;
 //   - T moved (or is in transit): forward the delivery to T with
 //     post_to_thread; it runs at T's next poll on its new reactor. The
 //     forwarding path touches nothing of the channel but the immutable thread
@@ -68,6 +69,7 @@ struct IoChannelState {
         error_log(c.tick_rate()) {
     for (uint32_t i = 0; i <= depth; ++i) {
       slots[i].ch = this;
+      slots[i].owner = &t;
       slots[i].next_free = free_list;
       free_list = &slots[i];
     }
@@ -136,7 +138,7 @@ struct IoChannelState {
   void commit(Reactor& host, io_uring_sqe* sqe, IoRequest* req, IoCallback&& cb) noexcept {
     req->cb = std::move(cb);
     io_uring_sqe_set_data(sqe, static_cast<IoCompletion*>(req));
-    IoAccess::submitted(host, 1);
+    IoAccess::submitted(host, *thread, 1);
     IoAccess::io_begin(*thread);
     in_flight.store(in_flight.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     bump(submitted);
@@ -158,11 +160,10 @@ struct IoChannelState {
 
   // Runs on the reactor hosting `thread`, either from on_complete (direct) or
   // from a forwarded task inside the thread's poll.
-  void deliver(IoRequest& req, int res, bool direct) noexcept {
+  void deliver(IoRequest& req, int res) noexcept {
     CurrentThreadScope scope(thread);
     in_flight.store(in_flight.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     ++delivering;
-    const uint64_t t0 = direct ? clock->now() : 0;
     try {
       req.cb(res);
     } catch (const std::exception& e) {
@@ -176,10 +177,6 @@ struct IoChannelState {
     if (res < 0) bump(errors);
     req.next_free = free_list;
     free_list = &req;
-    if (direct) {
-      const uint64_t t1 = clock->now();
-      IoAccess::charge_busy(*thread, t1 > t0 ? t1 - t0 : 0);
-    }
     LwThread& t = *thread;
     if (orphaned && in_flight.load(std::memory_order_relaxed) == 0 && delivering == 0) delete this;
     IoAccess::io_end(t);
@@ -197,7 +194,7 @@ struct IoChannelState {
 void IoRequest::on_complete(Reactor& r, int res, uint32_t /*flags*/) noexcept {
   LwThread& t = *ch->thread;
   if (IoAccess::hosted_by(t, r)) {
-    ch->deliver(*this, res, true);
+    ch->deliver(*this, res);
     return;
   }
   // T left R: hand the delivery to wherever T lands. Only the immutable thread
@@ -205,7 +202,7 @@ void IoRequest::on_complete(Reactor& r, int res, uint32_t /*flags*/) noexcept {
   IoRequest* self = this;
   IoAccess::post_to_thread(t, [self, res] {
     IoChannelState::bump(self->ch->forwarded);
-    self->ch->deliver(*self, res, false);
+    self->ch->deliver(*self, res);
   });
 }
 

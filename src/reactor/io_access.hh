@@ -4,10 +4,14 @@
 //
 // Contract for an I/O submission made by thread T while it runs on reactor R:
 //   - get R's ring with ring(R) (driving thread of R only), prepare SQEs whose
-//     user_data is an IoCompletion*, then call submitted(R, n) and
-//     io_begin(T) per request; R submits at the end of its pass;
+//     user_data is an IoCompletion* naming T as its owner, then call
+//     submitted(R, T, n) and io_begin(T) per request; R submits at the end of
+//     its pass;
 //   - R reaps the CQE (possibly after T moved away) and calls
 //     IoCompletion::on_complete(R, res, flags) on R's OS thread;
+//   - R charges the load, not the I/O layer: the callback's ticks go to the
+//     owner if R hosts it, and each submit/reap syscall is split among the
+//     hosted threads by their SQEs (counted by submitted) and CQEs in it;
 //   - the completion then either runs T's callback directly (T still hosted
 //     by R: use hosted_by(T, R); host(T) == &R is also true while T is in
 //     transit away from R) or forwards it with post_to_thread(T, task);
@@ -24,6 +28,10 @@ namespace reactor::detail {
 /// Implemented by each in-flight I/O request; user_data of its SQE.
 struct IoCompletion {
   virtual void on_complete(Reactor& r, int res, uint32_t flags) noexcept = 0;
+  /// The thread that submitted the request: charged for its completion
+  /// callback and its share of the batch while the reaping reactor hosts it.
+  /// nullptr: the reactor's overhead.
+  LwThread* owner = nullptr;
 
  protected:
   ~IoCompletion() = default;
@@ -41,12 +49,13 @@ struct IoAccess {
   static bool hosted_by(const LwThread& t, const Reactor& r) noexcept {
     return !t.in_transit_.load(std::memory_order_acquire) && t.reactor_.load(std::memory_order_acquire) == &r;
   }
-  /// Charges work done for T outside its poll (a completion callback run by R)
-  /// to T's busy ticks. R's driving thread, T hosted by R.
-  static void charge_busy(LwThread& t, uint64_t ticks) noexcept { t.account(true, ticks); }
   /// R's tick source (the pool's clock).
   static const Clock& clock(const Reactor& r) noexcept { return r.clock_; }
-  static void submitted(Reactor& r, unsigned n) noexcept { r.io_inflight_ += n; }
+  /// T (hosted by R, on R's driving thread) prepared `n` SQEs on R's ring.
+  static void submitted(Reactor& r, LwThread& t, unsigned n) noexcept {
+    r.io_inflight_ += n;
+    t.io_sqes_ += n;
+  }
   static void io_begin(LwThread& t) noexcept { t.io_inflight_.fetch_add(1, std::memory_order_relaxed); }
   static void io_end(LwThread& t) noexcept { t.io_inflight_.fetch_sub(1, std::memory_order_acq_rel); }
   static uint32_t inflight(const LwThread& t) noexcept { return t.io_inflight_.load(std::memory_order_acquire); }

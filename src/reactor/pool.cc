@@ -3,7 +3,8 @@
 // Start: validate options, build one Reactor per core, then (OsThreads) start
 // one OS thread per reactor: name it reactor_<core>, pin it (hwloc, strict),
 // create its io_uring, loop { run_once(now); sleep_if_idle(max_sleep) }, one
-// clock read per hosted thread per pass.
+// clock read per hosted thread per pass; each pass starts at the previous
+// pass's (or sleep's) last clock read, so load is charged against wall time.
 //
 // Stop (idempotent; the destructor calls it):
 //   1. stopping = true; wake every reactor: each asks its threads to exit
@@ -177,8 +178,9 @@ void ReactorPool::run_reactor(Reactor& r) {
   uint64_t now = clock_->now();
   while (!stopped_.load(std::memory_order_acquire)) {
     r.run_once(now);
-    // A pass ends with a clock read; reuse it unless the reactor slept.
-    now = r.sleep_if_idle(max_sleep_ns) ? clock_->now() : r.pass_end();
+    // A pass (and a sleep) ends with a clock read: the next pass starts there.
+    (void)r.sleep_if_idle(max_sleep_ns);
+    now = r.pass_end();
   }
   // Land whatever is still queued (arrivals) so no thread is lost in an event.
   r.run_once(clock_->now());

@@ -3,20 +3,47 @@
 // run_once(now), driving thread only, never blocks:
 //   1. drain the event queue (arrivals, move requests, calls);
 //   2. if the pool is stopping, ask every hosted thread to exit;
-//   3. poll each hosted thread once, charging the ticks of each pass to the
-//      thread as busy or idle; retire threads that finished exiting;
-//   4. charge the whole pass to the reactor as busy (anything did work) or idle.
+//   3. reap (and, with I/O in flight, submit/get events) completions;
+//   4. poll each hosted thread once; retire threads that finished exiting;
+//   5. submit what the threads prepared (one io_uring_enter) and reap;
+//   6. close the pass: charge it to every hosted thread and to the reactor.
 // The pass's last clock read is pass_end(): the driving loop uses it as the
-// next pass's `now` unless the reactor slept, so an idle pass hosting one
-// thread costs one clock read. Hot fields are grouped by writer on separate
-// cache lines (senders read mode/sleeping on every send; the counters are
-// written on every pass).
-// Moves requested while a thread polls are events, so they apply between polls.
+// next pass's `now` (and sleep_if_idle as the start of its sleep), so wall
+// time is charged without gaps and an idle pass hosting one thread costs one
+// clock read. Hot fields are grouped by writer on separate cache lines
+// (senders read mode/sleeping on every send; the counters are written on
+// every pass). Moves requested while a thread polls are events, so they apply
+// between polls.
+//
+// Load accounting tells the truth: every tick spent for a thread is charged
+// to it as busy, the rest of each pass (and sleep) as idle, so every hosted
+// thread's busy + idle grows by the wall time of the pass:
+//   - a poll that did work is busy for the thread, an idle poll is idle (its
+//     ticks are still the thread's: not overhead);
+//   - a completion callback is timed (one clock read per CQE) and charged busy
+//     to the request's owner if this reactor hosts it; a completion whose
+//     owner moved away is forwarded and runs (and is charged) in the owner's
+//     poll on its new reactor, only the forwarding here is overhead;
+//   - each submit/reap syscall (page-cache reads are copied inside
+//     io_uring_enter) is timed (one clock read) and split among the hosted
+//     threads in proportion to their SQEs that went in plus their CQEs that
+//     came out; the share of CQEs owned by no hosted thread is overhead. A
+//     syscall that moved nothing (no SQE, no CQE) is charged to nobody;
+//   - overhead: in a pass that did work, the ticks charged to no thread
+//     (events, the stop request, unattributed I/O). A pass that did nothing
+//     is idle for the reactor in full, and charges no thread busy. The few
+//     ns between two passes (closing one, starting the next) fall into the
+//     next pass's first slice: a clock read per pass would cost more than it
+//     measures.
+// Per-thread cost: one extra load/store (LwThread::close_pass), no extra
+// clock read; per I/O batch: two short loops over the hosted threads.
 //
 // Sleep protocol (Interrupt mode only), no lost wake-up:
 //   reactor: sleeping = true; seq_cst fence; re-check every source; wait.
 //   senders: enqueue; seq_cst fence; if sleeping, write the eventfd.
-// Sleep ticks are counted apart from busy and idle.
+// Sleep ticks are counted apart from busy and idle; hosted threads are
+// charged them as idle. The completions that woke the reactor run in the
+// next pass, where they are charged like any other.
 
 #include <reactor/reactor.hh>
 
@@ -57,15 +84,33 @@ io_uring* Reactor::io_ring() noexcept {
   return waker_->ring();
 }
 
-bool Reactor::reap_io(bool submit) noexcept {
+Reactor::Reaped Reactor::reap_io(bool submit, uint64_t start) noexcept {
   io_uring* ring = waker_->ring();
-  if (ring == nullptr) return false;
-  if (submit) {
+  if (ring == nullptr) return {false, false, start};
+  uint64_t prev = start;
+  uint64_t sys_ticks = 0;
+  bool entered = false;
+  bool any = false;
+  if (submit && (io_uring_sq_ready(ring) > 0 || io_inflight_ > 0)) {
+    // The SQEs going in now: each hosted thread's count becomes its weight in
+    // this batch (threads add SQEs only while polled or in a callback here).
+    // Submitting is work, even before anything completes.
+    if (io_uring_sq_ready(ring) > 0) {
+      any = true;
+      for (auto& t : threads_) {
+        t->io_weight_ = t->io_sqes_;
+        t->io_sqes_ = 0;
+      }
+    }
     // Submits what threads prepared this pass and, with DEFER_TASKRUN, runs
     // the task work that posts completions.
-    if (io_uring_sq_ready(ring) > 0 || io_inflight_ > 0) io_uring_submit_and_get_events(ring);
+    io_uring_submit_and_get_events(ring);
+    prev = clock_.now();
+    sys_ticks = prev > start ? prev - start : 0;
+    entered = true;
   }
-  bool any = false;
+  uint32_t owned = 0;
+  uint32_t unowned = 0;
   io_uring_cqe* cqe = nullptr;
   unsigned head = 0;
   unsigned seen = 0;
@@ -79,10 +124,45 @@ bool Reactor::reap_io(bool submit) noexcept {
     any = true;
     if (io_inflight_ > 0 && !(cqe->flags & IORING_CQE_F_MORE)) --io_inflight_;
     auto* c = reinterpret_cast<detail::IoCompletion*>(static_cast<uintptr_t>(tag));
+    // Read before the callback: it may free the request. A hosted owner stays
+    // alive through it (threads_ holds it; it cannot move or retire here).
+    LwThread* owner = c->owner;
+    if (owner != nullptr && !detail::IoAccess::hosted_by(*owner, *this)) owner = nullptr;
+    if (owner != nullptr) current_thread_.store(owner->id().value, std::memory_order_relaxed);
     c->on_complete(*this, cqe->res, cqe->flags);
+    const uint64_t t = clock_.now();
+    const uint64_t spent = t > prev ? t - prev : 0;
+    prev = t;
+    if (owner != nullptr) {
+      current_thread_.store(0, std::memory_order_relaxed);
+      owner->pass_busy_ += spent;
+      attributed_ += spent;
+      ++owner->io_weight_;
+      ++owned;
+      if (spent > stall_ticks_)
+        note_stall(fmt::format("I/O completion of thread '{}' (id {})", owner->name(), owner->id().value), spent);
+    } else {
+      ++unowned;
+    }
   }
   io_uring_cq_advance(ring, seen);
-  return any;
+  if (entered || owned > 0) charge_io_batch(sys_ticks, unowned);
+  return {any, entered || owned + unowned > 0, prev};
+}
+
+void Reactor::charge_io_batch(uint64_t ticks, uint32_t unowned) noexcept {
+  uint64_t total = unowned;
+  for (auto& t : threads_) total += t->io_weight_;
+  if (total == 0) return;  // nothing went in or came out: charged to nobody
+  for (auto& t : threads_) {
+    const uint32_t w = t->io_weight_;
+    if (w == 0) continue;
+    t->io_weight_ = 0;
+    // ticks * w cannot overflow for any real batch; divide first if it would.
+    const uint64_t share = ticks <= UINT64_MAX / w ? ticks * w / total : ticks / total * w;
+    t->pass_busy_ += share;
+    attributed_ += share;
+  }
 }
 
 unsigned detail::IoAccess::ring_flags(Reactor& r) noexcept { return r.waker_->ring_flags(); }
@@ -192,6 +272,7 @@ void Reactor::note_stall(const std::string& what, uint64_t ticks) noexcept {
 
 bool Reactor::run_once(uint64_t now) noexcept {
   loops_.store(loops_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  attributed_ = 0;
   bool work = false;
   while (detail::ReactorEvent* ev = events_->pop()) {
     std::unique_ptr<detail::ReactorEvent> owned(ev);
@@ -206,36 +287,64 @@ bool Reactor::run_once(uint64_t now) noexcept {
       }
     }
   }
-  if (io_inflight_ > 0) work |= reap_io(true);
   uint64_t t0 = now;
+  bool clocked = false;  // t0 is a clock read of this pass
+  if (work) {
+    // Events ran: what follows starts after them (they are overhead).
+    t0 = clock_.now();
+    clocked = true;
+  }
+  if (io_inflight_ > 0 || waker_->has_cqes()) {
+    const Reaped r = reap_io(io_inflight_ > 0, t0);
+    work |= r.any;
+    t0 = r.end;
+    clocked |= r.clocked;
+  }
   for (size_t i = 0; i < threads_.size();) {
     LwThread& t = *threads_[i];
     current_thread_.store(t.id().value, std::memory_order_relaxed);
     bool busy = t.poll(t0);
     uint64_t t1 = clock_.now();
     uint64_t spent = t1 >= t0 ? t1 - t0 : 0;
-    t.account(busy, spent);
+    attributed_ += spent;
+    if (busy) t.pass_busy_ += spent;
     if (spent > stall_ticks_) note_stall(fmt::format("thread '{}' (id {})", t.name(), t.id().value), spent);
     t0 = t1;
+    clocked = true;
     work |= busy;
     if (t.ready_to_retire()) {
+      // It leaves before the pass closes: charge it what it has now.
+      t.close_pass(t.pass_busy_);
       retire(i);
       work = true;
       continue;
     }
     ++i;
   }
-  if (!threads_.empty()) current_thread_.store(0, std::memory_order_relaxed);
+  if (clocked) current_thread_.store(0, std::memory_order_relaxed);
   // Submit what the threads prepared during this pass.
-  const bool submit = io_ring_has_sqes();
-  if (submit) work |= reap_io(true);
-  // The last thread's clock read ends the pass, unless a submit came after it.
-  uint64_t end = threads_.empty() || submit ? clock_.now() : t0;
+  if (io_ring_has_sqes()) {
+    const Reaped r = reap_io(true, t0);
+    work |= r.any;
+    t0 = r.end;
+    clocked |= r.clocked;
+  }
+  // The pass ends at its last clock read (a poll or a completion).
+  const uint64_t end = clocked ? t0 : clock_.now();
   pass_end_ = end;
-  uint64_t spent = end >= now ? end - now : 0;
-  auto& c = work ? busy_ : idle_;
-  c.store(c.load(std::memory_order_relaxed) + spent, std::memory_order_relaxed);
+  close_pass(end >= now ? end - now : 0, work);
   return work;
+}
+
+void Reactor::close_pass(uint64_t ticks, bool work) noexcept {
+  for (auto& t : threads_) t->close_pass(ticks);
+  if (work) {
+    busy_.store(busy_.load(std::memory_order_relaxed) + ticks, std::memory_order_relaxed);
+    const uint64_t unattributed = ticks > attributed_ ? ticks - attributed_ : 0;
+    overhead_.store(overhead_.load(std::memory_order_relaxed) + unattributed, std::memory_order_relaxed);
+  } else {
+    idle_.store(idle_.load(std::memory_order_relaxed) + ticks, std::memory_order_relaxed);
+  }
 }
 
 bool Reactor::io_ring_has_sqes() noexcept {
@@ -246,6 +355,10 @@ bool Reactor::io_ring_has_sqes() noexcept {
 bool Reactor::has_work(uint64_t now) const noexcept {
   if (!events_->empty()) return true;
   if (waker_->has_cqes()) return true;
+  // Completion callbacks of the last pass prepared SQEs: submit them in a
+  // pass (charged to their threads), not inside the sleep's io_uring_enter
+  // (where page-cache reads would complete and be counted as sleep).
+  if (waker_->has_sqes()) return true;
   if (pool_.stopping_.load(std::memory_order_acquire) && !threads_.empty()) return true;
   for (const auto& t : threads_)
     if (t->has_work(now)) return true;
@@ -260,7 +373,7 @@ uint64_t Reactor::next_deadline() const noexcept {
 
 bool Reactor::sleep_if_idle(uint64_t max_sleep_ns) noexcept {
   if (mode() != ReactorMode::Interrupt) return false;
-  uint64_t now = clock_.now();
+  const uint64_t now = clock_.now();
   if (has_work(now)) return false;
   sleeping_.store(true, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -276,9 +389,14 @@ bool Reactor::sleep_if_idle(uint64_t max_sleep_ns) noexcept {
   }
   if (timeout_ns > 0) waker_->wait(timeout_ns);
   sleeping_.store(false, std::memory_order_relaxed);
-  reap_io(false);  // completions that woke us run now, before the next pass
-  uint64_t after = clock_.now();
-  const uint64_t slept = after > now ? after - now : 0;
+  // The completions that woke us are reaped (and charged) by the next pass.
+  const uint64_t after = clock_.now();
+  // Sleep starts where the last pass ended (the checks above included), so
+  // passes and sleeps tile wall time; a reactor that never ran a pass starts
+  // at `now`.
+  const uint64_t from = pass_end_ != 0 && pass_end_ <= now ? pass_end_ : now;
+  const uint64_t slept = after > from ? after - from : 0;
+  pass_end_ = after;
   sleep_.store(sleep_.load(std::memory_order_relaxed) + slept, std::memory_order_relaxed);
   // The hosted threads were idle while the reactor slept: without this a
   // thread with only a timed poller would look 100 % busy on a sleeping core.
@@ -293,6 +411,7 @@ ReactorStats Reactor::stats() const noexcept {
   s.busy = busy_.load(std::memory_order_relaxed);
   s.idle = idle_.load(std::memory_order_relaxed);
   s.sleep = sleep_.load(std::memory_order_relaxed);
+  s.overhead = overhead_.load(std::memory_order_relaxed);
   s.loops = loops_.load(std::memory_order_relaxed);
   s.wakeups = wakeups_.load(std::memory_order_relaxed);
   s.stalls = stalls_.load(std::memory_order_relaxed);

@@ -29,6 +29,8 @@ struct Waker {
   void wake_read_done() noexcept { read_armed_ = false; }
   /// Completions are waiting in the CQ (driving thread).
   bool has_cqes() const noexcept { return ring_ok_ && io_uring_cq_ready(&ring_) > 0; }
+  /// SQEs are prepared and not submitted yet (driving thread).
+  bool has_sqes() const noexcept { return ring_ok_ && io_uring_sq_ready(&ring_) > 0; }
   /// The ring (nullptr before init or without io_uring): the I/O layer submits here.
   io_uring* ring() noexcept { return ring_ok_ ? &ring_ : nullptr; }
   unsigned ring_flags() const noexcept { return flags_; }

@@ -176,6 +176,7 @@ Result<void> ControlPlane::register_methods(RpcEngine& engine) {
       {"framework_wait_init", MethodStates::both, &ControlPlane::wait_init},
       {"framework_get_subsystems", MethodStates::runtime_only, &ControlPlane::get_subsystems},
       {"framework_get_reactors", MethodStates::runtime_only, &ControlPlane::get_reactors},
+      {"reactor_get_reactor_stats", MethodStates::runtime_only, &ControlPlane::get_reactor_stats},
       {"framework_get_governor", MethodStates::runtime_only, &ControlPlane::get_governor},
       {"thread_get_stats", MethodStates::runtime_only, &ControlPlane::get_thread_stats},
       {"thread_get_pollers", MethodStates::runtime_only, &ControlPlane::get_pollers},

@@ -19,7 +19,18 @@
 ///   RUNTIME: framework_get_reactors, framework_get_governor, thread_get_stats,
 ///            thread_get_pollers, framework_get_subsystems,
 ///            scheduler_thread_create, scheduler_thread_set_active,
-///            scheduler_thread_delete
+///            scheduler_thread_delete, reactor_get_reactor_stats
+///
+/// reactor_get_reactor_stats (reactor's own; no params; framework_get_reactors
+/// keeps SPDK's exact shape, which spdk_top decodes strictly) answers
+///   {"tick_rate": u64,
+///    "reactors": [{"lcore": u32, "busy": u64, "idle": u64, "sleep": u64,
+///                  "overhead": u64, "loops": u64, "wakeups": u64,
+///                  "stalls": u64, "current_thread": u64}, ...]}
+/// in ascending lcore order; counters are cumulative ticks (ReactorStats):
+/// overhead is the part of busy no thread was charged for, sleep is apart
+/// from busy and idle, current_thread is the id of the thread running on the
+/// reactor right now (0: none).
 ///
 /// scheduler_get_history (reactor's own; no params) answers
 ///   {"transitions_total": u64, "rounds_total": u64,
@@ -140,6 +151,7 @@ class ControlPlane {
   void get_subsystems(const nlohmann::json* params, RpcResponder r);
   // methods_stats.cc: read-only views of the runtime
   void get_reactors(const nlohmann::json* params, RpcResponder r);
+  void get_reactor_stats(const nlohmann::json* params, RpcResponder r);
   void get_governor(const nlohmann::json* params, RpcResponder r);
   void get_thread_stats(const nlohmann::json* params, RpcResponder r);
   void get_pollers(const nlohmann::json* params, RpcResponder r);

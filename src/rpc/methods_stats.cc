@@ -1,5 +1,7 @@
 // Read-only views of the runtime (rpc-compat.md §3.6-§3.9): reactors,
-// governor, thread statistics and pollers.
+// governor, thread statistics and pollers; and reactor's own
+// reactor_get_reactor_stats (not SPDK: the counters framework_get_reactors
+// cannot carry, since spdk_top decodes that reply strictly).
 //
 // SPDK builds these replies by visiting every reactor or thread with a
 // message and answers when the last visit ends. Here every figure is already
@@ -133,6 +135,32 @@ void ControlPlane::get_reactors(const json* params, RpcResponder r) {
   ojson out;
   out["tick_rate"] = clock.tick_rate();
   out["pid"] = static_cast<uint64_t>(::getpid());
+  out["reactors"] = std::move(reactors);
+  r.result(std::move(out));
+}
+
+// ---- reactor_get_reactor_stats (reactor's own, not SPDK) ----
+
+void ControlPlane::get_reactor_stats(const json* params, RpcResponder r) {
+  if (!require_no_params(params, r, "'reactor_get_reactor_stats' requires no arguments")) return;
+  ReactorPool& pool = runtime_->pool();
+  ojson reactors = ojson::array();
+  for (const auto& reactor : pool.reactors()) {  // ascending core order
+    const ReactorStats rs = reactor->stats();
+    ojson j;
+    j["lcore"] = rs.core.value;
+    j["busy"] = rs.busy;
+    j["idle"] = rs.idle;
+    j["sleep"] = rs.sleep;
+    j["overhead"] = rs.overhead;
+    j["loops"] = rs.loops;
+    j["wakeups"] = rs.wakeups;
+    j["stalls"] = rs.stalls;
+    j["current_thread"] = rs.current_thread;
+    reactors.push_back(std::move(j));
+  }
+  ojson out;
+  out["tick_rate"] = pool.clock().tick_rate();
   out["reactors"] = std::move(reactors);
   r.result(std::move(out));
 }

@@ -22,9 +22,16 @@
 //
 // Polling (hosting reactor only): up to kMaxMessagesPerPoll messages, then each
 // active poller, then timed pollers whose deadline passed. The reactor reads
-// the clock once per thread per pass to charge it busy or idle. Exceptions stop
-// at this boundary. Messages still queued when the thread object dies (they
-// were never accepted by a running thread) are destroyed without running.
+// the clock once per thread per pass. Exceptions stop at this boundary.
+// Messages still queued when the thread object dies (they were never accepted
+// by a running thread) are destroyed without running.
+//
+// Load (hosting reactor only, see reactor.cc): during a pass the reactor adds
+// what it spends for the thread (a poll that did work, its completion
+// callbacks, its share of an io_uring batch) to pass_busy_; close_pass() then
+// moves that to busy_ and the rest of the pass to idle_, so busy_ + idle_
+// grows by the wall time the thread was hosted. busy_/idle_ have one writer
+// (plain load + store); readers see published values.
 
 #include <reactor/clock.hh>
 #include <reactor/log.hh>
@@ -260,6 +267,14 @@ void LwThread::account(bool busy, uint64_t ticks) noexcept {
   // Single writer (the hosting reactor): plain load+store keeps it cheap.
   auto& c = busy ? busy_ : idle_;
   c.store(c.load(std::memory_order_relaxed) + ticks, std::memory_order_relaxed);
+}
+
+void LwThread::close_pass(uint64_t ticks) noexcept {
+  // Charges are disjoint slices of the pass; the clamp only guards rounding.
+  const uint64_t busy = std::min(pass_busy_, ticks);
+  pass_busy_ = 0;
+  if (busy != 0) busy_.store(busy_.load(std::memory_order_relaxed) + busy, std::memory_order_relaxed);
+  if (ticks != busy) idle_.store(idle_.load(std::memory_order_relaxed) + (ticks - busy), std::memory_order_relaxed);
 }
 
 void LwThread::log_exception(const char* where, const char* what) noexcept {

@@ -188,11 +188,17 @@ int cmd_status(Session& s, const Globals& g, std::ostream& out) {
 
 int cmd_reactors(Session& s, const Globals& g, uint64_t interval_ms, std::ostream& out,
                  const FormatOptions& fo) {
-  std::optional<json> before;
+  // reactor_get_reactor_stats (reactor's own: overhead) is sampled beside
+  // framework_get_reactors when the daemon has it; SPDK and older daemons
+  // answer "method not found" and the table has no OVERHEAD% column.
+  auto obj = [](const std::optional<json>& v) { return v && v->is_object() ? &*v : nullptr; };
+  std::optional<json> before, extra_before;
   if (interval_ms != 0) {
     before = s.call("reactors", "framework_get_reactors");
     if (!before || !expect_object(s, "reactors", "framework_get_reactors", *before))
       return kExitFailure;
+    if (!g.json_out) extra_before = s.optional_call("reactors", "reactor_get_reactor_stats");
+    if (s.failed()) return kExitFailure;
     std::this_thread::sleep_for(milliseconds(interval_ms));
   }
   auto now = s.call("reactors", "framework_get_reactors");
@@ -201,11 +207,15 @@ int cmd_reactors(Session& s, const Globals& g, uint64_t interval_ms, std::ostrea
     print_json(out, *now);
     return kExitOk;
   }
+  // Only with an interval when the first sample had it too (same window).
+  std::optional<json> extra;
+  if (interval_ms == 0 || obj(extra_before) != nullptr)
+    extra = s.optional_call("reactors", "reactor_get_reactor_stats");
   std::optional<json> stats;
   if (!every_thread_has_home(*now)) stats = s.optional_call("reactors", "thread_get_stats");
   if (s.failed()) return kExitFailure;
-  out << format_reactors(*now, before ? &*before : nullptr,
-                         stats && stats->is_object() ? &*stats : nullptr, fo);
+  out << format_reactors(*now, before ? &*before : nullptr, obj(stats), fo,
+                         ReactorStatsSamples{obj(extra), obj(extra_before)});
   return kExitOk;
 }
 

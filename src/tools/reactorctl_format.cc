@@ -4,8 +4,9 @@
 // "-": the tables are for people, and a daemon of another version (or SPDK
 // itself, whose reactor listing has no home core) should still give a
 // readable answer. The members read are those of rpc-compat.md §3; reactor's
-// extras (a thread's home core, scheduler_get_history) are read under the
-// names reactord uses, with the obvious alternatives accepted.
+// extras (a thread's home core, scheduler_get_history,
+// reactor_get_reactor_stats) are read under the names reactord uses, with the
+// obvious alternatives accepted.
 
 #include "tools/reactorctl_format.hh"
 
@@ -107,6 +108,27 @@ std::optional<double> entry_busy(const json& now, const json* before) {
   const auto i0 = u64_at(*before, "idle");
   if (!b0 || !i0 || *b0 > *busy || *i0 > *idle) return std::nullopt;
   return busy_percent(*busy - *b0, *idle - *i0);
+}
+
+// overhead % of a reactor_get_reactor_stats entry: overhead / (busy + idle),
+// delta against `before` when given (as entry_busy).
+std::optional<double> entry_overhead(const json& now, const json* before) {
+  const auto busy = u64_at(now, "busy");
+  const auto idle = u64_at(now, "idle");
+  const auto over = u64_at(now, "overhead");
+  if (!busy || !idle || !over) return std::nullopt;
+  if (before == nullptr) {
+    const uint64_t total = *busy + *idle;
+    const uint64_t part = std::min(*over, total);
+    return busy_percent(part, total - part);
+  }
+  const auto b0 = u64_at(*before, "busy");
+  const auto i0 = u64_at(*before, "idle");
+  const auto o0 = u64_at(*before, "overhead");
+  if (!b0 || !i0 || !o0 || *b0 > *busy || *i0 > *idle || *o0 > *over) return std::nullopt;
+  const uint64_t total = (*busy - *b0) + (*idle - *i0);
+  const uint64_t part = std::min(*over - *o0, total);
+  return busy_percent(part, total - part);
 }
 
 // Index of array entries by an unsigned member (lcore, id).
@@ -329,7 +351,7 @@ std::string format_status(const json& scheduler, const json* governor, const jso
 // ---- reactors ----
 
 std::string format_reactors(const json& reactors, const json* before, const json* stats,
-                            const FormatOptions& opt) {
+                            const FormatOptions& opt, ReactorStatsSamples extra) {
   const json& list = array_at(reactors, "reactors");
   const auto before_by_core = before != nullptr ? index_by(array_at(*before, "reactors"), "lcore")
                                                 : std::map<uint64_t, const json*>{};
@@ -338,11 +360,19 @@ std::string format_reactors(const json& reactors, const json* before, const json
   bool any_freq = false;
   for (const auto& r : list)
     if (member(r, "core_freq") != nullptr) any_freq = true;
+  // Reactor's own counters (reactor_get_reactor_stats), when the daemon has them.
+  const bool any_overhead = extra.now != nullptr && extra.now->is_object();
+  const auto extra_by_core = any_overhead ? index_by(array_at(*extra.now, "reactors"), "lcore")
+                                          : std::map<uint64_t, const json*>{};
+  const auto extra_before_by_core = any_overhead && extra.before != nullptr
+                                        ? index_by(array_at(*extra.before, "reactors"), "lcore")
+                                        : std::map<uint64_t, const json*>{};
 
-  std::vector<Table::Column> cols = {{"CORE", Align::Right},    {"MODE", Align::Left},
-                                     {"BUSY%", Align::Right},   {"THREADS", Align::Right},
-                                     {"USR s", Align::Right},   {"SYS s", Align::Right},
-                                     {"IRQ s", Align::Right}};
+  std::vector<Table::Column> cols = {{"CORE", Align::Right}, {"MODE", Align::Left}, {"BUSY%", Align::Right}};
+  if (any_overhead) cols.push_back({"OVERHEAD%", Align::Right});
+  for (auto c : {Table::Column{"THREADS", Align::Right}, Table::Column{"USR s", Align::Right},
+                 Table::Column{"SYS s", Align::Right}, Table::Column{"IRQ s", Align::Right}})
+    cols.push_back(c);
   if (any_freq) cols.push_back({"MHz", Align::Right});
   cols.push_back({"TID", Align::Right});
   Table t(std::move(cols));
@@ -353,11 +383,19 @@ std::string format_reactors(const json& reactors, const json* before, const json
     std::vector<std::string> row = {
         dash_or(core),
         intr ? (*intr ? "interrupt" : "poll") : "-",
-        format_percent(before != nullptr && prev == nullptr ? std::nullopt : entry_busy(r, prev)),
-        fmt::format("{}", array_at(r, "lw_threads").size()),
-        ticks_to_s(u64_at(r, "usr"), opt.clock_ticks_per_s),
-        ticks_to_s(u64_at(r, "sys"), opt.clock_ticks_per_s),
-        ticks_to_s(u64_at(r, "irq"), opt.clock_ticks_per_s)};
+        format_percent(before != nullptr && prev == nullptr ? std::nullopt : entry_busy(r, prev))};
+    if (any_overhead) {
+      // Over the same window as BUSY%: a delta needs both samples of this core.
+      const json* e = lookup(extra_by_core, core);
+      const json* e0 = extra.before != nullptr ? lookup(extra_before_by_core, core) : nullptr;
+      const bool delta = before != nullptr || extra.before != nullptr;
+      row.push_back(format_percent(e == nullptr || (delta && e0 == nullptr) ? std::nullopt
+                                                                            : entry_overhead(*e, e0)));
+    }
+    row.push_back(fmt::format("{}", array_at(r, "lw_threads").size()));
+    row.push_back(ticks_to_s(u64_at(r, "usr"), opt.clock_ticks_per_s));
+    row.push_back(ticks_to_s(u64_at(r, "sys"), opt.clock_ticks_per_s));
+    row.push_back(ticks_to_s(u64_at(r, "irq"), opt.clock_ticks_per_s));
     if (any_freq) row.push_back(dash_or(u64_at(r, "core_freq")));
     row.push_back(dash_or(u64_at(r, "tid")));
     t.add_row(std::move(row));

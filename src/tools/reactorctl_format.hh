@@ -70,14 +70,23 @@ struct FormatOptions {
 std::string format_status(const json& scheduler, const json* governor, const json* reactors,
                           const json* history);
 
-/// `reactorctl reactors`: one row per reactor (core, mode, busy %, threads,
-/// usr/sys/irq CPU seconds, frequency, tid), then the thread placement table
-/// (thread, id, current core, home core, cpumask, time on the core). With
-/// `before` (an earlier framework_get_reactors) busy % is the delta between
-/// the samples; without, cumulative. `stats` (thread_get_stats, optional)
-/// supplies home cores when the reactor listing does not carry them.
+/// Samples of reactor_get_reactor_stats (reactor's own method, not SPDK's):
+/// nullptr when the daemon does not provide it (SPDK, older reactord).
+struct ReactorStatsSamples {
+  const json* now = nullptr;
+  const json* before = nullptr;  ///< the earlier sample, with an interval
+};
+
+/// `reactorctl reactors`: one row per reactor (core, mode, busy %, overhead %,
+/// threads, usr/sys/irq CPU seconds, frequency, tid), then the thread
+/// placement table (thread, id, current core, home core, cpumask, time on the
+/// core). With `before` (an earlier framework_get_reactors) busy % is the
+/// delta between the samples; without, cumulative. `stats` (thread_get_stats,
+/// optional) supplies home cores when the reactor listing does not carry them.
+/// The OVERHEAD% column (overhead / (busy + idle), delta or cumulative like
+/// BUSY%) appears only when `extra.now` is given.
 std::string format_reactors(const json& reactors, const json* before, const json* stats,
-                            const FormatOptions& opt);
+                            const FormatOptions& opt, ReactorStatsSamples extra = {});
 
 /// `reactorctl threads`: thread_get_stats as a table (id, name, core, home,
 /// cpumask, busy %, active/timed/paused poller counts). `reactors`

@@ -100,6 +100,7 @@ TEST_F(ReactordErrors, BadInputTable) {
       {"spdk_get_version", "{}", -32602, "spdk_get_version method requires no parameters"},
       {"framework_get_scheduler", "[]", -32602, "'rpc_get_scheduler' requires no arguments"},
       {"framework_get_reactors", R"({"a":1})", -32602, "`framework_get_reactors` requires no arguments"},
+      {"reactor_get_reactor_stats", R"({"a":1})", -32602, "'reactor_get_reactor_stats' requires no arguments"},
       {"framework_get_governor", "{}", -32602, "'rpc_get_governor' requires no arguments"},
       {"thread_get_stats", "{}", -32602, "'thread_get_stats' requires no arguments"},
       {"thread_get_pollers", "{}", -32602, "'thread_get_pollers' requires no arguments"},

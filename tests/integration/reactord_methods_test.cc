@@ -100,7 +100,7 @@ TEST_F(ReactordMethods, RpcGetMethodsListsEveryMethodAndAcceptsRpcPyParams) {
                         "scheduler_set_options", "framework_get_reactors", "framework_get_governor",
                         "thread_get_stats", "thread_get_pollers", "framework_get_subsystems", "framework_start_init",
                         "framework_wait_init", "scheduler_get_history", "scheduler_thread_create",
-                        "scheduler_thread_set_active", "scheduler_thread_delete"})
+                        "scheduler_thread_set_active", "scheduler_thread_delete", "reactor_get_reactor_stats"})
     EXPECT_EQ(names.count(m), 1U) << m;
   ojson current = result_of("rpc_get_methods", ojson{{"current", true}});
   std::set<std::string> now;
@@ -210,6 +210,29 @@ TEST_F(ReactordMethods, FrameworkGetReactorsHasRealNumbers) {
     EXPECT_EQ(keys_of(c), (std::vector<std::string>{"lcore", "numa_id", "tid", "busy", "idle", "in_interrupt", "irq",
                                                      "sys", "usr", "core_freq", "lw_threads"}));
     EXPECT_GT(c["core_freq"].get<uint32_t>(), 0U);  // MHz of the simulated ladder
+  }
+}
+
+// reactor's own method (not SPDK): the counters framework_get_reactors cannot
+// carry without breaking spdk_top's strict decoding.
+TEST_F(ReactordMethods, ReactorGetReactorStatsReportsOverheadAndCurrentThread) {
+  (void)create_load(20, "stats_probe");
+  ojson spdk = result_of("framework_get_reactors");
+  ojson r = result_of("reactor_get_reactor_stats");
+  EXPECT_EQ(keys_of(r), (std::vector<std::string>{"tick_rate", "reactors"}));
+  EXPECT_EQ(r["tick_rate"], spdk["tick_rate"]);
+  ASSERT_EQ(r["reactors"].size(), spdk["reactors"].size());
+  for (size_t i = 0; i < r["reactors"].size(); ++i) {
+    const auto& c = r["reactors"][i];
+    EXPECT_EQ(keys_of(c), (std::vector<std::string>{"lcore", "busy", "idle", "sleep", "overhead", "loops", "wakeups",
+                                                     "stalls", "current_thread"}));
+    EXPECT_EQ(c["lcore"], spdk["reactors"][i]["lcore"]);  // same order: ascending lcore
+    for (const char* k : {"busy", "idle", "sleep", "overhead", "loops", "wakeups", "stalls", "current_thread"})
+      EXPECT_TRUE(c[k].is_number_unsigned()) << k;
+    // Counters only grow between the two calls; overhead is part of busy.
+    EXPECT_GE(c["busy"].get<uint64_t>(), spdk["reactors"][i]["busy"].get<uint64_t>());
+    EXPECT_LE(c["overhead"].get<uint64_t>(), c["busy"].get<uint64_t>());
+    EXPECT_GT(c["loops"].get<uint64_t>(), 0U);
   }
 }
 

@@ -52,7 +52,7 @@ TEST(ReactordStartup, ConfiguresBeforeInitAndInitializesOnRequest) {
 
   // RUNTIME-only methods are gated.
   for (const char* m : {"framework_get_reactors", "framework_get_governor", "thread_get_stats", "thread_get_pollers",
-                        "framework_get_subsystems"}) {
+                        "framework_get_subsystems", "reactor_get_reactor_stats"}) {
     auto e = error_of(c, m, std::nullopt);
     ASSERT_TRUE(e) << m;
     EXPECT_EQ(*e, (ojson{{"code", -1}, {"message", kNotInitialized}})) << m;

@@ -287,6 +287,85 @@ TEST(LwThread, BusyAndIdleTicks) {
   EXPECT_GE(rs.idle, 1000u);
 }
 
+// Load is against wall time on the thread's reactor: each hosted thread's
+// busy + idle grows by the whole pass; what a poll that did work took is busy,
+// the rest (its idle poll, the other thread's poll) idle. Polls are the
+// threads' own ticks: nothing is reactor overhead here.
+TEST(LwThread, EveryHostedThreadIsChargedThePassInWallTime) {
+  Harness h;
+  auto a = h.spawn("a", CpuSet{0}, [&] {
+    (void)current_thread()->register_poller("a_work", [&] {
+      h.clock().advance(300);
+      return PollStatus::Busy;
+    });
+  });
+  auto b = h.spawn("b", CpuSet{0}, [&] {
+    (void)current_thread()->register_poller("b_idle", [&] {
+      h.clock().advance(100);
+      return PollStatus::Idle;
+    });
+  });
+  Reactor& r = *h.pool().reactor(CoreId{0});
+  const auto a0 = a->stats(), b0 = b->stats();
+  const auto r0 = r.stats();
+  h.poll(CoreId{0});
+  const auto a1 = a->stats(), b1 = b->stats();
+  const auto r1 = r.stats();
+  EXPECT_EQ(a1.busy - a0.busy, 300u);
+  EXPECT_EQ(a1.idle - a0.idle, 100u);
+  EXPECT_EQ(b1.busy - b0.busy, 0u);
+  EXPECT_EQ(b1.idle - b0.idle, 400u);
+  EXPECT_EQ(r1.busy - r0.busy, 400u);
+  EXPECT_EQ(r1.idle - r0.idle, 0u);
+  EXPECT_EQ(r1.overhead - r0.overhead, 0u);
+  // And so on every pass: busy + idle of both grows by the pass.
+  h.poll(CoreId{0});
+  const auto a2 = a->stats(), b2 = b->stats();
+  EXPECT_EQ((a2.busy + a2.idle) - (a1.busy + a1.idle), 400u);
+  EXPECT_EQ((b2.busy + b2.idle) - (b1.busy + b1.idle), 400u);
+}
+
+TEST(LwThread, IdlePassChargesNothingBusy) {
+  Harness h;
+  auto t = h.spawn("t", CpuSet{0}, [&] {
+    (void)current_thread()->register_poller("idle", [&] {
+      h.clock().advance(250);
+      return PollStatus::Idle;
+    });
+  });
+  h.poll_until_idle();
+  const auto s0 = t->stats();
+  const auto r0 = h.pool().reactor(CoreId{0})->stats();
+  h.poll(CoreId{0});
+  const auto s1 = t->stats();
+  const auto r1 = h.pool().reactor(CoreId{0})->stats();
+  EXPECT_EQ(s1.busy, s0.busy);
+  EXPECT_EQ(s1.idle - s0.idle, 250u);
+  EXPECT_EQ(r1.idle - r0.idle, 250u);
+  EXPECT_EQ(r1.busy, r0.busy);
+  EXPECT_EQ(r1.overhead, r0.overhead);
+}
+
+// Stall-detector data: while a poller runs, its reactor names the thread and
+// the thread names the poller; both are cleared once it returned.
+TEST(LwThread, CurrentThreadAndRunningPollerAreVisibleDuringAPoll) {
+  Harness h;
+  uint64_t seen_thread = 0;
+  std::string seen_poller;
+  auto t = h.spawn("stuck_here", CpuSet{1}, [&] {
+    (void)current_thread()->register_poller("slow_poller", [&] {
+      seen_thread = h.pool().reactor(CoreId{1})->stats().current_thread;
+      seen_poller = current_thread()->running_poller();
+      return PollStatus::Busy;
+    });
+  });
+  h.poll(CoreId{1});
+  EXPECT_EQ(seen_thread, t.id().value);
+  EXPECT_EQ(seen_poller, "slow_poller");
+  EXPECT_EQ(h.pool().reactor(CoreId{1})->stats().current_thread, 0u);
+  EXPECT_EQ(t->running_poller(), "");
+}
+
 TEST(LwThread, EmptyRefAndBadSpawnOptions) {
   Harness h;
   ThreadRef empty;

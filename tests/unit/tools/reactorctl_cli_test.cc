@@ -97,10 +97,13 @@ class ReactorctlCli : public ::testing::Test {
     answer("thread_get_pollers", test::pollers_sample());
     answer("scheduler_get_history", test::history_sample());
     answer("scheduler_thread_create", json(7));
+    // reactor's own method: answered as a daemon without it would (SPDK, an
+    // older reactord) unless a test answers it.
+    fail("reactor_get_reactor_stats", -32601, "Method not found");
     for (const char* m : {"framework_set_scheduler", "framework_get_scheduler",
                           "framework_get_reactors", "framework_get_governor", "thread_get_stats",
                           "thread_get_pollers", "scheduler_get_history",
-                          "scheduler_thread_create"}) {
+                          "scheduler_thread_create", "reactor_get_reactor_stats"}) {
       const std::string name = m;
       auto r = server->add_method(
           name, rpc::MethodSpec{rpc::MethodStates::both, [this, name](const json* p,
@@ -449,14 +452,17 @@ TEST_F(ReactorctlCli, TablesAreTheFormattersOutput) {
 
 TEST_F(ReactorctlCli, ReactorsAsksForHomeCoresOnlyWhenMissing) {
   (void)ctl({"reactors"});
-  EXPECT_EQ(methods_called(), std::vector<std::string>{"framework_get_reactors"});
+  EXPECT_EQ(methods_called(),
+            (std::vector<std::string>{"framework_get_reactors", "reactor_get_reactor_stats"}));
   auto r = test::reactors_sample();
   r["reactors"][0]["lw_threads"][0].erase("home_lcore");
   answer("framework_get_reactors", r);
   const auto o = ctl({"reactors"});
   EXPECT_EQ(o.code, kExitOk) << o.err;
   EXPECT_EQ(methods_called(), (std::vector<std::string>{"framework_get_reactors",
+                                                        "reactor_get_reactor_stats",
                                                         "framework_get_reactors",
+                                                        "reactor_get_reactor_stats",
                                                         "thread_get_stats"}));
 }
 
@@ -464,15 +470,42 @@ TEST_F(ReactorctlCli, IntervalTakesTwoSamples) {
   auto o = ctl({"reactors", "--interval", "20"});
   EXPECT_EQ(o.code, kExitOk) << o.err;
   EXPECT_THAT(o.out, HasSubstr("busy % over the last 20 ms"));
-  EXPECT_EQ(methods_called(),
-            (std::vector<std::string>{"framework_get_reactors", "framework_get_reactors"}));
+  // The daemon has no reactor_get_reactor_stats: asked once, not again.
+  EXPECT_EQ(methods_called(), (std::vector<std::string>{"framework_get_reactors", "reactor_get_reactor_stats",
+                                                        "framework_get_reactors"}));
   o = ctl({"threads", "--interval", "20"});
   EXPECT_EQ(o.code, kExitOk) << o.err;
   EXPECT_THAT(o.out, HasSubstr("busy % over the last 20 ms"));
   const auto m = methods_called();
-  EXPECT_EQ(std::vector<std::string>(m.begin() + 2, m.end()),
+  EXPECT_EQ(std::vector<std::string>(m.begin() + 3, m.end()),
             (std::vector<std::string>{"thread_get_stats", "thread_get_stats",
                                       "framework_get_reactors"}));
+}
+
+// A daemon with reactor_get_reactor_stats (reactor's own method) gets an
+// OVERHEAD% column, over the same window as BUSY%; --json stays the raw
+// framework_get_reactors result (SPDK's shape).
+TEST_F(ReactorctlCli, OverheadColumnWhenTheDaemonHasReactorStats) {
+  FormatOptions fo;
+  if (const long hz = ::sysconf(_SC_CLK_TCK); hz > 0) fo.clock_ticks_per_s = static_cast<uint64_t>(hz);
+  const auto extra = test::reactor_stats_sample();
+  answer("reactor_get_reactor_stats", extra);
+  auto o = ctl({"reactors"});
+  EXPECT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_EQ(o.out, format_reactors(test::reactors_sample(), nullptr, nullptr, fo,
+                                   ReactorStatsSamples{&extra, nullptr}));
+  EXPECT_THAT(o.out, HasSubstr("OVERHEAD%"));
+  o = ctl({"reactors", "--interval", "20"});
+  EXPECT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("BUSY%  OVERHEAD%"));
+  EXPECT_THAT(o.out, HasSubstr("   0  poll           -          -        2"));  // no ticks in between
+  const auto m = methods_called();
+  EXPECT_EQ(std::vector<std::string>(m.begin() + 2, m.end()),
+            (std::vector<std::string>{"framework_get_reactors", "reactor_get_reactor_stats",
+                                      "framework_get_reactors", "reactor_get_reactor_stats"}));
+  o = ctl({"reactors", "--json"});
+  EXPECT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_EQ(json::parse(o.out), test::reactors_sample());
 }
 
 TEST_F(ReactorctlCli, CallPassesParamsAndPrintsTheResult) {

@@ -37,6 +37,23 @@ inline nlohmann::json reactors_sample(uint64_t extra_busy0 = 0, uint64_t extra_i
   return j;
 }
 
+// reactor_get_reactor_stats (reactor's own method) for the cores above: core
+// 0 spent 50 of its 1000 busy + idle ticks on overhead (5 %).
+inline nlohmann::json reactor_stats_sample(uint64_t extra_busy0 = 0, uint64_t extra_idle0 = 0,
+                                           uint64_t extra_overhead0 = 0) {
+  auto j = nlohmann::json::parse(R"({
+    "tick_rate": 1000000000,
+    "reactors": [
+      {"lcore": 0, "busy": 250, "idle": 750, "sleep": 0, "overhead": 50, "loops": 1000,
+       "wakeups": 0, "stalls": 0, "current_thread": 2},
+      {"lcore": 1, "busy": 0, "idle": 0, "sleep": 5000, "overhead": 0, "loops": 3,
+       "wakeups": 3, "stalls": 0, "current_thread": 0}]})");
+  j["reactors"][0]["busy"] = 250 + extra_busy0;
+  j["reactors"][0]["idle"] = 750 + extra_idle0;
+  j["reactors"][0]["overhead"] = 50 + extra_overhead0;
+  return j;
+}
+
 // thread_get_stats for the threads above.
 inline nlohmann::json stats_sample(uint64_t extra_busy2 = 0, uint64_t extra_idle2 = 0) {
   auto j = nlohmann::json::parse(R"({

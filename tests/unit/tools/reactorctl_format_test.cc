@@ -119,6 +119,37 @@ TEST(ReactorctlReactors, CounterGoingBackwardsOrNewCoreIsNotADelta) {
               HasSubstr("   0  poll           -        2"));
 }
 
+// reactor_get_reactor_stats (reactor's own method) adds OVERHEAD%:
+// overhead / (busy + idle), cumulative or over the window like BUSY%.
+TEST(ReactorctlReactors, OverheadColumnFromReactorStats) {
+  const auto extra = test::reactor_stats_sample();
+  const auto text = format_reactors(test::reactors_sample(), nullptr, nullptr, FormatOptions{},
+                                    ReactorStatsSamples{&extra, nullptr});
+  EXPECT_THAT(text, HasSubstr("CORE  MODE       BUSY%  OVERHEAD%  THREADS  USR s  SYS s  IRQ s   TID\n"
+                              "   0  poll        25.0        5.0        2   3.45   0.12   0.00  4242\n"
+                              "   1  interrupt      -          -        0   0.00   0.00   0.01  4243\n"));
+
+  const auto before = test::reactors_sample();
+  const auto now = test::reactors_sample(300, 100);
+  const auto extra_now = test::reactor_stats_sample(300, 100, 20);  // 20 of 400 ticks
+  FormatOptions fo;
+  fo.interval_ms = 500;
+  EXPECT_THAT(format_reactors(now, &before, nullptr, fo, ReactorStatsSamples{&extra_now, &extra}),
+              HasSubstr("   0  poll        75.0        5.0        2"));
+  // A window without the first sample of the overhead is no delta.
+  EXPECT_THAT(format_reactors(now, &before, nullptr, fo, ReactorStatsSamples{&extra_now, nullptr}),
+              HasSubstr("   0  poll        75.0          -        2"));
+  // A counter going backwards (restarted daemon) is no delta either.
+  const auto restarted = test::reactor_stats_sample(0, 0, 100);
+  EXPECT_THAT(format_reactors(now, &before, nullptr, fo, ReactorStatsSamples{&extra_now, &restarted}),
+              HasSubstr("   0  poll        75.0          -        2"));
+}
+
+TEST(ReactorctlReactors, NoOverheadColumnWithoutReactorStats) {
+  const auto text = format_reactors(test::reactors_sample(), nullptr, nullptr, FormatOptions{});
+  EXPECT_THAT(text, Not(HasSubstr("OVERHEAD%")));
+}
+
 TEST(ReactorctlReactors, HomeFromThreadStatsWhenTheListingHasNone) {
   auto r = test::reactors_sample();
   for (auto& th : r["reactors"][0]["lw_threads"]) th.erase("home_lcore");
@@ -261,7 +292,7 @@ TEST(ReactorctlTolerance, WrongTypesNeverThrow) {
   FormatOptions fo;
   EXPECT_NO_THROW({
     (void)format_status(junk, &junk, &junk, &junk);
-    (void)format_reactors(junk, &junk, &junk, fo);
+    (void)format_reactors(junk, &junk, &junk, fo, ReactorStatsSamples{&junk, &junk});
     (void)format_threads(junk, &junk, &junk, fo);
     (void)format_pollers(junk);
     (void)format_governor(junk);
@@ -271,7 +302,7 @@ TEST(ReactorctlTolerance, WrongTypesNeverThrow) {
   const auto scalar = nlohmann::json(42);
   EXPECT_NO_THROW({
     (void)format_status(scalar, &scalar, &scalar, &scalar);
-    (void)format_reactors(scalar, &scalar, &scalar, fo);
+    (void)format_reactors(scalar, &scalar, &scalar, fo, ReactorStatsSamples{&scalar, &scalar});
     (void)format_threads(scalar, &scalar, &scalar, fo);
     (void)format_history(scalar, 5);
   });
