@@ -114,6 +114,7 @@ struct SchedulerStatus {
   std::string governor_name;                ///< empty when the policy holds no governor
   uint64_t rounds = 0;
   uint64_t transitions = 0;
+  uint64_t moves_landed = 0;                ///< thread moves landed by rounds since start
   std::optional<RoundRecord> last_round;
   /// Set while a switch is in flight (its target); `policy` is still the old one.
   std::optional<PolicyKind> switching_to;
@@ -204,6 +205,7 @@ class SchedulerManager {
   std::deque<RoundRecord> rounds_;
   uint64_t round_seq_ = 0;
   uint64_t transition_seq_ = 0;
+  uint64_t moves_landed_ = 0;
 
   std::mutex queue_mu_;
   struct Pending {

@@ -409,6 +409,7 @@ RoundRecord SchedulerManager::round_locked() {
   rec.duration = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
   std::lock_guard lk(pub_mu_);
   rec.seq = ++round_seq_;
+  moves_landed_ += rec.moves_landed;
   rounds_.push_back(rec);
   while (rounds_.size() > history_limit_) rounds_.pop_front();
   return rec;
@@ -425,6 +426,7 @@ SchedulerStatus SchedulerManager::status() const {
   s.governor_name = governor_name_;
   s.rounds = round_seq_;
   s.transitions = transition_seq_;
+  s.moves_landed = moves_landed_;
   if (!rounds_.empty()) s.last_round = rounds_.back();
   s.switching_to = switching_to_;
   return s;

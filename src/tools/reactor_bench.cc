@@ -11,7 +11,8 @@
 //      thread (a governor only when global is asked for: the real one, else
 //      the simulated one, said on stderr); register the files and the I/O
 //      buffers on every ring;
-//   4. spawn cores x threads-per-core workers; each keeps -q requests in
+//   4. spawn cores x threads-per-core workers (or --workers), and
+//      --idle-threads idle ones; each keeps -q requests in
 //      flight: every completion callback records the latency and submits the
 //      next request from the same slot (no allocation per I/O);
 //   5. the main thread is the monitor: 100 ms IOPS samples, a progress line
@@ -127,6 +128,9 @@ struct Options {
   std::optional<uint64_t> size;
   CpuSet cores;
   uint32_t threads_per_core = 1;
+  uint32_t workers = 0;  // 0: cores x threads_per_core
+  uint32_t idle_threads = 0;
+  uint64_t period_us = 0;
   bool direct = false;
   std::string scheduler = "static";
   std::vector<SwitchStep> schedule;
@@ -165,8 +169,19 @@ Options parse_options(int argc, char** argv) {
   app.add_option("-m,--cpumask", mask,
                  "Reactor cores, as reactord: hex mask (0x3, or bare hex as SPDK: 3) or list ([0], 0-1, 0,2); "
                  "default all");
-  app.add_option("--threads-per-core", o.threads_per_core, "Worker threads per reactor")
+  auto* tpc = app.add_option("--threads-per-core", o.threads_per_core, "Worker threads per reactor")
       ->check(CLI::Range(1u, 64u));
+  app.add_option("--workers", o.workers,
+                 "Worker threads in all, placed round-robin over the cores (default: cores x --threads-per-core)")
+      ->check(CLI::Range(1u, 4096u))
+      ->excludes(tpc);
+  app.add_option("--idle-threads", o.idle_threads,
+                 "Idle lightweight threads next to the workers (a 100 ms timer each, as a daemon's idle "
+                 "connections): a mixed load for the policies")
+      ->check(CLI::Range(0u, 4096u));
+  app.add_option("--period-us", o.period_us,
+                 "Scheduling period of dynamic/global in microseconds (default: the policy's, 1 s)")
+      ->check(CLI::Range(uint64_t{1000}, kMaxPeriodUs));
   app.add_flag("--direct", o.direct, "O_DIRECT (bypass the page cache; -o must be a multiple of the block size)");
   app.add_option("--scheduler", scheduler, "Initial policy: static|dynamic|global");
   app.add_option("--switch-at", switch_at, "Switch schedule, seconds from the start: 5:dynamic,10:global,15:static");
@@ -239,8 +254,14 @@ Options parse_options(int argc, char** argv) {
 // transition record.
 class RuntimeSwitchDriver final : public SwitchDriver {
  public:
-  RuntimeSwitchDriver(Runtime& rt, std::string initial, std::vector<std::string> notes)
-      : rt_(rt), current_(std::move(initial)), notes_(std::move(notes)) {}
+  RuntimeSwitchDriver(Runtime& rt, std::string initial, std::vector<std::string> notes, uint64_t period_us)
+      : rt_(rt), current_(std::move(initial)), notes_(std::move(notes)), period_us_(period_us) {}
+  Counters counters() const override {
+    const SchedulerManager* m = rt_.scheduler();
+    if (m == nullptr) return {};
+    const SchedulerStatus st = m->status();
+    return {st.rounds, st.moves_landed};
+  }
   bool available(std::string& why) const override {
     if (rt_.scheduler() != nullptr) return true;
     why = "the scheduler manager is not running";
@@ -261,7 +282,9 @@ class RuntimeSwitchDriver final : public SwitchDriver {
       return out;
     }
     const auto t0 = std::chrono::steady_clock::now();
-    auto r = m->switch_to(policy, PolicyOptionsUpdate{});
+    PolicyOptionsUpdate u;
+    if (period_us_ != 0 && policy != "static") u.period_us = period_us_;
+    auto r = m->switch_to(policy, u);
     out.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     out.ok = r.has_value();
     auto history = m->transitions();
@@ -285,6 +308,7 @@ class RuntimeSwitchDriver final : public SwitchDriver {
   mutable std::mutex mu_;
   std::string current_;
   std::vector<std::string> notes_;
+  uint64_t period_us_ = 0;
 };
 
 // The reactors plus what switches their policy: the one place that decides
@@ -328,6 +352,7 @@ Result<Engine> make_engine(const Options& o, const CpuSet& cores, std::unique_pt
     // A ControlPlane always starts it: global waits for a governor that may
     // not exist, so that build starts static and switches once it has one.
     ro.scheduler.initial = *kind == PolicyKind::Global && g != GovernorChoice::Sim ? PolicyKind::Static : *kind;
+    ro.scheduler.options.period_us = o.period_us;
     ro.start_scheduler = false;
     ro.control_thread = true;
     return ro;
@@ -368,7 +393,9 @@ Result<Engine> make_engine(const Options& o, const CpuSet& cores, std::unique_pt
     e.rt->pending_scheduler_options().initial = *kind;
     if (auto r = e.rt->start_scheduler(); !r) return tl::unexpected(r.error());
   } else if (e.rt->scheduler()->status().policy != *kind) {
-    if (auto r = e.rt->scheduler()->switch_to(*kind, PolicyOptionsUpdate{}); !r) return tl::unexpected(r.error());
+    PolicyOptionsUpdate u;
+    if (o.period_us != 0 && *kind != PolicyKind::Static) u.period_us = o.period_us;
+    if (auto r = e.rt->scheduler()->switch_to(*kind, u); !r) return tl::unexpected(r.error());
   }
   if (e.plane) {
     // Registered on the final plane only (a method name registers once); the
@@ -377,7 +404,7 @@ Result<Engine> make_engine(const Options& o, const CpuSet& cores, std::unique_pt
     rpc::RpcServer* srv = e.server.get();
     e.rt->set_control_hook([srv](std::chrono::milliseconds wait) { srv->poll(wait); }, [srv] { srv->wake(); });
   }
-  e.driver = std::make_unique<RuntimeSwitchDriver>(*e.rt, o.scheduler, std::move(notes));
+  e.driver = std::make_unique<RuntimeSwitchDriver>(*e.rt, o.scheduler, std::move(notes), o.period_us);
   return e;
 }
 
@@ -634,6 +661,7 @@ class Monitor {
       }
       if (!ramped && now_s >= o_.ramp_s) {  // after the progress line: the last ramp second reads "ramp"
         base_ = collect(ws_, pool_, true);
+        sched_base_ = driver_.counters();
         ramped = true;
       }
       if (can_switch && next_switch < o_.schedule.size() && !open_) {
@@ -658,6 +686,7 @@ class Monitor {
       open_ = false;
     }
     end_ = collect(ws_, pool_, true);
+    sched_end_ = driver_.counters();
     if (!ramped) {
       base_ = Totals{};
       base_.cpu_ns.assign(end_.cpu_ns.size(), 0);
@@ -696,6 +725,10 @@ class Monitor {
       s.cpu.push_back({cores[i].value, s.runtime_s > 0 ? 100.0 * cs / s.runtime_s : 0, cs});
     }
     s.policy = driver_.current_policy();
+    s.idle_threads = o_.idle_threads;
+    s.period_us = o_.period_us;
+    s.rounds = sched_end_.rounds - sched_base_.rounds;
+    s.moves = sched_end_.moves - sched_base_.moves;
     std::string why;
     s.switching = driver_.available(why) ? "available" : why;
     s.registered = registered;
@@ -800,6 +833,7 @@ class Monitor {
   const sigset_t& signals_;
   std::vector<Window> windows_;
   bool open_ = false;  // windows_.back() is still measuring
+  SwitchDriver::Counters sched_base_, sched_end_;  // at the ramp cut and at the end
   bool interrupted_ = false;
 };
 
@@ -817,7 +851,7 @@ int run(const Options& o, const sigset_t& signals) {
     usage_error(fmt::format("-m: cores {} are not available here (available: {})", missing.to_list(),
                             topo->all().to_list()));
   }
-  const uint32_t nworkers = cores.count() * o.threads_per_core;
+  const uint32_t nworkers = o.workers != 0 ? o.workers : cores.count() * o.threads_per_core;
   const uint64_t arena_bytes = uint64_t{nworkers} * o.queue_depth * o.io_size;
   if (arena_bytes > kMaxArena)
     usage_error(fmt::format("buffers for {} threads x -q {} x -o {} would take {}: lower -q, -o or "
@@ -915,6 +949,26 @@ int run(const Options& o, const sigset_t& signals) {
       return kExitRuntime;
     }
     w->thread = *t;
+  }
+
+  // Idle threads: a timer each and nothing to do, as a daemon's idle
+  // connections or management threads. They count for the policies, not for
+  // the I/O figures.
+  std::vector<ThreadRef> idle;
+  for (uint32_t i = 0; i < o.idle_threads; ++i) {
+    ThreadOptions to;
+    to.name = fmt::format("idle_{}", i);
+    to.cpumask = cores;
+    to.home = core_list[(nworkers + i) % core_list.size()];
+    auto t = pool.spawn(std::move(to), [] {
+      (void)current_thread()->register_poller("idle_timer", [] { return PollStatus::Idle; },
+                                              std::chrono::milliseconds(100));
+    });
+    if (!t) {
+      fmt::print(stderr, "reactor-bench: cannot start idle thread {}: {}\n", i, t.error().message);
+      return kExitRuntime;
+    }
+    idle.push_back(*t);
   }
 
   Monitor mon(o, pool, driver, sh, ws, signals);

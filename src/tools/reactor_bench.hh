@@ -136,6 +136,12 @@ class SwitchDriver {
   virtual SwitchOutcome switch_to(const std::string& policy) = 0;
   /// Lines to print once (e.g. "global: no cpufreq governor, using the simulated one").
   virtual std::vector<std::string> notes() const { return {}; }
+  /// Scheduling rounds run and thread moves landed by them so far.
+  struct Counters {
+    uint64_t rounds = 0;
+    uint64_t moves = 0;
+  };
+  virtual Counters counters() const { return {}; }
 };
 
 /// Measurements of one scheduled switch.
@@ -177,6 +183,10 @@ struct Summary {
   std::string registered;          ///< IoRegistry::status() or why none
   std::string ring_flags;
   std::vector<SwitchReport> switches;
+  uint32_t idle_threads = 0;       ///< --idle-threads next to the workers
+  uint64_t period_us = 0;          ///< --period-us (0: the policy's default)
+  uint64_t rounds = 0;             ///< scheduling rounds in the measured window
+  uint64_t moves = 0;              ///< thread moves landed by those rounds
   bool interrupted = false;
 };
 std::string format_text(const Summary& s);

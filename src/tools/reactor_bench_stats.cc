@@ -179,7 +179,9 @@ std::string format_text(const Summary& s) {
   const double cs = cpu_seconds(s);
   o += fmt::format("  ({} IOPS per CPU-second)\n", cs > 0 ? thousands(static_cast<double>(s.ios) / cs) : "-");
   o += fmt::format("  errors     {}\n", s.errors);
-  o += fmt::format("  policy     {} (switching: {})\n", s.policy, s.switching);
+  o += fmt::format("  policy     {} (switching: {}); {} round{}, {} thread move{} while measuring\n", s.policy,
+                   s.switching, s.rounds, s.rounds == 1 ? "" : "s", s.moves, s.moves == 1 ? "" : "s");
+  if (s.idle_threads > 0) o += fmt::format("  idle       {} idle threads next to the workers\n", s.idle_threads);
   if (!s.registered.empty()) o += fmt::format("  registered {}\n", s.registered);
   if (!s.ring_flags.empty()) o += fmt::format("  ring       {}\n", s.ring_flags);
   for (const auto& w : s.switches) {
@@ -220,6 +222,8 @@ nlohmann::ordered_json to_json(const Summary& s) {
                  {"files", s.files},       {"direct", s.direct}};
   j["policy"] = s.policy;
   j["switching"] = s.switching;
+  j["scheduler"] = {{"period_us", s.period_us}, {"rounds", s.rounds}, {"moves", s.moves},
+                    {"idle_threads", s.idle_threads}};
   j["registered"] = s.registered;
   j["ring_flags"] = s.ring_flags;
   auto sw = nlohmann::ordered_json::array();
