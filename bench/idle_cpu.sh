@@ -67,7 +67,7 @@ stop_daemon() {
     kill -TERM "$pid" 2>/dev/null || true
     # Graceful stop removes the socket and its lock; give it 5 s, then force.
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
     wait "$pid" 2>/dev/null || true
   fi
   pid=
@@ -105,7 +105,7 @@ task_ticks() {
 }
 
 measure() {  # policy mode threads
-  local policy=$1 mode=$2 n=$3 i t0 t1 w0 w1 before after pct top
+  local policy=$1 mode=$2 n=$3 i w0 w1 before after pct top
   : >"$log"
   "$reactord" -m "$cores" -r "$sock" --scheduler "$policy" --mode "$mode" --governor sim \
     --log-level warn >"$log" 2>&1 &
