@@ -53,6 +53,10 @@ class Runtime {
   /// Builds the SchedulerManager with the configured initial policy. Idempotent.
   Result<void> start_scheduler();
   bool scheduler_started() const noexcept;
+  /// What switch validation (plan_switch) sees of a Runtime that `options`
+  /// would build, before it exists: its cores, isolated cores, main core, no
+  /// thread yet, and whether a governor is configured. Pure; any thread.
+  static PolicyContext planned_context(const RuntimeOptions& options);
   /// Options the scheduler will start with (before start_scheduler()).
   SchedulerManagerOptions& pending_scheduler_options() noexcept { return sched_opts_; }
 

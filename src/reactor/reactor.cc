@@ -165,7 +165,6 @@ void Reactor::charge_io_batch(uint64_t ticks, uint32_t unowned) noexcept {
   }
 }
 
-unsigned detail::IoAccess::ring_flags(Reactor& r) noexcept { return r.waker_->ring_flags(); }
 
 void Reactor::post(std::unique_ptr<detail::ReactorEvent> ev) noexcept {
   events_->push(ev.release());

@@ -23,17 +23,21 @@
 //      0-255 and misbehaves) and a period above one year (kMaxPeriodUs; the
 //      manager's time arithmetic would overflow);
 //   2. the name -> -32603 "unknown scheduler 'foo'; known: ...";
-//   3. the switch: SchedulerManager::switch_to validates everything (mappings
-//      malformed or invalid, options the target does not take, gscheduler
-//      without a governor) before changing anything -> -32603 with its
-//      message. Mapping errors stay -32603 like SPDK's (it answers -32603 for
-//      every mapping problem); only decoding errors are -32602. A failed
-//      construction is -32603 too, and the manager has rebuilt the previous
-//      policy with its previous options.
+//   3. the switch, queued on the manager (switch_async) and answered when it
+//      has finished: the manager validates everything with plan_switch()
+//      (mappings malformed or invalid, options the target does not take,
+//      gscheduler without a governor it can lease) before changing anything
+//      -> -32603 with its message. Mapping errors stay -32603 like SPDK's (it
+//      answers -32603 for every mapping problem); only decoding errors are
+//      -32602. A failed construction is -32603 too, and the manager has
+//      rebuilt the previous policy with its previous options; a partial
+//      restore is -32603 naming the threads left away. Other requests are
+//      answered while the switch runs; a second switch waits for it.
 // As SPDK, a 0 for a gscheduler percentage means "not given" (rpc-compat.md
 // §3.4 step 4); any other value the target does not take is refused. Before
-// init the same validation runs against the pending options (the mappings
-// always fail then: no thread exists yet).
+// init the same rules (plan_switch() on Runtime::planned_context()) run
+// against the pending options (the mappings always fail then: no thread
+// exists yet).
 
 #include "rpc/methods.hh"
 
@@ -338,15 +342,9 @@ void ControlPlane::set_scheduler(const json* params, RpcResponder r) {
   // Before init: the manager's switch rules against the pending options
   // (mappings always fail: no thread exists yet), then commit them.
   RuntimeOptions& o = opts_.runtime;
-  PolicyContext ctx;
-  ctx.cores = o.pool.cores;
-  ctx.isolated = o.pool.isolated;
-  ctx.main_core = o.pool.main_core ? *o.pool.main_core : (o.pool.cores.empty() ? CoreId{} : o.pool.cores.first());
-  ctx.governor_available = o.governor != GovernorChoice::None;
-  ctx.governor_unavailable_reason = "disabled (--governor none)";
   SchedulerOptions committed = o.scheduler.options;
   if (!opts_.scheduler_chosen) committed.period_us = 0;
-  auto plan = plan_switch(*kind, committed, update, ctx);
+  auto plan = plan_switch(*kind, committed, update, Runtime::planned_context(o));
   if (!plan) return r.error(error_code::internal_error, plan.error().message);
   o.scheduler.initial = *kind;
   o.scheduler.options = plan->next;

@@ -68,6 +68,17 @@ Result<std::unique_ptr<Runtime>> Runtime::create(RuntimeOptions o) {
   return rt;
 }
 
+PolicyContext Runtime::planned_context(const RuntimeOptions& o) {
+  PolicyContext ctx;
+  ctx.cores = o.pool.cores;
+  ctx.isolated = o.pool.isolated;
+  ctx.main_core = o.pool.main_core ? *o.pool.main_core : (o.pool.cores.empty() ? CoreId{} : o.pool.cores.first());
+  // Auto may still find none (no cpufreq): the switch after init says so then.
+  ctx.governor_available = o.governor != GovernorChoice::None;
+  ctx.governor_unavailable_reason = "disabled (--governor none)";
+  return ctx;
+}
+
 Runtime::~Runtime() {
   stop();
   pool_.reset();  // its wait function points here: gone before the members it uses

@@ -441,14 +441,6 @@ Result<void> LwThread::post(uint64_t w0, uint64_t w1) noexcept {
 
 namespace detail {
 
-void IoAccess::post_to_thread(LwThread& t, Task task) noexcept {
-  auto* ev = new ReactorEvent(ReactorEvent::Kind::Call);
-  ev->call = std::move(task);
-  t.internal_->push(ev);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (Reactor* r = t.reactor_.load(std::memory_order_acquire)) r->wake();
-}
-
 Result<void> send_message(LwThread& t, Message* m) noexcept {
   auto r = t.post(0, reinterpret_cast<uint64_t>(m));
   if (!r) m->destroy();

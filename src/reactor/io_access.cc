@@ -1,0 +1,24 @@
+// The out-of-line half of IoAccess (io_access.hh): the I/O layer's only way
+// into reactor and thread internals, kept in one place.
+
+#include "reactor/io_access.hh"
+
+#include <atomic>
+
+#include "reactor/event_queue.hh"
+#include "reactor/waker.hh"
+
+namespace reactor::detail {
+
+unsigned IoAccess::ring_flags(Reactor& r) noexcept { return r.waker_->ring_flags(); }
+
+void IoAccess::post_to_thread(LwThread& t, Task task) noexcept {
+  auto* ev = new ReactorEvent(ReactorEvent::Kind::Call);
+  ev->call = std::move(task);
+  t.internal_->push(ev);
+  // Pairs with the fence in Reactor::sleep_if_idle, as for a message.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (Reactor* r = t.reactor_.load(std::memory_order_acquire)) r->wake();
+}
+
+}  // namespace reactor::detail
