@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <reactor/pool.hh>
+#include <reactor/scheduler_manager.hh>
 
 #include "sched/dpdk_eal.hh"
 
@@ -54,6 +55,20 @@ TEST(EalLaunch, ReactorsRunOnEalLcores) {
   ASSERT_TRUE(pool.wait_for([&] { return ran_on.load() != 999; }, 10s));
   EXPECT_EQ(ran_on.load(), other.value);
   for (auto& r : pool.reactors()) EXPECT_NE(r->stats().tid, 0u);
+  // A blocking switch from a thread running on an EAL lcore would wait on
+  // the reactor it blocks: refused, as on reactor OS threads.
+  {
+    GovernorSlot no_governor;
+    auto mgr = SchedulerManager::create(pool, no_governor);
+    ASSERT_TRUE(mgr) << mgr.error().message;
+    std::atomic<int> code{-1};
+    ASSERT_TRUE(t.send([&] {
+      auto r = (*mgr)->switch_to(PolicyKind::Dynamic, {});
+      code = r ? 0 : static_cast<int>(r.error().code);
+    }));
+    ASSERT_TRUE(pool.wait_for([&] { return code.load() != -1; }, 10s));
+    EXPECT_EQ(code.load(), static_cast<int>(Errc::wrong_thread));
+  }
   auto rep = pool.stop();
   EXPECT_TRUE(rep.stragglers.empty());
 }
