@@ -7,6 +7,7 @@
 # a reference measured minutes apart would not be a reference.
 #   cross-core LwThread messages vs raw rte_ring burst-1 (target >= 50 %)
 #   LwThread round trip vs cache-line ping-pong (target <= 3x)
+#   wake latency from Interrupt sleep vs raw eventfd -> io_uring (target p50 <= 2x)
 # Usage: bench/run_micro.sh <build-dir> [runs]
 set -euo pipefail
 build=${1:?usage: run_micro.sh <build-dir> [runs]}
@@ -63,3 +64,37 @@ show("  round trip / ping-pong", ratios(RT, PP, "real_time"), "x  (target <= 3x)
 show("  raw ring round trip / ping-pong", ratios(RRT, PP, "real_time"), "x  (the ring's own floor)", "{:.2f}")
 show("  round trip / raw ring round trip", ratios(RT, RRT, "real_time"), "x  (what the runtime adds)", "{:.2f}")
 PY
+
+# Wake latency (bench/wake_bench.cc, a plain main printing a table): a message
+# to a thread on a sleeping Interrupt reactor vs a raw eventfd -> io_uring
+# wake, alternating sample by sample in each run (sender cpu 0, receiver cpu 1).
+# Medians over the runs of each run's p50/p99 and of the ratio runtime/raw
+# taken within each run (target: p50 <= 2x raw). About 4 s per run.
+# Skipped (one line) when the build has no wake_bench.
+if [[ -x "$build/bench/wake_bench" ]]; then
+  for i in $(seq 1 "$runs"); do
+    "$build/bench/wake_bench" >"$dir/wake$i.txt"
+  done
+  python3 - "$dir" "$runs" <<'PY'
+import os, statistics, sys
+d, runs = sys.argv[1], int(sys.argv[2])
+rows = {"raw": [], "runtime": []}
+for i in range(1, runs + 1):
+    for line in open(os.path.join(d, f"wake{i}.txt")):
+        for k in rows:
+            if line.startswith(k + ":"):
+                f = line.split()
+                rows[k].append((float(f[-5]), float(f[-3])))  # p50, p99 (us)
+def show(label, v, unit):
+    print(f"{label:<46} {statistics.median(v):>9.2f} {unit}  (min {min(v):.2f}, max {max(v):.2f}, n={len(v)})")
+print("wake latency from sleep (sender cpu 0 -> cpu 1):")
+for k, name in (("raw", "raw eventfd -> io_uring wait"), ("runtime", "LwThread message, Interrupt reactor")):
+    show(f"  {name} p50", [p for p, _ in rows[k]], "us")
+    show(f"  {name} p99", [q for _, q in rows[k]], "us")
+pairs = list(zip(rows["runtime"], rows["raw"]))
+show("  p50 runtime / raw", [a[0] / b[0] for a, b in pairs], "x  (target <= 2x)")
+show("  p99 runtime / raw", [a[1] / b[1] for a, b in pairs], "x")
+PY
+else
+  echo "wake latency: $build/bench/wake_bench not built"
+fi
