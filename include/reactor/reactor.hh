@@ -35,7 +35,15 @@ struct ReactorStats {
   CoreId core;
   uint64_t busy = 0;    ///< ticks of run_once passes that did work
   uint64_t idle = 0;    ///< ticks of passes that did nothing (sleep excluded)
-  uint64_t sleep = 0;   ///< ticks spent asleep in io_uring
+  uint64_t sleep = 0;   ///< ticks spent asleep in io_uring (completed sleeps)
+  /// Tick at which the sleep in progress began, 0 when awake: `sleep` and the
+  /// hosted threads' idle grow by the whole sleep only when it ends, so a
+  /// reader adds now - sleeping_since to see the time asleep so far.
+  uint64_t sleeping_since = 0;
+  /// Ticks asleep so far at tick `now` in the sleep in progress (0 when awake).
+  uint64_t asleep_at(uint64_t now) const noexcept {
+    return sleeping_since != 0 && now > sleeping_since ? now - sleeping_since : 0;
+  }
   /// Ticks of passes that did work which no thread was charged for (event
   /// queue, bookkeeping, the share of an io_uring submit/reap that belongs to
   /// no hosted thread). Part of `busy`, reported apart: the hosted threads'
@@ -144,6 +152,7 @@ class Reactor {
   // changes, kept off the line of the per-pass counters below.
   alignas(detail::kCacheLine) std::atomic<ReactorMode> mode_;
   std::atomic<bool> sleeping_{false};
+  std::atomic<uint64_t> sleep_from_{0};  // start of the sleep in progress, 0 when awake
   // Written by the driving thread on every pass; read only by stats().
   alignas(detail::kCacheLine) std::atomic<uint64_t> busy_{0};
   std::atomic<uint64_t> idle_{0}, sleep_{0}, overhead_{0}, loops_{0}, wakeups_{0}, stalls_{0};

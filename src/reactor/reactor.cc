@@ -374,10 +374,16 @@ bool Reactor::sleep_if_idle(uint64_t max_sleep_ns) noexcept {
   if (mode() != ReactorMode::Interrupt) return false;
   const uint64_t now = clock_.now();
   if (has_work(now)) return false;
+  // Sleep starts where the last pass ended (the checks above included), so
+  // passes and sleeps tile wall time; a reactor that never ran a pass starts
+  // at `now`.
+  const uint64_t from = pass_end_ != 0 && pass_end_ <= now ? pass_end_ : now;
+  sleep_from_.store(from, std::memory_order_relaxed);
   sleeping_.store(true, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (has_work(now) || mode() != ReactorMode::Interrupt || pool_.stopped_.load(std::memory_order_acquire)) {
     sleeping_.store(false, std::memory_order_relaxed);
+    sleep_from_.store(0, std::memory_order_relaxed);
     return false;
   }
   uint64_t timeout_ns = max_sleep_ns;
@@ -390,11 +396,13 @@ bool Reactor::sleep_if_idle(uint64_t max_sleep_ns) noexcept {
   sleeping_.store(false, std::memory_order_relaxed);
   // The completions that woke us are reaped (and charged) by the next pass.
   const uint64_t after = clock_.now();
-  // Sleep starts where the last pass ended (the checks above included), so
-  // passes and sleeps tile wall time; a reactor that never ran a pass starts
-  // at `now`.
-  const uint64_t from = pass_end_ != 0 && pass_end_ <= now ? pass_end_ : now;
   const uint64_t slept = after > from ? after - from : 0;
+  // Readers add the sleep in progress themselves (stats().sleeping_since):
+  // end it before the counters grow by it, and order the two (the release
+  // fence pairs with an acquire after a reader's counter loads), so that a
+  // reader that sees the grown counters also sees the sleep ended.
+  sleep_from_.store(0, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
   pass_end_ = after;
   sleep_.store(sleep_.load(std::memory_order_relaxed) + slept, std::memory_order_relaxed);
   // The hosted threads were idle while the reactor slept: without this a
@@ -410,6 +418,8 @@ ReactorStats Reactor::stats() const noexcept {
   s.busy = busy_.load(std::memory_order_relaxed);
   s.idle = idle_.load(std::memory_order_relaxed);
   s.sleep = sleep_.load(std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_acquire);  // see sleep_if_idle
+  s.sleeping_since = sleep_from_.load(std::memory_order_relaxed);
   s.overhead = overhead_.load(std::memory_order_relaxed);
   s.loops = loops_.load(std::memory_order_relaxed);
   s.wakeups = wakeups_.load(std::memory_order_relaxed);

@@ -18,6 +18,7 @@
 //     built (process start in reactord): usr = user + nice, sys = system,
 //     irq = irq + softirq, in USER_HZ ticks.
 
+#include <atomic>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -109,7 +110,9 @@ void ControlPlane::get_reactors(const json* params, RpcResponder r) {
     j["numa_id"] = info != nullptr ? info->numa_node : -1;
     j["tid"] = rs.tid;
     j["busy"] = rs.busy;
-    j["idle"] = rs.idle;
+    // Sleep is idle time for SPDK's tools (an asleep reactor is not busy);
+    // reactor_get_reactor_stats keeps the two apart.
+    j["idle"] = rs.idle + rs.sleep + rs.asleep_at(now);
     j["in_interrupt"] = rs.mode == ReactorMode::Interrupt;
     CpuTimes now_t;
     CpuTimes base_t;
@@ -198,15 +201,22 @@ void ControlPlane::get_thread_stats(const json* params, RpcResponder r) {
   if (!require_no_params(params, r, "'thread_get_stats' requires no arguments")) return;
   ReactorPool& pool = runtime_->pool();
   ojson threads = ojson::array();
+  const uint64_t now = pool.clock().now();
   for (const ThreadRef& t : pool.threads()) {
     const ThreadStats s = t->stats();
     if (s.state != ThreadState::Running) continue;
+    // Counted as the scheduler counts it: a thread on a sleeping reactor has
+    // been idle since the sleep began (its counters grow when it ends).
+    std::atomic_thread_fence(std::memory_order_acquire);
+    uint64_t asleep = 0;
+    if (!s.in_transit)
+      if (const Reactor* re = pool.reactor(s.core)) asleep = re->stats().asleep_at(now);
     ojson j;
     j["name"] = s.name;
     j["id"] = s.id.value;
     j["cpumask"] = thread_mask_hex(s.cpumask, pool.cores());
     j["busy"] = s.busy;
-    j["idle"] = s.idle;
+    j["idle"] = s.idle + asleep;
     j["active_pollers_count"] = uint64_t{s.active_pollers};
     j["timed_pollers_count"] = uint64_t{s.timed_pollers};
     j["paused_pollers_count"] = uint64_t{s.paused_pollers};

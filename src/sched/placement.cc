@@ -22,14 +22,25 @@
 #include "sched/placement.hh"
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 
 #include <fmt/format.h>
 
 namespace reactor::detail {
 
+namespace {
+
+// Deltas of counters that include an estimate of the sleep in progress: the
+// estimate is replaced by the real sleep when the reactor wakes, which can
+// be a tick or two less than the estimate. Never negative.
+uint64_t delta(uint64_t now, uint64_t before) noexcept { return now > before ? now - before : 0; }
+
+}  // namespace
+
 LoadSnapshot PoolPlacement::snapshot() {
   LoadSnapshot s;
+  const uint64_t now = pool_.clock().now();
   s.tick_rate = pool_.clock().tick_rate();
   s.main_core = pool_.main_core();
   s.baseline = pool_.baseline();
@@ -37,19 +48,19 @@ LoadSnapshot PoolPlacement::snapshot() {
   for (const auto& r : pool_.reactors()) {
     const ReactorStats st = r->stats();
     CoreBase& last = last_core_[st.core.value];
-    const uint64_t idle_total = st.idle + st.sleep;
+    const uint64_t idle_total = st.idle + st.sleep + st.asleep_at(now);
     CoreLoad c;
     c.id = st.core;
-    c.busy = st.busy - last.busy;
-    c.idle = idle_total - last.idle;
-    c.overhead = st.overhead - last.overhead;
+    c.busy = delta(st.busy, last.busy);
+    c.idle = delta(idle_total, last.idle);
+    c.overhead = delta(st.overhead, last.overhead);
     // No pass since the last snapshot and not asleep: stuck inside a pass.
     // (A reactor asleep for the whole round counted nothing either, but it
     // answers the moment a thread lands on it.)
     // Reactors that have not started yet (no OS thread) are not stuck; in the
     // deterministic harness a reactor nobody polled counts as stuck.
     c.stalled = st.loops == last.loops && !st.sleeping && (st.tid != 0 || pool_.launch() == Launch::Manual);
-    last = CoreBase{st.busy, idle_total, st.loops, st.overhead};
+    last = CoreBase{st.busy, std::max(idle_total, last.idle), st.loops, st.overhead};
     c.in_interrupt = st.mode == ReactorMode::Interrupt;
     c.isolated = pool_.isolated().test(st.core);
     c.thread_count = st.thread_count;
@@ -63,8 +74,16 @@ LoadSnapshot PoolPlacement::snapshot() {
   }
   std::map<ThreadId, ThreadBase> seen;
   for (const ThreadRef& ref : pool_.threads()) {
-    const ThreadStats st = ref->stats();
+    ThreadStats st = ref->stats();
     if (st.state != ThreadState::Running) continue;
+    // A thread on a sleeping reactor has been idle since the sleep began,
+    // though its counters only grow when the reactor wakes: without this a
+    // thread that ran once and then slept all round would look busy. Its
+    // counters are read first; the reactor's state after (see
+    // Reactor::sleep_if_idle for the ordering).
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (!st.in_transit)
+      if (const Reactor* r = pool_.reactor(st.core)) st.idle += r->stats().asleep_at(now);
     ThreadLoad tl;
     tl.id = st.id;
     tl.core = st.core;
@@ -72,8 +91,9 @@ LoadSnapshot PoolPlacement::snapshot() {
     tl.cpumask = st.cpumask & pool_.cores();
     ThreadBase next{st.busy, st.idle, st.core, ThreadLoad::kNeverMoved};
     if (auto it = last_thread_.find(st.id); it != last_thread_.end()) {
-      tl.busy = st.busy - it->second.busy;
-      tl.idle = st.idle - it->second.idle;
+      tl.busy = delta(st.busy, it->second.busy);
+      tl.idle = delta(st.idle, it->second.idle);
+      next.idle = std::max(st.idle, it->second.idle);
       const uint32_t prev = it->second.rounds_since_move;
       if (it->second.core != st.core || st.in_transit) next.rounds_since_move = 0;
       else if (prev != ThreadLoad::kNeverMoved) next.rounds_since_move = std::min(prev + 1, ThreadLoad::kNeverMoved - 1);

@@ -332,3 +332,53 @@ TEST_F(LoadAccounting, OverheadIsReportedAndSmallOnAnIdleishReactor) {
 }
 
 }  // namespace
+
+namespace {
+
+// A thread that worked once and then slept with its reactor all round is
+// idle for the scheduler (and for thread_get_stats): the sleep in progress
+// counts before the reactor wakes and adds it. Without that, the round saw
+// the thread 80-100 % busy, moved it to the main core and woke that core.
+TEST_F(LoadAccounting, SleepInProgressCountsAsIdleBeforeTheReactorWakes) {
+  ThreadRef t = spawn_pinned("once", {});
+  ASSERT_TRUE(test::eventually([&] { return t->current_core() == core_ && !t->stats().in_transit; }));
+  detail::PoolPlacement placement(*pool_);
+  (void)placement.snapshot();  // baseline
+  std::atomic<bool> ran{false};
+  ASSERT_TRUE(t.send([&ran] {
+    const auto until = std::chrono::steady_clock::now() + 5ms;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    ran.store(true);
+  }));
+  ASSERT_TRUE(test::eventually([&] { return ran.load(); }));
+  // max_sleep is 60 s and nothing is due: the reactor sleeps from here on.
+  ASSERT_TRUE(test::eventually([&] { return pool_->reactor(core_)->stats().sleeping; }));
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(pool_->reactor(core_)->stats().sleeping) << "the reactor must still be asleep for this test";
+  const LoadSnapshot snap = placement.snapshot();
+  const ThreadLoad* tl = nullptr;
+  for (const ThreadLoad& x : snap.threads)
+    if (x.id == t.id()) tl = &x;
+  ASSERT_NE(tl, nullptr);
+  const double busy = pct(tl->busy, tl->busy + tl->idle);
+  EXPECT_GE(tl->busy, pool_->clock().us_to_ticks(4000)) << "the 5 ms message is busy";
+  EXPECT_LT(busy, 10.0) << "busy " << tl->busy << " idle " << tl->idle;
+  const CoreLoad* cl = snap.find_core(core_);
+  ASSERT_NE(cl, nullptr);
+  EXPECT_LT(pct(cl->busy, cl->busy + cl->idle), 10.0) << "the core slept most of the round";
+  EXPECT_FALSE(cl->stalled) << "asleep is not stuck";
+  // The next round, after the reactor woke and added the real sleep, is not
+  // thrown off by the estimate: still idle, never negative.
+  ASSERT_TRUE(t.send([] {}));
+  ASSERT_TRUE(test::eventually([&] { return !t->stats().in_transit; }));
+  std::this_thread::sleep_for(50ms);
+  const LoadSnapshot next = placement.snapshot();
+  for (const ThreadLoad& x : next.threads) {
+    if (x.id == t.id()) {
+      EXPECT_LT(pct(x.busy, x.busy + x.idle), 10.0) << "busy " << x.busy << " idle " << x.idle;
+    }
+  }
+}
+
+}  // namespace
