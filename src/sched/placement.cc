@@ -57,9 +57,10 @@ LoadSnapshot PoolPlacement::snapshot() {
     // No pass since the last snapshot and not asleep: stuck inside a pass.
     // (A reactor asleep for the whole round counted nothing either, but it
     // answers the moment a thread lands on it.)
-    // Reactors that have not started yet (no OS thread) are not stuck; in the
-    // deterministic harness a reactor nobody polled counts as stuck.
-    c.stalled = st.loops == last.loops && !st.sleeping && (st.tid != 0 || pool_.launch() == Launch::Manual);
+    // A reactor that has not begun its first pass is starting, not stuck (a
+    // pass counts itself when it begins); in the deterministic harness a
+    // reactor nobody polled since the last snapshot counts as stuck.
+    c.stalled = st.loops != 0 && st.loops == last.loops && !st.sleeping;
     last = CoreBase{st.busy, std::max(idle_total, last.idle), st.loops, st.overhead};
     c.in_interrupt = st.mode == ReactorMode::Interrupt;
     c.isolated = pool_.isolated().test(st.core);
