@@ -132,13 +132,12 @@ Config parse_cli(int argc, char** argv) {
   app.add_option("--log-level", c.log_level, "trace, debug, info (default), warn, error or off. Logs go to stderr.");
   app.add_option(
       "--mode", c.mode,
-      "Baseline reactor mode. poll (default, as SPDK): each reactor spins on its core, so busy and\n"
-      "idle figures mean what spdk_top and the dynamic policy expect, at the price of one busy CPU\n"
-      "per reactor even when nothing runs. interrupt: a reactor with nothing to run sleeps until\n"
-      "a message, a timer or an I/O completion, so an idle daemon costs about no CPU; choose it on\n"
-      "a shared machine or a laptop (a thread's busy % then overstates its load, because sleep is\n"
-      "not counted as idle). In either mode the dynamic policy puts cores without busy threads to\n"
-      "sleep.");
+      "Baseline reactor mode. poll (default, as SPDK): each reactor spins on its core, at the price\n"
+      "of one busy CPU per reactor even when nothing runs. interrupt: a reactor with nothing to run\n"
+      "sleeps until a message, a timer or an I/O completion, so an idle daemon costs about no CPU;\n"
+      "choose it on a shared machine or a laptop. Busy and idle figures are the same in both: time\n"
+      "asleep counts as idle, for the reactor and for its threads. In either mode the dynamic\n"
+      "policy puts cores without busy threads to sleep.");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
