@@ -90,8 +90,12 @@ class Runtime {
   std::unique_ptr<GovernorSlot> governor_;
   std::unique_ptr<ReactorPool> pool_;
   SchedulerManagerOptions sched_opts_;
+  // sched_mu_ serializes start_scheduler() and stop(); readers use the
+  // published pointer and never take it (the manager's own locks are taken
+  // under sched_mu_ while it is built, so readers inside a round must not).
   mutable std::mutex sched_mu_;
   std::unique_ptr<SchedulerManager> scheduler_;
+  std::atomic<SchedulerManager*> scheduler_ptr_{nullptr};
 
   std::mutex ctl_mu_;
   std::condition_variable ctl_cv_;

@@ -113,13 +113,11 @@ bool Runtime::wait(const std::function<bool()>& done, std::chrono::nanoseconds t
 }
 
 SchedulerManager* Runtime::scheduler() noexcept {
-  std::lock_guard lk(sched_mu_);
-  return scheduler_.get();
+  return scheduler_ptr_.load(std::memory_order_acquire);
 }
 
 bool Runtime::scheduler_started() const noexcept {
-  std::lock_guard lk(sched_mu_);
-  return scheduler_ != nullptr;
+  return scheduler_ptr_.load(std::memory_order_acquire) != nullptr;
 }
 
 Result<void> Runtime::start_scheduler() {
@@ -128,6 +126,7 @@ Result<void> Runtime::start_scheduler() {
   auto m = SchedulerManager::create(*pool_, *governor_, sched_opts_);
   if (!m) return tl::unexpected(m.error());
   scheduler_ = std::move(*m);
+  scheduler_ptr_.store(scheduler_.get(), std::memory_order_release);
   return {};
 }
 
@@ -184,6 +183,7 @@ StopReport Runtime::stop() {
   if (control_.joinable()) control_.join();
   {
     std::lock_guard lk(sched_mu_);
+    scheduler_ptr_.store(nullptr, std::memory_order_release);
     scheduler_.reset();  // the policy's destructor restores placement
   }
   return pool_ ? pool_->stop() : StopReport{};

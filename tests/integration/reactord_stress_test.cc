@@ -96,10 +96,11 @@ TEST(ReactordStress, ConcurrentClientsSwitchAndReadForTwentySeconds) {
   }
   for (auto& t : clients) t.join();
 
-  EXPECT_EQ(connected.load(), kClients);
+  EXPECT_EQ(connected.load(), kClients) << d.stderr_text();
   {
     std::lock_guard lk(failures_mu);
     for (const auto& f : failures) ADD_FAILURE() << f;
+    if (!failures.empty()) ADD_FAILURE() << "reactord's stderr:\n" << d.stderr_text();
   }
   EXPECT_EQ(answered.load(), sent.load());
   EXPECT_GT(switches.load(), 0U);
