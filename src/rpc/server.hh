@@ -13,8 +13,11 @@
 /// given from other threads) may be used from any thread while the server
 /// object exists.
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -26,6 +29,12 @@
 
 namespace reactor::rpc {
 
+/// Identity of a file we created (device and inode); ino 0: none.
+struct FileId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+
 class RpcServer {
  public:
   /// `socket_path`: where to listen; the lock file is `<socket_path>.lock`.
@@ -36,13 +45,19 @@ class RpcServer {
   RpcServer(const RpcServer&) = delete;
   RpcServer& operator=(const RpcServer&) = delete;
 
-  /// Takes the lock file (mode 0600, non-blocking exclusive flock), removes a
-  /// stale socket file, binds, sets mode 0600 and listens (backlog 512).
+  /// Takes the lock file (opened without following symlinks; must be a
+  /// regular file owned by our euid; mode 0600, non-blocking exclusive
+  /// flock), removes a stale socket file (one nobody listens on), binds with
+  /// mode 0600 set before bind, checks that the path now holds the socket it
+  /// bound, and listens (backlog 512). Logs a warning when the socket's
+  /// directory is writable by others without the sticky bit.
   /// Errors: invalid_argument (path empty or longer than 107 bytes), exists
   /// ("RPC socket path <p> in use (lock <p>.lock held by another process)",
-  /// or a non-socket file at the path), io (any system call, with errno
-  /// text). On error nothing is left open or created except the lock file
-  /// of a path that is in use by someone else (untouched).
+  /// "... in use (a server is listening on it)", a non-socket file at the
+  /// path, a lock file that is a symlink, not a regular file or someone
+  /// else's, a socket replaced right after bind), io (any system call, with
+  /// errno text). On error nothing is left open or created, and nothing that
+  /// is not ours is removed.
   Result<void> start();
 
   /// One service step: waits at most `max_wait` for activity (0: do not
@@ -53,10 +68,16 @@ class RpcServer {
   void poll(std::chrono::milliseconds max_wait);
 
   /// Closes every connection (unwritten answers are dropped) and the
-  /// listening socket, and removes the socket file and the lock file.
+  /// listening socket, and removes the socket file and the lock file if they
+  /// are still the files start() created (same device and inode).
   /// Idempotent. A method handler may call it (e.g. a "kill" method): the
   /// poll() in progress then returns without touching the closed sockets.
   void stop();
+
+  /// Removes the socket and lock files if they are still the ones start()
+  /// created, without closing anything: for a process about to _exit (a
+  /// second stop signal). Any thread, once start() has returned.
+  void remove_files() const noexcept;
 
   /// Makes a poll() that is waiting (or the next one) return promptly. Any
   /// thread.
@@ -75,6 +96,10 @@ class RpcServer {
   AppState state() const noexcept { return engine_.state(); }
   /// The protocol core (registry, sessions) for finer control.
   RpcEngine& engine() noexcept { return engine_; }
+
+  /// Test seam: runs inside start() right after bind(), where a race with
+  /// someone who can write the socket's directory would happen.
+  void set_after_bind_hook_for_testing(std::function<void()> hook) { after_bind_hook_ = std::move(hook); }
 
   const std::string& socket_path() const noexcept { return path_; }
   bool running() const noexcept { return listen_fd_ >= 0; }
@@ -102,10 +127,13 @@ class RpcServer {
   int epoll_fd_ = -1;
   int listen_fd_ = -1;
   int lock_fd_ = -1;
+  FileId sock_id_;  // the socket file bind created (recorded at start)
+  FileId lock_id_;  // the lock file we hold (recorded at start)
   bool listening_ = false;  // listen fd in the epoll interest set
   std::chrono::steady_clock::time_point accept_retry_{};
   std::unordered_map<std::uint64_t, Conn> conns_;  // by SessionId value
   std::vector<char> scratch_;                      // receive buffer for recv()
+  std::function<void()> after_bind_hook_;          // tests only
 };
 
 }  // namespace reactor::rpc

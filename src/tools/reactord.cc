@@ -314,8 +314,7 @@ int main(int argc, char** argv) {
   while (!done.load(std::memory_order_acquire)) {
     if (const int again = take_signal(stop_signals, 100ms); again != 0) {
       log(LogLevel::Error, "reactord: second {}: exiting without waiting for threads", strsignal(again));
-      ::unlink(cfg.socket.c_str());
-      ::unlink((cfg.socket + ".lock").c_str());
+      server.remove_files();  // only if still ours
       std::fflush(stderr);
       std::_Exit(kExitRuntime);
     }

@@ -367,6 +367,157 @@ TEST(ServerSetup, NonSocketFileIsNotReplaced) {
   ::unlink(path.c_str());
 }
 
+// Binds a plain socket at `path` (no listen: connecting to it is refused,
+// like a socket left by a process that died). Returns the fd or -1.
+int bind_at(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+ino_t inode_of(const std::string& p) {
+  struct stat st {};
+  return ::lstat(p.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+TEST(ServerSetup, ModeIsSetWithoutFollowingASymlinkSwappedInAfterBind) {
+  // Someone who can write the socket's directory replaces the fresh socket by
+  // a symlink to a file of theirs choosing between bind and the mode change.
+  const std::string path = test::unique_socket_path();
+  const std::string victim = path + ".victim";
+  const int vfd = ::open(victim.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  ASSERT_GE(vfd, 0);
+  ASSERT_EQ(::fchmod(vfd, 0644), 0);
+  ::close(vfd);
+  RpcServer server(path);
+  server.set_after_bind_hook_for_testing([&] {
+    ::unlink(path.c_str());
+    ASSERT_EQ(::symlink(victim.c_str(), path.c_str()), 0);
+  });
+  const auto r = server.start();
+  struct stat st {};
+  ASSERT_EQ(::stat(victim.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644U) << "the symlink's target was chmodded";
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::exists);
+  EXPECT_EQ(r.error().message,
+            fmt::format("RPC socket path {} was replaced right after bind (not the socket we bound); "
+                        "refusing it",
+                        path));
+  EXPECT_FALSE(exists(path + ".lock"));
+  ::unlink(path.c_str());
+  ::unlink(victim.c_str());
+}
+
+TEST(ServerSetup, SocketIsMode0600EvenUnderAPermissiveUmask) {
+  const std::string path = test::unique_socket_path();
+  const mode_t old = ::umask(0);
+  RpcServer server(path);
+  const auto r = server.start();
+  ::umask(old);
+  ASSERT_TRUE(r) << r.error().message;
+  struct stat st {};
+  ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+  ASSERT_EQ(::lstat((path + ".lock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+}
+
+TEST(ServerSetup, DanglingSymlinkLockIsRefusedAndNothingIsCreatedAtItsTarget) {
+  const std::string path = test::unique_socket_path();
+  const std::string target = path + ".target";
+  ASSERT_EQ(::symlink(target.c_str(), (path + ".lock").c_str()), 0);
+  RpcServer server(path);
+  const auto r = server.start();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::exists);
+  EXPECT_EQ(r.error().message,
+            fmt::format("RPC lock file {}.lock is a symbolic link; refusing to follow it", path));
+  EXPECT_FALSE(exists(target));
+  EXPECT_FALSE(exists(path));
+  EXPECT_TRUE(exists(path + ".lock"));  // not ours to remove
+  ::unlink((path + ".lock").c_str());
+  ::unlink(target.c_str());
+}
+
+TEST(ServerSetup, NonRegularLockIsRefused) {
+  const std::string path = test::unique_socket_path();
+  ASSERT_EQ(::mkfifo((path + ".lock").c_str(), 0600), 0);
+  RpcServer server(path);
+  const auto r = server.start();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::exists);
+  EXPECT_EQ(r.error().message, fmt::format("RPC lock file {}.lock is not a regular file; refusing it", path));
+  EXPECT_FALSE(exists(path));
+  EXPECT_TRUE(exists(path + ".lock"));
+  ::unlink((path + ".lock").c_str());
+}
+
+TEST(ServerSetup, LockOwnedBySomeoneElseIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to chown a file to uid 65534";
+  const std::string path = test::unique_socket_path();
+  const int fd = ::open((path + ".lock").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::fchown(fd, 65534, 65534), 0);
+  ::close(fd);
+  RpcServer server(path);
+  const auto r = server.start();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::exists);
+  EXPECT_EQ(r.error().message,
+            fmt::format("RPC lock file {}.lock is owned by uid 65534, not by us (uid 0); refusing it", path));
+  EXPECT_FALSE(exists(path));
+  EXPECT_TRUE(exists(path + ".lock"));
+  ::unlink((path + ".lock").c_str());
+}
+
+TEST(ServerSetup, LiveListenerIsInUseEvenWhenItsLockFileWasDeleted) {
+  const std::string path = test::unique_socket_path();
+  RpcServer first(path);
+  ASSERT_TRUE(first.start());
+  const ino_t ino = inode_of(path);
+  ASSERT_EQ(::unlink((path + ".lock").c_str()), 0);
+  RpcServer second(path);
+  const auto r = second.start();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::exists);
+  EXPECT_EQ(r.error().message, fmt::format("RPC socket path {} in use (a server is listening on it)", path));
+  EXPECT_EQ(inode_of(path), ino) << "the live socket was replaced";
+  EXPECT_FALSE(exists(path + ".lock"));  // second removed the lock it had created
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(first, R"({"method":"rpc_get_methods","id":1})"));
+  EXPECT_EQ(c.read_line(first), R"({"jsonrpc":"2.0","id":1,"result":["rpc_get_methods"]})"
+                                "\n");
+}
+
+TEST(ServerSetup, StopLeavesAReplacedSocketAndLockAlone) {
+  const std::string path = test::unique_socket_path();
+  RpcServer server(path);
+  ASSERT_TRUE(server.start());
+  // Someone removed both and put their own in place (a second daemon, say).
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_EQ(::unlink((path + ".lock").c_str()), 0);
+  const int other = bind_at(path);
+  ASSERT_GE(other, 0);
+  const int lfd = ::open((path + ".lock").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  ASSERT_GE(lfd, 0);
+  ::close(lfd);
+  const ino_t sock_ino = inode_of(path);
+  const ino_t lock_ino = inode_of(path + ".lock");
+  server.stop();
+  EXPECT_EQ(inode_of(path), sock_ino);
+  EXPECT_EQ(inode_of(path + ".lock"), lock_ino);
+  ::close(other);
+  ::unlink(path.c_str());
+  ::unlink((path + ".lock").c_str());
+}
+
 TEST(ServerSetup, PathLimits) {
   RpcServer too_long("/tmp/" + std::string(103, 'x'));  // 108 bytes
   const auto r = too_long.start();
