@@ -9,7 +9,8 @@
 //      the mask; the main thread takes them with sigtimedwait);
 //   2. parse and validate the command line: bad input is one line on stderr
 //      and exit 2;
-//   3. take the socket (lock file, bind): a path in use is exit 1;
+//   3. take the socket (root's default directory /run/reactor created or
+//      checked, lock file, bind): a path in use or unsafe is exit 1;
 //   4. without --wait-for-rpc, build the Runtime now (framework init); with
 //      it, stay in STARTUP: the main thread serves RPC itself until
 //      framework_start_init builds the Runtime;
@@ -32,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -43,6 +45,7 @@
 
 #include "rpc/methods.hh"
 #include "rpc/server.hh"
+#include "rpc/socket_path.hh"
 
 namespace {
 
@@ -59,7 +62,7 @@ constexpr auto kStallThreshold = 250ms;
 struct Cli {
   std::string cpumask;
   uint32_t main_core = 0;
-  std::string socket = "/var/tmp/reactor.sock";
+  std::string socket;  // empty: the default (rpc::default_socket_path)
   std::string scheduler = "static";
   uint64_t period_us = 0;
   std::string governor = "auto";
@@ -76,6 +79,7 @@ struct Cli {
 struct Config {
   rpc::ControlPlaneOptions plane;
   std::string socket;
+  bool socket_is_default = false;  // root's default: its directory is created and checked
   bool wait_for_rpc = false;
   LogLevel log_level = LogLevel::Info;
 };
@@ -104,9 +108,14 @@ Config parse_cli(int argc, char** argv) {
   auto* main_opt = app.add_option("-p,--main-core", c.main_core,
                                   "Main core: the dynamic policy gathers idle threads here (SPDK's scheduling "
                                   "core).\nMust be in --cpumask. Default: the lowest core of --cpumask.");
-  app.add_option("-r,--rpc-socket", c.socket,
-                 "Unix socket of the JSON-RPC server (mode 0600). A lock file SOCKET.lock keeps a second\n"
-                 "daemon off the same path. Default: /var/tmp/reactor.sock");
+  auto* socket_opt = app.add_option(
+      "-r,--rpc-socket", c.socket,
+      "Unix socket of the JSON-RPC server (mode 0600). A lock file SOCKET.lock keeps a second\n"
+      "daemon off the same path. Any path works (SPDK's /var/tmp/spdk.sock too); a directory others\n"
+      "may write without the sticky bit is warned about. Default: /run/reactor/reactor.sock as root\n"
+      "(/run/reactor is created mode 0750 and must not be writable by others),\n"
+      "$XDG_RUNTIME_DIR/reactor.sock otherwise.");
+
   auto* sched_opt = app.add_option(
       "--scheduler", c.scheduler,
       "Scheduling policy at start: static (every thread stays on its home core), dynamic (SPDK's:\n"
@@ -155,6 +164,12 @@ Config parse_cli(int argc, char** argv) {
   if (!parse_log_level(c.log_level, cfg.log_level))
     usage_error(fmt::format("--log-level '{}': expected trace, debug, info, warn, error or off", c.log_level));
 
+  if (socket_opt->count() == 0) {
+    auto def = rpc::default_socket_path();
+    if (!def) usage_error(def.error().message + "; pass -r PATH");
+    c.socket = *def;
+    cfg.socket_is_default = ::geteuid() == 0;
+  }
   if (c.socket.empty()) usage_error("--rpc-socket is empty");
   if (c.socket.size() > kMaxSocketPath)
     usage_error(fmt::format("--rpc-socket {} is {} bytes long; a Unix socket path is at most {} bytes", c.socket,
@@ -268,6 +283,12 @@ int main(int argc, char** argv) {
   if (auto r = plane.register_methods(server.engine()); !r) {
     fmt::print(stderr, "reactord: {}\n", r.error().message);
     return kExitRuntime;
+  }
+  if (cfg.socket_is_default) {
+    if (auto r = rpc::ensure_private_dir(rpc::kRootSocketDir); !r) {
+      fmt::print(stderr, "reactord: {}\n", r.error().message);
+      return kExitRuntime;
+    }
   }
   if (auto r = server.start(); !r) {
     fmt::print(stderr, "reactord: {}\n", r.error().message);
