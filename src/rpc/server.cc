@@ -16,6 +16,10 @@
 // a file put there since is someone else's), then release the lock by
 // closing it.
 //
+// Peers: each accepted connection's SO_PEERCRED must name our euid, root, an
+// allowed uid or an allowed gid; any other is closed before a session is
+// opened for it (no reply: nothing is read from it).
+//
 // One poll(): epoll_wait (level-triggered) -> accept / read (one recv of up
 // to the session's free buffer space per readable connection) -> deliver
 // answers -> for every connection: write what the socket takes, serve
@@ -388,6 +392,10 @@ void RpcServer::accept_pending() {
       accept_retry_ = std::chrono::steady_clock::now() + kAcceptRetry;
       return;
     }
+    if (!peer_allowed(fd)) {
+      ::close(fd);
+      continue;
+    }
     const SessionId sid = engine_.open_session();
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -401,6 +409,28 @@ void RpcServer::accept_pending() {
     conns_.emplace(static_cast<std::uint64_t>(sid), Conn{fd, EPOLLIN});
   }
   if (conns_.size() >= kMaxConnections) set_listen_interest(false);
+}
+
+bool RpcServer::peer_allowed(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+    if (cred.uid == ::geteuid() || cred.uid == 0) return true;
+    if (std::find(allowed_uids_.begin(), allowed_uids_.end(), cred.uid) != allowed_uids_.end()) return true;
+    if (std::find(allowed_gids_.begin(), allowed_gids_.end(), cred.gid) != allowed_gids_.end()) return true;
+  }
+  ++refused_;
+  const auto now = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+  std::uint64_t suppressed = 0;
+  if (refused_log_.allow(now, suppressed))
+    log(LogLevel::Warn,
+        "rpc: refused a client of uid {} gid {} pid {} on {} (allowed: our uid, root, --allow-uid, "
+        "--allow-gid){}",
+        cred.uid, cred.gid, cred.pid, path_,
+        suppressed > 0 ? fmt::format("; {} more refused since the last line", suppressed) : std::string());
+  return false;
 }
 
 void RpcServer::set_listen_interest(bool on) {

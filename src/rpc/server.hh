@@ -23,6 +23,7 @@
 #include <vector>
 
 #include <reactor/error.hh>
+#include <reactor/log.hh>
 
 #include "rpc/engine.hh"
 #include "rpc/method.hh"
@@ -97,6 +98,16 @@ class RpcServer {
   /// The protocol core (registry, sessions) for finer control.
   RpcEngine& engine() noexcept { return engine_; }
 
+  /// Who may talk to the server, checked with SO_PEERCRED on each accepted
+  /// connection: the server's own euid and root always; allow_uid() and
+  /// allow_gid() add a uid or a (primary) gid. A refused connection is closed
+  /// at once without a reply and counted; a log line says so (at most one a
+  /// second). Call before start() or between polls.
+  void allow_uid(uid_t uid) { allowed_uids_.push_back(uid); }
+  void allow_gid(gid_t gid) { allowed_gids_.push_back(gid); }
+  /// Connections refused by the peer check since construction.
+  std::uint64_t refused_count() const noexcept { return refused_; }
+
   /// Test seam: runs inside start() right after bind(), where a race with
   /// someone who can write the socket's directory would happen.
   void set_after_bind_hook_for_testing(std::function<void()> hook) { after_bind_hook_ = std::move(hook); }
@@ -113,6 +124,7 @@ class RpcServer {
   };
 
   void accept_pending();
+  bool peer_allowed(int fd);  // SO_PEERCRED check; logs and counts a refusal
   void read_from(SessionId sid, Conn& c);
   bool flush(SessionId sid, Conn& c);  // false: the connection failed
   void update_interest(SessionId sid, Conn& c);
@@ -134,6 +146,10 @@ class RpcServer {
   std::unordered_map<std::uint64_t, Conn> conns_;  // by SessionId value
   std::vector<char> scratch_;                      // receive buffer for recv()
   std::function<void()> after_bind_hook_;          // tests only
+  std::vector<uid_t> allowed_uids_;                // besides our euid and root
+  std::vector<gid_t> allowed_gids_;
+  std::uint64_t refused_ = 0;
+  RateLimiter refused_log_{1'000'000'000};  // one line a second (steady_clock ns)
 };
 
 }  // namespace reactor::rpc

@@ -63,6 +63,8 @@ class Session {
   Session(std::string socket, milliseconds timeout, double timeout_s, std::ostream& err)
       : socket_(std::move(socket)), timeout_(timeout), timeout_s_(timeout_s), err_(err) {}
 
+  void trust_uid(uid_t uid) { client_.trust_uid(uid); }
+
   bool connect() {
     auto r = client_.connect(socket_, timeout_);
     if (!r) {
@@ -146,6 +148,7 @@ bool every_thread_has_home(const json& reactors) {
 
 struct Globals {
   std::string socket;  // empty until parsed: the default then (rpc::default_socket_path)
+  std::vector<uint32_t> trust_uids;
   bool json_out = false;
   double timeout_s = 10;
 };
@@ -358,6 +361,10 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                                     "/run/reactor/reactor.sock as root, $XDG_RUNTIME_DIR/reactor.sock "
                                     "otherwise)")
                          ->envname("REACTOR_SOCKET");
+  app.add_option("--trust-uid", g.trust_uids,
+                 "also accept a daemon running as this uid (repeatable; by default only a daemon of "
+                 "your own uid or root is, checked with SO_PEERCRED)")
+      ->allow_extra_args(false);
   app.add_flag("--json", g.json_out,
                "print the raw JSON-RPC result (pretty JSON) instead of tables, for scripts");
   app.add_option("--timeout", g.timeout_s,
@@ -459,6 +466,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   if (g.socket.empty()) return usage("--socket is empty");
 
   Session s(g.socket, timeout_ms(g.timeout_s), g.timeout_s, err);
+  for (uint32_t uid : g.trust_uids) s.trust_uid(static_cast<uid_t>(uid));
   if (!s.connect()) return kExitFailure;
 
   FormatOptions fo;

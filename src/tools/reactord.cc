@@ -63,6 +63,8 @@ struct Cli {
   std::string cpumask;
   uint32_t main_core = 0;
   std::string socket;  // empty: the default (rpc::default_socket_path)
+  std::vector<uint32_t> allow_uids;
+  std::vector<uint32_t> allow_gids;
   std::string scheduler = "static";
   uint64_t period_us = 0;
   std::string governor = "auto";
@@ -80,6 +82,8 @@ struct Config {
   rpc::ControlPlaneOptions plane;
   std::string socket;
   bool socket_is_default = false;  // root's default: its directory is created and checked
+  std::vector<uid_t> allow_uids;
+  std::vector<gid_t> allow_gids;
   bool wait_for_rpc = false;
   LogLevel log_level = LogLevel::Info;
 };
@@ -115,7 +119,13 @@ Config parse_cli(int argc, char** argv) {
       "may write without the sticky bit is warned about. Default: /run/reactor/reactor.sock as root\n"
       "(/run/reactor is created mode 0750 and must not be writable by others),\n"
       "$XDG_RUNTIME_DIR/reactor.sock otherwise.");
-
+  app.add_option("--allow-uid", c.allow_uids,
+                 "Also serve clients of this uid (repeatable). Clients are checked with SO_PEERCRED: by\n"
+                 "default only reactord's own uid and root are served; others are disconnected at once.\n"
+                 "The socket stays mode 0600: widen its mode or directory yourself if they must reach it.")
+      ->allow_extra_args(false);
+  app.add_option("--allow-gid", c.allow_gids, "Also serve clients whose primary gid is this one (repeatable).")
+      ->allow_extra_args(false);
   auto* sched_opt = app.add_option(
       "--scheduler", c.scheduler,
       "Scheduling policy at start: static (every thread stays on its home core), dynamic (SPDK's:\n"
@@ -175,6 +185,14 @@ Config parse_cli(int argc, char** argv) {
     usage_error(fmt::format("--rpc-socket {} is {} bytes long; a Unix socket path is at most {} bytes", c.socket,
                             c.socket.size(), kMaxSocketPath));
   cfg.socket = c.socket;
+  for (uint32_t uid : c.allow_uids) {
+    if (uid == static_cast<uint32_t>(-1)) usage_error("--allow-uid 4294967295 is not a uid");
+    cfg.allow_uids.push_back(static_cast<uid_t>(uid));
+  }
+  for (uint32_t gid : c.allow_gids) {
+    if (gid == static_cast<uint32_t>(-1)) usage_error("--allow-gid 4294967295 is not a gid");
+    cfg.allow_gids.push_back(static_cast<gid_t>(gid));
+  }
 
   auto topo = Topology::discover();
   if (!topo) {
@@ -280,6 +298,8 @@ int main(int argc, char** argv) {
 
   rpc::ControlPlane plane(std::move(cfg.plane));
   rpc::RpcServer server(cfg.socket);
+  for (uid_t uid : cfg.allow_uids) server.allow_uid(uid);
+  for (gid_t gid : cfg.allow_gids) server.allow_gid(gid);
   if (auto r = plane.register_methods(server.engine()); !r) {
     fmt::print(stderr, "reactord: {}\n", r.error().message);
     return kExitRuntime;

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -516,6 +518,71 @@ TEST(ServerSetup, StopLeavesAReplacedSocketAndLockAlone) {
   ::close(other);
   ::unlink(path.c_str());
   ::unlink((path + ".lock").c_str());
+}
+
+// A child that becomes uid/gid 65534 ('nobody') and then connects (SO_PEERCRED
+// records the credentials at connect time), sends a request and waits up to
+// 5 s for a reply. Exit 0: got a reply, 1: the server closed without one,
+// 2: could not drop privileges, 3: could not connect. The parent steps the
+// server until the child is done.
+int peer_of_uid_65534_exchanges(RpcServer& server, const std::string& path) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(2);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) ::_exit(3);
+    const std::string req = R"({"jsonrpc":"2.0","method":"rpc_get_methods","id":1})";
+    [[maybe_unused]] const ssize_t w = ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) ::_exit(4);
+    char buf[256];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ::_exit(n > 0 ? 0 : 1);
+  }
+  int status = 0;
+  for (int i = 0; i < 2000; ++i) {
+    server.poll(std::chrono::milliseconds(5));
+    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return -1;
+}
+
+TEST(ServerPeers, ClientOfAnotherUidIsClosedWithoutAReply) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as uid 65534";
+  const std::string path = test::unique_socket_path();
+  RpcServer server(path);
+  ASSERT_TRUE(server.start());
+  // Widen the mode so that the file permission does not stop the client
+  // first: the peer check is what must refuse it.
+  ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
+  EXPECT_EQ(peer_of_uid_65534_exchanges(server, path), 1)
+      << "0: answered, 2: no privilege drop, 3: no connect, 4/-1: no close";
+  EXPECT_EQ(server.refused_count(), 1U);
+  EXPECT_EQ(server.connection_count(), 0U);
+  // Its own uid (root here) is still served.
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(server, R"({"method":"rpc_get_methods","id":1})"));
+  EXPECT_FALSE(c.read_line(server).empty());
+}
+
+TEST(ServerPeers, AllowedUidAndGidAreServed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as uid 65534";
+  for (const bool by_gid : {false, true}) {
+    const std::string path = test::unique_socket_path();
+    RpcServer server(path);
+    if (by_gid) server.allow_gid(65534);
+    else server.allow_uid(65534);
+    ASSERT_TRUE(server.start());
+    ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
+    EXPECT_EQ(peer_of_uid_65534_exchanges(server, path), 0) << (by_gid ? "by gid" : "by uid");
+    EXPECT_EQ(server.refused_count(), 0U);
+  }
 }
 
 TEST(ServerSetup, PathLimits) {
