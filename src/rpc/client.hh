@@ -4,7 +4,7 @@
 /// replies are delimited like requests (one JSON text, no delimiter needed).
 ///
 ///   RpcClient c;
-///   if (auto r = c.connect("/var/tmp/reactor.sock", 1s); !r) die(r.error().message);
+///   if (auto r = c.connect("/run/reactor/reactor.sock", 1s); !r) die(r.error().message);
 ///   auto reply = c.call("framework_get_scheduler");
 ///   if (!reply) { if (reply.error().rpc_code) ...server said no...; else ...transport... }
 ///

@@ -2,7 +2,7 @@
 /// RpcServer: the JSON-RPC 2.0 server on a Unix stream socket (rpc-compat.md
 /// §1), a passive state machine stepped by the runtime's control thread.
 ///
-///   RpcServer server("/var/tmp/reactor.sock");
+///   RpcServer server("/run/reactor/reactor.sock");
 ///   server.add_method("spdk_get_version", MethodSpec{MethodStates::both, handler});
 ///   if (auto r = server.start(); !r) ...;         // lock, bind, listen
 ///   while (running) server.poll(std::chrono::milliseconds(100));
