@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -583,6 +584,27 @@ TEST(ServerPeers, AllowedUidAndGidAreServed) {
     EXPECT_EQ(peer_of_uid_65534_exchanges(server, path), 0) << (by_gid ? "by gid" : "by uid");
     EXPECT_EQ(server.refused_count(), 0U);
   }
+}
+
+TEST(ServerSetup, DirectoryWritableByOthersWithoutStickyBitIsWarnedAbout) {
+  char tmpl[] = "/tmp/rr-wd-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string path = dir + "/s.sock";
+  for (const mode_t mode : {mode_t{0777}, mode_t{01777}, mode_t{0700}}) {
+    ASSERT_EQ(::chmod(dir.c_str(), mode), 0);
+    RpcServer server(path);
+    ::testing::internal::CaptureStderr();
+    const auto r = server.start();
+    std::fflush(stderr);
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    ASSERT_TRUE(r) << r.error().message;
+    const bool warned = err.find(fmt::format("rpc: directory {} of RPC socket {} is writable by others without "
+                                             "the sticky bit",
+                                             dir, path)) != std::string::npos;
+    EXPECT_EQ(warned, mode == 0777) << std::oct << mode << ": " << err;
+  }
+  ::rmdir(dir.c_str());
 }
 
 TEST(ServerSetup, PathLimits) {
