@@ -79,6 +79,11 @@ class RpcServer {
   /// created, without closing anything: for a process about to _exit (a
   /// second stop signal). Any thread, once start() has returned.
   void remove_files() const noexcept;
+  /// The socket and lock files start() created (ino 0 before start()), for
+  /// a signal handler that must do what remove_files() does without the
+  /// object (reactor-bench).
+  FileId socket_file_id() const noexcept { return sock_id_; }
+  FileId lock_file_id() const noexcept { return lock_id_; }
 
   /// Makes a poll() that is waiting (or the next one) return promptly. Any
   /// thread.
