@@ -1,5 +1,7 @@
 // RpcClient: blocking request/reply over a Unix stream socket.
 //
+// connect() checks the server's SO_PEERCRED: a server running as another
+// uid than ours or root is refused unless trusted (trust_uid()).
 // connect() uses a blocking connect bounded by SO_SNDTIMEO: for Unix stream
 // sockets Linux waits for room in the server's backlog for that long and then
 // fails with EAGAIN. Afterwards the socket is non-blocking and every wait is a
@@ -16,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -138,6 +141,23 @@ Result<void> RpcClient::connect(const std::string& path, std::chrono::millisecon
         return make_error(Errc::io,
                           fmt::format("cannot connect to {}: {}", path, std::strerror(err)));
     }
+  }
+  // The server must be who we expect: someone who could write the socket's
+  // directory may have put their own listener there.
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return make_error(Errc::io, fmt::format("cannot connect to {}: cannot read the server's credentials: {}",
+                                            path, std::strerror(err)));
+  }
+  if (cred.uid != ::geteuid() && cred.uid != 0 &&
+      std::find(trusted_uids_.begin(), trusted_uids_.end(), cred.uid) == trusted_uids_.end()) {
+    ::close(fd);
+    return make_error(Errc::io, fmt::format("refusing the server at {}: it runs as uid {}, not as us (uid {}) "
+                                            "or root (pass --trust-uid {} if you trust it)",
+                                            path, cred.uid, ::geteuid(), cred.uid));
   }
   const timeval zero{};
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &zero, sizeof zero);

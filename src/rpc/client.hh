@@ -4,7 +4,7 @@
 /// replies are delimited like requests (one JSON text, no delimiter needed).
 ///
 ///   RpcClient c;
-///   if (auto r = c.connect("/var/tmp/reactor.sock", 1s); !r) die(r.error().message);
+///   if (auto r = c.connect("/run/reactor/reactor.sock", 1s); !r) die(r.error().message);
 ///   auto reply = c.call("framework_get_scheduler");
 ///   if (!reply) { if (reply.error().rpc_code) ...server said no...; else ...transport... }
 ///
@@ -15,6 +15,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <sys/types.h>
 
 #include <nlohmann/json.hpp>
 #include <reactor/error.hh>
@@ -53,7 +56,10 @@ class RpcClient {
   /// Connects to the server at `path` (closing any previous connection).
   /// Errors: not_found ("cannot connect to /p: no such file (is reactord
   /// running?)"), io (permission denied, connection refused: a stale socket,
-  /// path too long), timeout (the server's backlog stayed full for `timeout`).
+  /// path too long, a server whose SO_PEERCRED uid is neither ours, root nor
+  /// trusted: "refusing the server at /p: it runs as uid U, not as us (uid
+  /// E) or root (pass --trust-uid U if you trust it)"), timeout (the server's
+  /// backlog stayed full for `timeout`).
   Result<void> connect(const std::string& path, std::chrono::milliseconds timeout);
 
   /// Sends {"jsonrpc":"2.0","method":...,"id":N[,"params":...]} and waits at
@@ -63,6 +69,9 @@ class RpcClient {
   RpcResult<nlohmann::json> call(std::string_view method,
                                  const std::optional<nlohmann::json>& params = std::nullopt,
                                  std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+  /// Accepts a server running as `uid` (besides our own euid and root).
+  void trust_uid(uid_t uid) { trusted_uids_.push_back(uid); }
 
   /// Closes the connection (idempotent).
   void close() noexcept;
@@ -75,6 +84,7 @@ class RpcClient {
   std::string path_;
   std::uint64_t next_id_ = 1;
   std::string buf_;  // bytes received after the previous reply
+  std::vector<uid_t> trusted_uids_;
 };
 
 }  // namespace reactor::rpc

@@ -1,15 +1,24 @@
 // RpcServer: Unix socket transport around RpcEngine (rpc-compat.md §1.1).
 //
 // Startup order (each step undone if a later one fails):
-//   1. open and flock(LOCK_EX|LOCK_NB) "<path>.lock": the lock, not the
-//      socket file, says who owns the path, so a socket left by a crashed
-//      process is recognised as stale;
-//   2. remove the stale socket (only a socket: any other file is refused);
-//   3. socket, bind, chmod 0600, listen(512). The file exists with the
-//      umask's mode between bind and chmod: changing the process umask would
-//      race with every other thread creating files.
+//   1. open "<path>.lock" with O_NOFOLLOW, refuse anything but a regular file
+//      owned by our euid, flock(LOCK_EX|LOCK_NB): the lock, not the socket
+//      file, says who owns the path, so a socket left by a crashed process
+//      is recognised as stale;
+//   2. remove the stale socket: only a socket, and only when connect() is
+//      refused (a live listener whose lock file was deleted is "in use");
+//   3. socket, fchmod 0600 (before bind: the file is created with that mode,
+//      nothing is chmodded by path), bind, lstat the path (must be a socket
+//      of our euid: otherwise refused), listen(512). The device and inode of
+//      the lock file and of the socket file are recorded.
 // Shutdown: close connections and the listening socket, unlink the socket,
-// unlink the lock file, then release the lock by closing it.
+// unlink the lock file (each only if it is still the file recorded at start:
+// a file put there since is someone else's), then release the lock by
+// closing it.
+//
+// Peers: each accepted connection's SO_PEERCRED must name our euid, root, an
+// allowed uid or an allowed gid; any other is closed before a session is
+// opened for it (no reply: nothing is read from it).
 //
 // One poll(): epoll_wait (level-triggered) -> accept / read (one recv of up
 // to the session's free buffer space per readable connection) -> deliver
@@ -64,6 +73,48 @@ int clamp_timeout(std::chrono::milliseconds d) {
   return d.count() > INT_MAX ? INT_MAX : static_cast<int>(d.count());
 }
 
+// Removes `path` only if it is still the file `id` names (a file put there
+// since belongs to someone else: a second daemon, an operator).
+void unlink_if_same(const std::string& path, const FileId& id) noexcept {
+  if (id.ino == 0) return;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && st.st_dev == id.dev && st.st_ino == id.ino)
+    ::unlink(path.c_str());
+}
+
+// Whether a server listens on the socket file at `path`: 1 yes, 0 no (a stale
+// file: connection refused, or gone), -errno when it cannot be told.
+int probe_listener(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  int rc = 0;
+  do {
+    rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  } while (rc != 0 && errno == EINTR);
+  const int err = rc == 0 ? 0 : errno;
+  ::close(fd);
+  if (rc == 0 || err == EAGAIN) return 1;  // EAGAIN: a live listener with a full backlog
+  if (err == ECONNREFUSED || err == ENOENT) return 0;
+  return -err;
+}
+
+// A directory that others may write without the sticky bit lets them rename
+// or delete our socket and put theirs in its place.
+void warn_if_directory_unsafe(const std::string& path) {
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return;
+  if ((st.st_mode & S_IWOTH) != 0 && (st.st_mode & S_ISVTX) == 0)
+    log(LogLevel::Warn,
+        "rpc: directory {} of RPC socket {} is writable by others without the sticky bit: anyone can "
+        "replace the socket; prefer a private directory",
+        dir, path);
+}
+
 }  // namespace
 
 RpcServer::RpcServer(std::string socket_path, SessionLimits limits)
@@ -91,11 +142,37 @@ Result<void> RpcServer::start() {
                                   "most {} bytes",
                                   path_, path_.size(), kMaxSunPath));
 
-  // 1. The lock.
-  const int lock_fd = ::open(lock_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0)
-    return make_error(Errc::io, fmt::format("cannot open RPC lock file {}: {}", lock_path_,
-                                            errno_text(errno)));
+  // 1. The lock: never through a symlink, and only a regular file of ours
+  //    (someone else's file would let them hold the lock, or make us write
+  //    to a file they chose).
+  const int lock_fd =
+      ::open(lock_path_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+  if (lock_fd < 0) {
+    const int err = errno;
+    if (err == ELOOP)
+      return make_error(Errc::exists,
+                        fmt::format("RPC lock file {} is a symbolic link; refusing to follow it", lock_path_));
+    return make_error(Errc::io,
+                      fmt::format("cannot open RPC lock file {}: {}", lock_path_, errno_text(err)));
+  }
+  struct stat lock_st {};
+  if (::fstat(lock_fd, &lock_st) != 0) {
+    const int err = errno;
+    ::close(lock_fd);
+    return make_error(Errc::io,
+                      fmt::format("cannot inspect RPC lock file {}: {}", lock_path_, errno_text(err)));
+  }
+  if (!S_ISREG(lock_st.st_mode)) {
+    ::close(lock_fd);
+    return make_error(Errc::exists,
+                      fmt::format("RPC lock file {} is not a regular file; refusing it", lock_path_));
+  }
+  if (lock_st.st_uid != ::geteuid()) {
+    ::close(lock_fd);
+    return make_error(Errc::exists,
+                      fmt::format("RPC lock file {} is owned by uid {}, not by us (uid {}); refusing it",
+                                  lock_path_, lock_st.st_uid, ::geteuid()));
+  }
   if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     ::close(lock_fd);
@@ -106,23 +183,34 @@ Result<void> RpcServer::start() {
     return make_error(Errc::io,
                       fmt::format("cannot lock RPC lock file {}: {}", lock_path_, errno_text(err)));
   }
+  ::fchmod(lock_fd, 0600);  // an older lock file of ours may have a wider mode
+  lock_id_ = FileId{lock_st.st_dev, lock_st.st_ino};
+  sock_id_ = {};
   int sock = -1;
   bool bound = false;
   auto undo = [&](Errc code, std::string message) {
     if (sock >= 0) ::close(sock);
-    if (bound) ::unlink(path_.c_str());
-    ::unlink(lock_path_.c_str());
+    if (bound) unlink_if_same(path_, sock_id_);
+    unlink_if_same(lock_path_, lock_id_);
     ::close(lock_fd);
     return make_error(code, std::move(message));
   };
 
-  // 2. A stale socket.
+  // 2. A stale socket: only a socket, and only if nobody listens on it (the
+  //    lock file may have been deleted under a live server).
   struct stat st {};
   if (::lstat(path_.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode))
       return undo(Errc::exists,
                   fmt::format("RPC socket path {} exists and is not a socket; not replacing it",
                               path_));
+    const int probe = probe_listener(path_);
+    if (probe > 0)
+      return undo(Errc::exists,
+                  fmt::format("RPC socket path {} in use (a server is listening on it)", path_));
+    if (probe < 0)
+      return undo(Errc::io, fmt::format("cannot tell whether a server listens on RPC socket {}: {}",
+                                        path_, errno_text(-probe)));
     if (::unlink(path_.c_str()) != 0)
       return undo(Errc::io, fmt::format("cannot remove stale RPC socket {}: {}", path_,
                                         errno_text(errno)));
@@ -131,19 +219,32 @@ Result<void> RpcServer::start() {
                                       errno_text(errno)));
   }
 
-  // 3. Socket.
+  // 3. Socket. The mode is set on the socket before bind: Linux creates the
+  //    file with the socket inode's mode minus the umask, so there is no
+  //    window with a wider mode and no chmod() by path that a symlink
+  //    swapped in after bind could redirect.
   sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (sock < 0)
     return undo(Errc::io, fmt::format("cannot create RPC socket: {}", errno_text(errno)));
+  if (::fchmod(sock, 0600) != 0)
+    return undo(Errc::io, fmt::format("cannot set mode 0600 on RPC socket {}: {}", path_,
+                                      errno_text(errno)));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path_.data(), path_.size());
   if (::bind(sock, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
     return undo(Errc::io, fmt::format("cannot bind RPC socket {}: {}", path_, errno_text(errno)));
+  if (after_bind_hook_) after_bind_hook_();
+  // What is at the path now must be the socket bind created: a socket of
+  // ours. Its identity is what stop() removes, and nothing else.
+  if (::lstat(path_.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode) || st.st_uid != ::geteuid())
+    return undo(Errc::exists,
+                fmt::format("RPC socket path {} was replaced right after bind (not the socket we "
+                            "bound); refusing it",
+                            path_));
   bound = true;
-  if (::chmod(path_.c_str(), 0600) != 0)
-    return undo(Errc::io, fmt::format("cannot set mode 0600 on RPC socket {}: {}", path_,
-                                      errno_text(errno)));
+  sock_id_ = FileId{st.st_dev, st.st_ino};
+  warn_if_directory_unsafe(path_);
   if (::listen(sock, kBacklog) != 0)
     return undo(Errc::io,
                 fmt::format("cannot listen on RPC socket {}: {}", path_, errno_text(errno)));
@@ -178,10 +279,10 @@ void RpcServer::stop() {
   if (listen_fd_ >= 0) {
     ::close(listen_fd_);
     listen_fd_ = -1;
-    ::unlink(path_.c_str());
+    unlink_if_same(path_, sock_id_);
   }
   if (lock_fd_ >= 0) {
-    ::unlink(lock_path_.c_str());
+    unlink_if_same(lock_path_, lock_id_);
     ::close(lock_fd_);
     lock_fd_ = -1;
   }
@@ -190,6 +291,11 @@ void RpcServer::stop() {
     epoll_fd_ = -1;
   }
   listening_ = false;
+}
+
+void RpcServer::remove_files() const noexcept {
+  unlink_if_same(path_, sock_id_);
+  unlink_if_same(lock_path_, lock_id_);
 }
 
 void RpcServer::wake() noexcept {
@@ -286,6 +392,10 @@ void RpcServer::accept_pending() {
       accept_retry_ = std::chrono::steady_clock::now() + kAcceptRetry;
       return;
     }
+    if (!peer_allowed(fd)) {
+      ::close(fd);
+      continue;
+    }
     const SessionId sid = engine_.open_session();
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -299,6 +409,28 @@ void RpcServer::accept_pending() {
     conns_.emplace(static_cast<std::uint64_t>(sid), Conn{fd, EPOLLIN});
   }
   if (conns_.size() >= kMaxConnections) set_listen_interest(false);
+}
+
+bool RpcServer::peer_allowed(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+    if (cred.uid == ::geteuid() || cred.uid == 0) return true;
+    if (std::find(allowed_uids_.begin(), allowed_uids_.end(), cred.uid) != allowed_uids_.end()) return true;
+    if (std::find(allowed_gids_.begin(), allowed_gids_.end(), cred.gid) != allowed_gids_.end()) return true;
+  }
+  ++refused_;
+  const auto now = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+  std::uint64_t suppressed = 0;
+  if (refused_log_.allow(now, suppressed))
+    log(LogLevel::Warn,
+        "rpc: refused a client of uid {} gid {} pid {} on {} (allowed: our uid, root, --allow-uid, "
+        "--allow-gid){}",
+        cred.uid, cred.gid, cred.pid, path_,
+        suppressed > 0 ? fmt::format("; {} more refused since the last line", suppressed) : std::string());
+  return false;
 }
 
 void RpcServer::set_listen_interest(bool on) {

@@ -2,7 +2,7 @@
 /// RpcServer: the JSON-RPC 2.0 server on a Unix stream socket (rpc-compat.md
 /// §1), a passive state machine stepped by the runtime's control thread.
 ///
-///   RpcServer server("/var/tmp/reactor.sock");
+///   RpcServer server("/run/reactor/reactor.sock");
 ///   server.add_method("spdk_get_version", MethodSpec{MethodStates::both, handler});
 ///   if (auto r = server.start(); !r) ...;         // lock, bind, listen
 ///   while (running) server.poll(std::chrono::milliseconds(100));
@@ -13,18 +13,28 @@
 /// given from other threads) may be used from any thread while the server
 /// object exists.
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include <reactor/error.hh>
+#include <reactor/log.hh>
 
 #include "rpc/engine.hh"
 #include "rpc/method.hh"
 
 namespace reactor::rpc {
+
+/// Identity of a file we created (device and inode); ino 0: none.
+struct FileId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
 
 class RpcServer {
  public:
@@ -36,13 +46,19 @@ class RpcServer {
   RpcServer(const RpcServer&) = delete;
   RpcServer& operator=(const RpcServer&) = delete;
 
-  /// Takes the lock file (mode 0600, non-blocking exclusive flock), removes a
-  /// stale socket file, binds, sets mode 0600 and listens (backlog 512).
+  /// Takes the lock file (opened without following symlinks; must be a
+  /// regular file owned by our euid; mode 0600, non-blocking exclusive
+  /// flock), removes a stale socket file (one nobody listens on), binds with
+  /// mode 0600 set before bind, checks that the path now holds the socket it
+  /// bound, and listens (backlog 512). Logs a warning when the socket's
+  /// directory is writable by others without the sticky bit.
   /// Errors: invalid_argument (path empty or longer than 107 bytes), exists
   /// ("RPC socket path <p> in use (lock <p>.lock held by another process)",
-  /// or a non-socket file at the path), io (any system call, with errno
-  /// text). On error nothing is left open or created except the lock file
-  /// of a path that is in use by someone else (untouched).
+  /// "... in use (a server is listening on it)", a non-socket file at the
+  /// path, a lock file that is a symlink, not a regular file or someone
+  /// else's, a socket replaced right after bind), io (any system call, with
+  /// errno text). On error nothing is left open or created, and nothing that
+  /// is not ours is removed.
   Result<void> start();
 
   /// One service step: waits at most `max_wait` for activity (0: do not
@@ -53,10 +69,21 @@ class RpcServer {
   void poll(std::chrono::milliseconds max_wait);
 
   /// Closes every connection (unwritten answers are dropped) and the
-  /// listening socket, and removes the socket file and the lock file.
+  /// listening socket, and removes the socket file and the lock file if they
+  /// are still the files start() created (same device and inode).
   /// Idempotent. A method handler may call it (e.g. a "kill" method): the
   /// poll() in progress then returns without touching the closed sockets.
   void stop();
+
+  /// Removes the socket and lock files if they are still the ones start()
+  /// created, without closing anything: for a process about to _exit (a
+  /// second stop signal). Any thread, once start() has returned.
+  void remove_files() const noexcept;
+  /// The socket and lock files start() created (ino 0 before start()), for
+  /// a signal handler that must do what remove_files() does without the
+  /// object (reactor-bench).
+  FileId socket_file_id() const noexcept { return sock_id_; }
+  FileId lock_file_id() const noexcept { return lock_id_; }
 
   /// Makes a poll() that is waiting (or the next one) return promptly. Any
   /// thread.
@@ -76,6 +103,20 @@ class RpcServer {
   /// The protocol core (registry, sessions) for finer control.
   RpcEngine& engine() noexcept { return engine_; }
 
+  /// Who may talk to the server, checked with SO_PEERCRED on each accepted
+  /// connection: the server's own euid and root always; allow_uid() and
+  /// allow_gid() add a uid or a (primary) gid. A refused connection is closed
+  /// at once without a reply and counted; a log line says so (at most one a
+  /// second). Call before start() or between polls.
+  void allow_uid(uid_t uid) { allowed_uids_.push_back(uid); }
+  void allow_gid(gid_t gid) { allowed_gids_.push_back(gid); }
+  /// Connections refused by the peer check since construction.
+  std::uint64_t refused_count() const noexcept { return refused_; }
+
+  /// Test seam: runs inside start() right after bind(), where a race with
+  /// someone who can write the socket's directory would happen.
+  void set_after_bind_hook_for_testing(std::function<void()> hook) { after_bind_hook_ = std::move(hook); }
+
   const std::string& socket_path() const noexcept { return path_; }
   bool running() const noexcept { return listen_fd_ >= 0; }
   /// Connections currently open (accepted and not yet closed).
@@ -88,6 +129,7 @@ class RpcServer {
   };
 
   void accept_pending();
+  bool peer_allowed(int fd);  // SO_PEERCRED check; logs and counts a refusal
   void read_from(SessionId sid, Conn& c);
   bool flush(SessionId sid, Conn& c);  // false: the connection failed
   void update_interest(SessionId sid, Conn& c);
@@ -102,10 +144,17 @@ class RpcServer {
   int epoll_fd_ = -1;
   int listen_fd_ = -1;
   int lock_fd_ = -1;
+  FileId sock_id_;  // the socket file bind created (recorded at start)
+  FileId lock_id_;  // the lock file we hold (recorded at start)
   bool listening_ = false;  // listen fd in the epoll interest set
   std::chrono::steady_clock::time_point accept_retry_{};
   std::unordered_map<std::uint64_t, Conn> conns_;  // by SessionId value
   std::vector<char> scratch_;                      // receive buffer for recv()
+  std::function<void()> after_bind_hook_;          // tests only
+  std::vector<uid_t> allowed_uids_;                // besides our euid and root
+  std::vector<gid_t> allowed_gids_;
+  std::uint64_t refused_ = 0;
+  RateLimiter refused_log_{1'000'000'000};  // one line a second (steady_clock ns)
 };
 
 }  // namespace reactor::rpc

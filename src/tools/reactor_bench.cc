@@ -32,6 +32,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -83,23 +84,34 @@ constexpr double kWindowHalf_s = 0.5;  // "the second around the switch"
 // SIGINT/SIGTERM are blocked in every thread (main blocks them before any
 // thread starts) and collected by the monitor with sigtimedwait. After the
 // first one a handler takes over, so a second Ctrl-C ends the process at once:
-// it removes the RPC socket and its lock file (unlink is async-signal-safe;
-// the paths are copied into fixed buffers before any signal can arrive) and
-// exits with 128 + the signal. The temp file is already unlinked.
+// it removes the RPC socket and its lock file if they are still the files the
+// server created (lstat and unlink are async-signal-safe; the paths and their
+// device/inode are copied into fixed globals before any signal can arrive)
+// and exits with 128 + the signal. The temp file is already unlinked.
 char g_socket_path[128];
 char g_lock_path[136];
+rpc::FileId g_socket_id;
+rpc::FileId g_lock_id;
 
-void remember_socket_for_second_signal(const std::string& path) {
+void remember_socket_for_second_signal(const rpc::RpcServer& server) {
+  const std::string& path = server.socket_path();
   const std::string lock = path + ".lock";
   if (lock.size() >= sizeof g_lock_path) return;  // --rpc-socket is at most 107 bytes
   std::memcpy(g_socket_path, path.c_str(), path.size() + 1);
   std::memcpy(g_lock_path, lock.c_str(), lock.size() + 1);
+  g_socket_id = server.socket_file_id();
+  g_lock_id = server.lock_file_id();
+}
+
+void unlink_if_same(const char* path, const rpc::FileId& id) {
+  struct stat st {};
+  if (id.ino != 0 && ::lstat(path, &st) == 0 && st.st_dev == id.dev && st.st_ino == id.ino) ::unlink(path);
 }
 
 void exit_on_second_signal(int sig) {
   if (g_socket_path[0] != '\0') {
-    ::unlink(g_socket_path);
-    ::unlink(g_lock_path);
+    unlink_if_same(g_socket_path, g_socket_id);
+    unlink_if_same(g_lock_path, g_lock_id);
   }
   ::_exit(128 + sig);
 }
@@ -867,7 +879,7 @@ int run(const Options& o, const sigset_t& signals) {
       fmt::print(stderr, "reactor-bench: --rpc-socket: {}\n", r.error().message);
       return r.error().code == Errc::invalid_argument ? kExitUsage : kExitRuntime;
     }
-    remember_socket_for_second_signal(o.rpc_socket);
+    remember_socket_for_second_signal(*server);
   }
 
   TargetRequest req;

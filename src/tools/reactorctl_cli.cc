@@ -34,6 +34,7 @@
 #include <reactor/policy.hh>
 
 #include "rpc/client.hh"
+#include "rpc/socket_path.hh"
 #include "tools/reactorctl_format.hh"
 
 namespace reactor::ctl {
@@ -61,6 +62,8 @@ class Session {
  public:
   Session(std::string socket, milliseconds timeout, double timeout_s, std::ostream& err)
       : socket_(std::move(socket)), timeout_(timeout), timeout_s_(timeout_s), err_(err) {}
+
+  void trust_uid(uid_t uid) { client_.trust_uid(uid); }
 
   bool connect() {
     auto r = client_.connect(socket_, timeout_);
@@ -144,7 +147,8 @@ bool every_thread_has_home(const json& reactors) {
 }
 
 struct Globals {
-  std::string socket = kDefaultSocket;
+  std::string socket;  // empty until parsed: the default then (rpc::default_socket_path)
+  std::vector<uint32_t> trust_uids;
   bool json_out = false;
   double timeout_s = 10;
 };
@@ -352,9 +356,15 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   app.fallthrough();  // global options may follow the subcommand
   app.require_subcommand(1);
   Globals g;
-  app.add_option("-s,--socket", g.socket,
-                 "reactord's JSON-RPC socket (env REACTOR_SOCKET; default /var/tmp/reactor.sock)")
-      ->envname("REACTOR_SOCKET");
+  auto* socket_opt = app.add_option("-s,--socket", g.socket,
+                                    "reactord's JSON-RPC socket (env REACTOR_SOCKET; default "
+                                    "/run/reactor/reactor.sock as root, $XDG_RUNTIME_DIR/reactor.sock "
+                                    "otherwise)")
+                         ->envname("REACTOR_SOCKET");
+  app.add_option("--trust-uid", g.trust_uids,
+                 "also accept a daemon running as this uid (repeatable; by default only a daemon of "
+                 "your own uid or root is, checked with SO_PEERCRED)")
+      ->allow_extra_args(false);
   app.add_flag("--json", g.json_out,
                "print the raw JSON-RPC result (pretty JSON) instead of tables, for scripts");
   app.add_option("--timeout", g.timeout_s,
@@ -448,9 +458,15 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (!call_json->is_object() && !call_json->is_array() && !call_json->is_null())
       return usage("call: params must be a JSON object or array");
   }
+  if (socket_opt->count() == 0) {
+    auto def = rpc::default_socket_path();
+    if (!def) return usage(def.error().message + "; pass -s PATH");
+    g.socket = *def;
+  }
   if (g.socket.empty()) return usage("--socket is empty");
 
   Session s(g.socket, timeout_ms(g.timeout_s), g.timeout_s, err);
+  for (uint32_t uid : g.trust_uids) s.trust_uid(static_cast<uid_t>(uid));
   if (!s.connect()) return kExitFailure;
 
   FormatOptions fo;

@@ -23,9 +23,6 @@ inline constexpr int kExitFailure = 1;
 /// was sent.
 inline constexpr int kExitUsage = 2;
 
-/// Default socket when neither -s nor REACTOR_SOCKET is given.
-inline constexpr const char* kDefaultSocket = "/var/tmp/reactor.sock";
-
 /// A `reactorctl switch` request as typed.
 struct SwitchRequest {
   std::string policy;                   ///< static | dynamic | global | gscheduler

@@ -9,7 +9,8 @@
 //      the mask; the main thread takes them with sigtimedwait);
 //   2. parse and validate the command line: bad input is one line on stderr
 //      and exit 2;
-//   3. take the socket (lock file, bind): a path in use is exit 1;
+//   3. take the socket (root's default directory /run/reactor created or
+//      checked, lock file, bind): a path in use or unsafe is exit 1;
 //   4. without --wait-for-rpc, build the Runtime now (framework init); with
 //      it, stay in STARTUP: the main thread serves RPC itself until
 //      framework_start_init builds the Runtime;
@@ -32,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -43,6 +45,7 @@
 
 #include "rpc/methods.hh"
 #include "rpc/server.hh"
+#include "rpc/socket_path.hh"
 
 namespace {
 
@@ -59,7 +62,9 @@ constexpr auto kStallThreshold = 250ms;
 struct Cli {
   std::string cpumask;
   uint32_t main_core = 0;
-  std::string socket = "/var/tmp/reactor.sock";
+  std::string socket;  // empty: the default (rpc::default_socket_path)
+  std::vector<uint32_t> allow_uids;
+  std::vector<uint32_t> allow_gids;
   std::string scheduler = "static";
   uint64_t period_us = 0;
   std::string governor = "auto";
@@ -76,6 +81,9 @@ struct Cli {
 struct Config {
   rpc::ControlPlaneOptions plane;
   std::string socket;
+  bool socket_is_default = false;  // root's default: its directory is created and checked
+  std::vector<uid_t> allow_uids;
+  std::vector<gid_t> allow_gids;
   bool wait_for_rpc = false;
   LogLevel log_level = LogLevel::Info;
 };
@@ -104,9 +112,20 @@ Config parse_cli(int argc, char** argv) {
   auto* main_opt = app.add_option("-p,--main-core", c.main_core,
                                   "Main core: the dynamic policy gathers idle threads here (SPDK's scheduling "
                                   "core).\nMust be in --cpumask. Default: the lowest core of --cpumask.");
-  app.add_option("-r,--rpc-socket", c.socket,
-                 "Unix socket of the JSON-RPC server (mode 0600). A lock file SOCKET.lock keeps a second\n"
-                 "daemon off the same path. Default: /var/tmp/reactor.sock");
+  auto* socket_opt = app.add_option(
+      "-r,--rpc-socket", c.socket,
+      "Unix socket of the JSON-RPC server (mode 0600). A lock file SOCKET.lock keeps a second\n"
+      "daemon off the same path. Any path works (SPDK's /var/tmp/spdk.sock too); a directory others\n"
+      "may write without the sticky bit is warned about. Default: /run/reactor/reactor.sock as root\n"
+      "(/run/reactor is created mode 0750 and must not be writable by others),\n"
+      "$XDG_RUNTIME_DIR/reactor.sock otherwise.");
+  app.add_option("--allow-uid", c.allow_uids,
+                 "Also serve clients of this uid (repeatable). Clients are checked with SO_PEERCRED: by\n"
+                 "default only reactord's own uid and root are served; others are disconnected at once.\n"
+                 "The socket stays mode 0600: widen its mode or directory yourself if they must reach it.")
+      ->allow_extra_args(false);
+  app.add_option("--allow-gid", c.allow_gids, "Also serve clients whose primary gid is this one (repeatable).")
+      ->allow_extra_args(false);
   auto* sched_opt = app.add_option(
       "--scheduler", c.scheduler,
       "Scheduling policy at start: static (every thread stays on its home core), dynamic (SPDK's:\n"
@@ -155,11 +174,25 @@ Config parse_cli(int argc, char** argv) {
   if (!parse_log_level(c.log_level, cfg.log_level))
     usage_error(fmt::format("--log-level '{}': expected trace, debug, info, warn, error or off", c.log_level));
 
+  if (socket_opt->count() == 0) {
+    auto def = rpc::default_socket_path();
+    if (!def) usage_error(def.error().message + "; pass -r PATH");
+    c.socket = *def;
+    cfg.socket_is_default = ::geteuid() == 0;
+  }
   if (c.socket.empty()) usage_error("--rpc-socket is empty");
   if (c.socket.size() > kMaxSocketPath)
     usage_error(fmt::format("--rpc-socket {} is {} bytes long; a Unix socket path is at most {} bytes", c.socket,
                             c.socket.size(), kMaxSocketPath));
   cfg.socket = c.socket;
+  for (uint32_t uid : c.allow_uids) {
+    if (uid == static_cast<uint32_t>(-1)) usage_error("--allow-uid 4294967295 is not a uid");
+    cfg.allow_uids.push_back(static_cast<uid_t>(uid));
+  }
+  for (uint32_t gid : c.allow_gids) {
+    if (gid == static_cast<uint32_t>(-1)) usage_error("--allow-gid 4294967295 is not a gid");
+    cfg.allow_gids.push_back(static_cast<gid_t>(gid));
+  }
 
   auto topo = Topology::discover();
   if (!topo) {
@@ -265,9 +298,17 @@ int main(int argc, char** argv) {
 
   rpc::ControlPlane plane(std::move(cfg.plane));
   rpc::RpcServer server(cfg.socket);
+  for (uid_t uid : cfg.allow_uids) server.allow_uid(uid);
+  for (gid_t gid : cfg.allow_gids) server.allow_gid(gid);
   if (auto r = plane.register_methods(server.engine()); !r) {
     fmt::print(stderr, "reactord: {}\n", r.error().message);
     return kExitRuntime;
+  }
+  if (cfg.socket_is_default) {
+    if (auto r = rpc::ensure_private_dir(rpc::kRootSocketDir); !r) {
+      fmt::print(stderr, "reactord: {}\n", r.error().message);
+      return kExitRuntime;
+    }
   }
   if (auto r = server.start(); !r) {
     fmt::print(stderr, "reactord: {}\n", r.error().message);
@@ -314,8 +355,7 @@ int main(int argc, char** argv) {
   while (!done.load(std::memory_order_acquire)) {
     if (const int again = take_signal(stop_signals, 100ms); again != 0) {
       log(LogLevel::Error, "reactord: second {}: exiting without waiting for threads", strsignal(again));
-      ::unlink(cfg.socket.c_str());
-      ::unlink((cfg.socket + ".lock").c_str());
+      server.remove_files();  // only if still ours
       std::fflush(stderr);
       std::_Exit(kExitRuntime);
     }

@@ -7,7 +7,10 @@
 # with `reactorctl call scheduler_thread_create`, switches static -> dynamic
 # -> global -> static and reads every view in between, checks exit codes,
 # key text and the one-line errors (bad usage, an RPC error, no daemon), then
-# stops reactord with SIGTERM and checks that it removed its socket.
+# stops reactord with SIGTERM and checks that it removed its socket. As root,
+# it then runs reactord as uid 65534 on its default socket
+# ($XDG_RUNTIME_DIR/reactor.sock) and checks that reactorctl refuses that
+# daemon unless --trust-uid names it.
 # Nothing here depends on timing beyond "the daemon answers within
 # --timeout": placement decisions of the dynamic policy are not asserted.
 set -u
@@ -31,6 +34,7 @@ cleanup() {
     kill -KILL "$DAEMON" 2>/dev/null
   fi
   rm -f "$LOG" "$OUT" "$ERR" "$SOCK" "$SOCK.lock"
+  [[ -n ${XDG:-} ]] && rm -rf "$XDG"
 }
 trap cleanup EXIT
 
@@ -134,6 +138,44 @@ fi
 DAEMON=
 [[ -e $SOCK ]] && fail "reactord left its socket behind"
 ctl 1 status && expect_err "no such file (is reactord running?)"
+
+# ---- a daemon of another uid, on its default socket (root only) ----
+XDG=
+if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
+  AS_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+  env -u XDG_RUNTIME_DIR "${AS_NOBODY[@]}" "$REACTORD" -m 0-1 >"$OUT" 2>"$ERR"; rc=$?
+  [[ $rc -eq 2 ]] || fail "reactord without -r nor XDG_RUNTIME_DIR exited $rc, expected 2"
+  expect_err "reactord: no default RPC socket for uid 65534: XDG_RUNTIME_DIR is not set; pass -r PATH"
+  XDG=$(mktemp -d /tmp/rc-xdg.XXXXXX)
+  chown 65534:65534 "$XDG"
+  SOCK=$XDG/reactor.sock
+  : >"$LOG"  # truncated here, not in the child: the wait below must not see the first daemon's line
+  env XDG_RUNTIME_DIR="$XDG" "${AS_NOBODY[@]}" "$REACTORD" -m 0-1 --governor sim --mode interrupt >"$LOG" 2>&1 &
+  DAEMON=$!
+  for _ in $(seq 300); do
+    grep -q "reactord: listening on" "$LOG" && break
+    kill -0 "$DAEMON" 2>/dev/null || break
+    sleep 0.1
+  done
+  if grep -qF "reactord: listening on $SOCK " "$LOG"; then
+    ctl 1 status && expect_err "reactorctl: refusing the server at $SOCK: it runs as uid 65534, not as us (uid 0) or root (pass --trust-uid 65534 if you trust it)"
+    ctl 0 status --trust-uid 65534 && expect_out "scheduler       static"
+    # As that uid, reactorctl finds the daemon at the same default path.
+    env -u REACTOR_SOCKET XDG_RUNTIME_DIR="$XDG" "${AS_NOBODY[@]}" "$REACTORCTL" status >"$OUT" 2>"$ERR" \
+      || fail "reactorctl as uid 65534 with the default socket failed"
+    expect_out "scheduler       static"
+    kill -TERM "$DAEMON"
+    for _ in $(seq 300); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
+    wait "$DAEMON"; rc=$?
+    [[ $rc -eq 0 ]] || fail "reactord as uid 65534 exited $rc after SIGTERM"
+    DAEMON=
+    [[ -e $SOCK ]] && fail "reactord as uid 65534 left its socket behind"
+  else
+    fail "reactord as uid 65534 did not listen on $SOCK: $(cat "$LOG")"
+  fi
+else
+  echo "(skipping the other-uid checks: needs root and setpriv)"
+fi
 
 if [[ $FAILURES -ne 0 ]]; then
   echo "--- reactord log:" >&2; cat "$LOG" >&2

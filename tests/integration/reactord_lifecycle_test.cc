@@ -69,7 +69,8 @@ TEST(ReactordLifecycle, HelpExplainsEveryOption) {
   RunResult r = run_reactord({"--help"});
   EXPECT_EQ(r.exit_code, 0);
   for (const char* opt : {"--cpumask", "--main-core", "--rpc-socket", "--scheduler", "--period-us", "--governor",
-                          "--isolated-cores", "--wait-for-rpc", "--log-level", "--mode", "/var/tmp/reactor.sock",
+                          "--isolated-cores", "--wait-for-rpc", "--log-level", "--mode", "/run/reactor/reactor.sock",
+                          "XDG_RUNTIME_DIR", "--allow-uid", "--allow-gid",
                           "interrupt", "SIGTERM"})
     EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
 }

@@ -3,7 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -162,6 +170,70 @@ TEST_F(ClientTest, ServerStoppingMidCallIsATransportError) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::io) << r.error().message;
   EXPECT_FALSE(r.error().rpc_code.has_value());
+}
+
+
+// A listener whose credentials are uid/gid 65534: the socket is bound here,
+// then a child drops to 65534 and calls listen() (a client's SO_PEERCRED
+// names who called listen) and waits to be killed; the backlog accepts
+// connections without accept().
+class ForeignListener {
+ public:
+  explicit ForeignListener(std::string path) : path_(std::move(path)) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path_.data(), path_.size());
+    if (::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) return;
+    int ready[2];
+    if (::pipe(ready) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(2);
+      if (::listen(fd_, 16) != 0) ::_exit(3);
+      [[maybe_unused]] const ssize_t w = ::write(ready[1], "x", 1);
+      for (;;) ::pause();
+    }
+    ::close(ready[1]);
+    char c = 0;
+    ok_ = ::read(ready[0], &c, 1) == 1;
+    ::close(ready[0]);
+  }
+  ~ForeignListener() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  pid_t pid_ = -1;
+  bool ok_ = false;
+};
+
+TEST(ClientPeer, ServerOfAnotherUidIsRefusedUnlessTrusted) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as uid 65534";
+  const std::string path = test::unique_socket_path();
+  ForeignListener server(path);
+  ASSERT_TRUE(server.ok());
+  RpcClient c;
+  const auto r = c.connect(path, 1s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::io);
+  EXPECT_EQ(r.error().message,
+            fmt::format("refusing the server at {}: it runs as uid 65534, not as us (uid 0) or root "
+                        "(pass --trust-uid 65534 if you trust it)",
+                        path));
+  EXPECT_FALSE(c.connected());
+  RpcClient trusting;
+  trusting.trust_uid(65534);
+  const auto t = trusting.connect(path, 1s);
+  EXPECT_TRUE(t) << t.error().message;
 }
 
 }  // namespace

@@ -6,10 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -365,6 +368,243 @@ TEST(ServerSetup, NonSocketFileIsNotReplaced) {
   EXPECT_TRUE(exists(path));
   EXPECT_FALSE(exists(path + ".lock"));
   ::unlink(path.c_str());
+}
+
+// Binds a plain socket at `path` (no listen: connecting to it is refused,
+// like a socket left by a process that died). Returns the fd or -1.
+int bind_at(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+ino_t inode_of(const std::string& p) {
+  struct stat st {};
+  return ::lstat(p.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+TEST(ServerSetup, ModeIsSetWithoutFollowingASymlinkSwappedInAfterBind) {
+  // Someone who can write the socket's directory replaces the fresh socket by
+  // a symlink to a file of theirs choosing between bind and the mode change.
+  const std::string path = test::unique_socket_path();
+  const std::string victim = path + ".victim";
+  const int vfd = ::open(victim.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  ASSERT_GE(vfd, 0);
+  ASSERT_EQ(::fchmod(vfd, 0644), 0);
+  ::close(vfd);
+  RpcServer server(path);
+  server.set_after_bind_hook_for_testing([&] {
+    ::unlink(path.c_str());
+    ASSERT_EQ(::symlink(victim.c_str(), path.c_str()), 0);
+  });
+  const auto r = server.start();
+  struct stat st {};
+  ASSERT_EQ(::stat(victim.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644U) << "the symlink's target was chmodded";
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::exists);
+  EXPECT_EQ(r.error().message,
+            fmt::format("RPC socket path {} was replaced right after bind (not the socket we bound); "
+                        "refusing it",
+                        path));
+  EXPECT_FALSE(exists(path + ".lock"));
+  ::unlink(path.c_str());
+  ::unlink(victim.c_str());
+}
+
+TEST(ServerSetup, SocketIsMode0600EvenUnderAPermissiveUmask) {
+  const std::string path = test::unique_socket_path();
+  const mode_t old = ::umask(0);
+  RpcServer server(path);
+  const auto r = server.start();
+  ::umask(old);
+  ASSERT_TRUE(r) << r.error().message;
+  struct stat st {};
+  ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+  ASSERT_EQ(::lstat((path + ".lock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+}
+
+TEST(ServerSetup, DanglingSymlinkLockIsRefusedAndNothingIsCreatedAtItsTarget) {
+  const std::string path = test::unique_socket_path();
+  const std::string target = path + ".target";
+  ASSERT_EQ(::symlink(target.c_str(), (path + ".lock").c_str()), 0);
+  RpcServer server(path);
+  const auto r = server.start();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::exists);
+  EXPECT_EQ(r.error().message,
+            fmt::format("RPC lock file {}.lock is a symbolic link; refusing to follow it", path));
+  EXPECT_FALSE(exists(target));
+  EXPECT_FALSE(exists(path));
+  EXPECT_TRUE(exists(path + ".lock"));  // not ours to remove
+  ::unlink((path + ".lock").c_str());
+  ::unlink(target.c_str());
+}
+
+TEST(ServerSetup, NonRegularLockIsRefused) {
+  const std::string path = test::unique_socket_path();
+  ASSERT_EQ(::mkfifo((path + ".lock").c_str(), 0600), 0);
+  RpcServer server(path);
+  const auto r = server.start();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::exists);
+  EXPECT_EQ(r.error().message, fmt::format("RPC lock file {}.lock is not a regular file; refusing it", path));
+  EXPECT_FALSE(exists(path));
+  EXPECT_TRUE(exists(path + ".lock"));
+  ::unlink((path + ".lock").c_str());
+}
+
+TEST(ServerSetup, LockOwnedBySomeoneElseIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to chown a file to uid 65534";
+  const std::string path = test::unique_socket_path();
+  const int fd = ::open((path + ".lock").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::fchown(fd, 65534, 65534), 0);
+  ::close(fd);
+  RpcServer server(path);
+  const auto r = server.start();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::exists);
+  EXPECT_EQ(r.error().message,
+            fmt::format("RPC lock file {}.lock is owned by uid 65534, not by us (uid 0); refusing it", path));
+  EXPECT_FALSE(exists(path));
+  EXPECT_TRUE(exists(path + ".lock"));
+  ::unlink((path + ".lock").c_str());
+}
+
+TEST(ServerSetup, LiveListenerIsInUseEvenWhenItsLockFileWasDeleted) {
+  const std::string path = test::unique_socket_path();
+  RpcServer first(path);
+  ASSERT_TRUE(first.start());
+  const ino_t ino = inode_of(path);
+  ASSERT_EQ(::unlink((path + ".lock").c_str()), 0);
+  RpcServer second(path);
+  const auto r = second.start();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::exists);
+  EXPECT_EQ(r.error().message, fmt::format("RPC socket path {} in use (a server is listening on it)", path));
+  EXPECT_EQ(inode_of(path), ino) << "the live socket was replaced";
+  EXPECT_FALSE(exists(path + ".lock"));  // second removed the lock it had created
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(first, R"({"method":"rpc_get_methods","id":1})"));
+  EXPECT_EQ(c.read_line(first), R"({"jsonrpc":"2.0","id":1,"result":["rpc_get_methods"]})"
+                                "\n");
+}
+
+TEST(ServerSetup, StopLeavesAReplacedSocketAndLockAlone) {
+  const std::string path = test::unique_socket_path();
+  RpcServer server(path);
+  ASSERT_TRUE(server.start());
+  // Someone removed both and put their own in place (a second daemon, say).
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_EQ(::unlink((path + ".lock").c_str()), 0);
+  const int other = bind_at(path);
+  ASSERT_GE(other, 0);
+  const int lfd = ::open((path + ".lock").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  ASSERT_GE(lfd, 0);
+  ::close(lfd);
+  const ino_t sock_ino = inode_of(path);
+  const ino_t lock_ino = inode_of(path + ".lock");
+  server.stop();
+  EXPECT_EQ(inode_of(path), sock_ino);
+  EXPECT_EQ(inode_of(path + ".lock"), lock_ino);
+  ::close(other);
+  ::unlink(path.c_str());
+  ::unlink((path + ".lock").c_str());
+}
+
+// A child that becomes uid/gid 65534 ('nobody') and then connects (SO_PEERCRED
+// records the credentials at connect time), sends a request and waits up to
+// 5 s for a reply. Exit 0: got a reply, 1: the server closed without one,
+// 2: could not drop privileges, 3: could not connect. The parent steps the
+// server until the child is done.
+int peer_of_uid_65534_exchanges(RpcServer& server, const std::string& path) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(2);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) ::_exit(3);
+    const std::string req = R"({"jsonrpc":"2.0","method":"rpc_get_methods","id":1})";
+    [[maybe_unused]] const ssize_t w = ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) ::_exit(4);
+    char buf[256];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ::_exit(n > 0 ? 0 : 1);
+  }
+  int status = 0;
+  for (int i = 0; i < 2000; ++i) {
+    server.poll(std::chrono::milliseconds(5));
+    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return -1;
+}
+
+TEST(ServerPeers, ClientOfAnotherUidIsClosedWithoutAReply) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as uid 65534";
+  const std::string path = test::unique_socket_path();
+  RpcServer server(path);
+  ASSERT_TRUE(server.start());
+  // Widen the mode so that the file permission does not stop the client
+  // first: the peer check is what must refuse it.
+  ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
+  EXPECT_EQ(peer_of_uid_65534_exchanges(server, path), 1)
+      << "0: answered, 2: no privilege drop, 3: no connect, 4/-1: no close";
+  EXPECT_EQ(server.refused_count(), 1U);
+  EXPECT_EQ(server.connection_count(), 0U);
+  // Its own uid (root here) is still served.
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(server, R"({"method":"rpc_get_methods","id":1})"));
+  EXPECT_FALSE(c.read_line(server).empty());
+}
+
+TEST(ServerPeers, AllowedUidAndGidAreServed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as uid 65534";
+  for (const bool by_gid : {false, true}) {
+    const std::string path = test::unique_socket_path();
+    RpcServer server(path);
+    if (by_gid) server.allow_gid(65534);
+    else server.allow_uid(65534);
+    ASSERT_TRUE(server.start());
+    ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
+    EXPECT_EQ(peer_of_uid_65534_exchanges(server, path), 0) << (by_gid ? "by gid" : "by uid");
+    EXPECT_EQ(server.refused_count(), 0U);
+  }
+}
+
+TEST(ServerSetup, DirectoryWritableByOthersWithoutStickyBitIsWarnedAbout) {
+  char tmpl[] = "/tmp/rr-wd-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string path = dir + "/s.sock";
+  for (const mode_t mode : {mode_t{0777}, mode_t{01777}, mode_t{0700}}) {
+    ASSERT_EQ(::chmod(dir.c_str(), mode), 0);
+    RpcServer server(path);
+    ::testing::internal::CaptureStderr();
+    const auto r = server.start();
+    std::fflush(stderr);
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    ASSERT_TRUE(r) << r.error().message;
+    const bool warned = err.find(fmt::format("rpc: directory {} of RPC socket {} is writable by others without "
+                                             "the sticky bit",
+                                             dir, path)) != std::string::npos;
+    EXPECT_EQ(warned, mode == 0777) << std::oct << mode << ": " << err;
+  }
+  ::rmdir(dir.c_str());
 }
 
 TEST(ServerSetup, PathLimits) {

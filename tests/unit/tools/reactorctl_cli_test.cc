@@ -184,6 +184,28 @@ TEST(ReactorctlNoServer, DaemonNotRunning) {
   EXPECT_EQ(o.out, "");
 }
 
+TEST(ReactorctlNoServer, DefaultSocketIsRunReactorForRootElseXdgRuntimeDir) {
+  ::unsetenv("REACTOR_SOCKET");
+  const char* saved = std::getenv("XDG_RUNTIME_DIR");
+  const std::string saved_xdg = saved != nullptr ? saved : "";
+  const std::string xdg = unique_path() + ".d";  // never created
+  ASSERT_EQ(::setenv("XDG_RUNTIME_DIR", xdg.c_str(), 1), 0);
+  auto o = run_ctl({"status"});
+  const std::string expected = ::geteuid() == 0 ? "/run/reactor/reactor.sock" : xdg + "/reactor.sock";
+  EXPECT_EQ(o.code, kExitFailure);
+  EXPECT_THAT(o.err, HasSubstr("cannot connect to " + expected + ":")) << o.err;
+  if (::geteuid() != 0) {
+    ::unsetenv("XDG_RUNTIME_DIR");
+    o = run_ctl({"status"});
+    EXPECT_EQ(o.code, kExitUsage);
+    EXPECT_EQ(o.err, fmt::format("reactorctl: no default RPC socket for uid {}: XDG_RUNTIME_DIR is not set; "
+                                 "pass -s PATH\n",
+                                 ::geteuid()));
+  }
+  if (saved != nullptr) ::setenv("XDG_RUNTIME_DIR", saved_xdg.c_str(), 1);
+  else ::unsetenv("XDG_RUNTIME_DIR");
+}
+
 TEST(ReactorctlNoServer, StaleSocketFile) {
   const std::string p = unique_path();
   const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
