@@ -20,8 +20,9 @@
 // framework_set_scheduler is all-or-nothing. The order:
 //   1. decode (relaxed: unknown keys ignored) -> -32602, naming the key.
 //      Also -32602: load_limit/core_limit/core_busy above 100 (SPDK accepts
-//      0-255 and misbehaves) and a period above one year (kMaxPeriodUs; the
-//      manager's time arithmetic would overflow);
+//      0-255 and misbehaves), a period above one year (kMaxPeriodUs; the
+//      manager's time arithmetic would overflow) or below 10 ms
+//      (kMinPeriodUs: SPDK takes 1 us and burns a CPU on rounds);
 //   2. the name -> -32603 "unknown scheduler 'foo'; known: ...";
 //   3. the switch, queued on the manager (switch_async) and answered when it
 //      has finished: the manager validates everything with plan_switch()
@@ -301,11 +302,11 @@ void ControlPlane::set_scheduler(const json* params, RpcResponder r) {
                            field("mappings", mappings)},
                           Decoding::relaxed, Presence::required);
   if (!ok) return r.error(error_code::invalid_params, with_detail("Invalid parameters", ok.error()));
-  if (period && *period > kMaxPeriodUs)
+  if (period && (*period > kMaxPeriodUs || (*period != 0 && *period < kMinPeriodUs)))
     return r.error(error_code::invalid_params,
-                   fmt::format("Invalid parameters: 'period' must be an integer 0-{} (one year in "
-                               "microseconds), got {}",
-                               kMaxPeriodUs, *period));
+                   fmt::format("Invalid parameters: 'period' must be 0 (keep the current one) or {}-{} "
+                               "microseconds (10 ms to one year), got {}",
+                               kMinPeriodUs, kMaxPeriodUs, *period));
   PolicyOptionsUpdate update;
   if (period && *period != 0) update.period_us = *period;
   update.mappings = std::move(mappings);

@@ -92,6 +92,7 @@ std::map<std::uint32_t, CpuTimes> read_proc_stat();
 
 /// framework_set_scheduler answers -32602 above the manager's limit.
 using reactor::kMaxPeriodUs;
+using reactor::kMinPeriodUs;
 
 /// Period and busy-wait unit of a load thread's timed poller (SPDK's test app:
 /// 100 ms, busy-waiting active% of it).

@@ -82,6 +82,11 @@ Result<SwitchPlan> plan_switch(PolicyKind target, const SchedulerOptions& commit
   if (update.period_us && *update.period_us > kMaxPeriodUs)
     return make_error(Errc::invalid_argument,
                       fmt::format("period {} us is more than one year ({} us)", *update.period_us, kMaxPeriodUs));
+  if (update.period_us && *update.period_us != 0 && *update.period_us < kMinPeriodUs)
+    return make_error(Errc::invalid_argument,
+                      fmt::format("period {} us is below the minimum of {} us (10 ms): rounds that frequent burn "
+                                  "CPU and moved threads never settle",
+                                  *update.period_us, kMinPeriodUs));
   SwitchPlan plan;
   plan.target = target;
   plan.next = committed;

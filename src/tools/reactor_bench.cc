@@ -193,7 +193,7 @@ Options parse_options(int argc, char** argv) {
       ->check(CLI::Range(0u, 4096u));
   app.add_option("--period-us", o.period_us,
                  "Scheduling period of dynamic/global in microseconds (default: the policy's, 1 s)")
-      ->check(CLI::Range(uint64_t{1000}, kMaxPeriodUs));
+      ->check(CLI::Range(kMinPeriodUs, kMaxPeriodUs));
   app.add_flag("--direct", o.direct, "O_DIRECT (bypass the page cache; -o must be a multiple of the block size)");
   app.add_option("--scheduler", scheduler, "Initial policy: static|dynamic|global");
   app.add_option("--switch-at", switch_at, "Switch schedule, seconds from the start: 5:dynamic,10:global,15:static");

@@ -133,9 +133,9 @@ Config parse_cli(int argc, char** argv) {
       "sleep), gscheduler or its alias global (per-core frequency from load; needs a governor).\n"
       "Switch at run time with reactorctl switch or framework_set_scheduler. Default: static.");
   auto* period_opt = app.add_option("--period-us", c.period_us,
-                                    "Balancing period of dynamic and gscheduler in microseconds. Default: "
-                                    "1000000 (1 s, as SPDK).\nNot accepted with static, which never "
-                                    "balances periodically.");
+                                    "Balancing period of dynamic and gscheduler in microseconds, 10000 (10 "
+                                    "ms) to one year. Default: 1000000 (1 s, as SPDK).\nNot accepted with "
+                                    "static, which never balances periodically.");
   app.add_option("--governor", c.governor,
                  "Frequency governor: auto (default: DPDK rte_power where cpufreq works, else none; the log\n"
                  "says which), dpdk (fail if rte_power cannot start), sim (a simulated frequency ladder,\n"
@@ -251,7 +251,8 @@ Config parse_cli(int argc, char** argv) {
     usage_error("--scheduler gscheduler needs a governor, and --governor none disables it");
   if (c.period_given && *kind == PolicyKind::Static)
     usage_error("--period-us applies to dynamic and gscheduler; static never balances periodically");
-  if (c.period_given && c.period_us == 0) usage_error("--period-us must be at least 1");
+  if (c.period_given && c.period_us < rpc::kMinPeriodUs)
+    usage_error(fmt::format("--period-us {} is below the minimum of {} us (10 ms)", c.period_us, rpc::kMinPeriodUs));
   if (c.period_us > rpc::kMaxPeriodUs)
     usage_error(fmt::format("--period-us {} is more than one year ({} us)", c.period_us, rpc::kMaxPeriodUs));
   SchedulerManagerOptions& sched = cfg.plane.runtime.scheduler;

@@ -123,8 +123,12 @@ TEST_F(ReactordErrors, BadInputTable) {
       {"framework_set_scheduler", R"({"name":"dynamic","period":1.5})", -32602,
        "Invalid parameters: 'period' must be an integer 0-" + u64max + ", got 1.5"},
       {"framework_set_scheduler", R"({"name":"dynamic","period":31536000000001})", -32602,
-       "Invalid parameters: 'period' must be an integer 0-31536000000000 (one year in microseconds), got "
-       "31536000000001"},
+       "Invalid parameters: 'period' must be 0 (keep the current one) or 10000-31536000000000 microseconds "
+       "(10 ms to one year), got 31536000000001"},
+      // SPDK accepts 1 us and then burns a CPU running rounds: refused below 10 ms
+      {"framework_set_scheduler", R"({"name":"dynamic","period":100})", -32602,
+       "Invalid parameters: 'period' must be 0 (keep the current one) or 10000-31536000000000 microseconds "
+       "(10 ms to one year), got 100"},
       {"framework_set_scheduler", R"({"name":"dynamic","name":"static"})", -32602,
        "invalid parameters: duplicate key 'name'"},
       // percentages over 100
@@ -143,7 +147,7 @@ TEST_F(ReactordErrors, BadInputTable) {
        "unknown scheduler 'Static'; known: static, dynamic, gscheduler"},
       {"framework_set_scheduler", R"({"name":"gscheduler"})", -32603,
        "gscheduler needs a governor: disabled (--governor none)"},
-      {"framework_set_scheduler", R"({"name":"global","period":1000})", -32603,
+      {"framework_set_scheduler", R"({"name":"global","period":100000})", -32603,
        "gscheduler needs a governor: disabled (--governor none)"},
       // options the target does not take
       {"framework_set_scheduler", R"({"name":"static","load_limit":10})", -32603,

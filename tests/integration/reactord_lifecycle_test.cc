@@ -37,6 +37,7 @@ TEST(ReactordLifecycle, BadCommandLinesExitTwoWithOneLineAndStartNothing) {
       {"--period-us", "100"},  // static does not balance periodically
       {"--scheduler", "dynamic", "--period-us", "abc"},
       {"--scheduler", "dynamic", "--period-us", "0"},
+      {"--scheduler", "dynamic", "--period-us", "9999"},  // below the 10 ms floor
       {"--scheduler", "gscheduler", "--governor", "none"},
       {"-m", cores, "--isolated-cores", cores},  // contains the main core
       {"-m", cores, "--isolated-cores", "[1000]"},

@@ -535,3 +535,22 @@ TEST(Transition, QueuedSwitchesRunInOrderOnStep) {
   EXPECT_EQ(ts[ts.size() - 2].to, PolicyKind::Global);
   EXPECT_EQ(ts[ts.size() - 1].to, PolicyKind::Static);
 }
+
+// A period below 10 ms is refused before anything changes (SPDK takes 1 us and
+// then spends a CPU on rounds); 10 ms itself is accepted.
+TEST(Options, PeriodBelowTheFloorIsRefused) {
+  Bench b(2);
+  b.spawn_loaded(0);
+  ASSERT_TRUE(b.mgr->switch_to(PolicyKind::Dynamic, {}));
+  const Bench::State before = b.state();
+  PolicyOptionsUpdate u;
+  u.period_us = kMinPeriodUs - 1;
+  auto r = b.mgr->switch_to(PolicyKind::Global, u);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::invalid_argument);
+  EXPECT_NE(r.error().message.find("below the minimum of 10000 us"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(b.state() == before);
+  u.period_us = kMinPeriodUs;
+  ASSERT_TRUE(b.mgr->switch_to(PolicyKind::Dynamic, u));
+  EXPECT_EQ(b.mgr->status().period_us, kMinPeriodUs);
+}
