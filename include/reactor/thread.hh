@@ -85,9 +85,13 @@ struct ThreadStats {
   uint32_t paused_pollers = 0;
 };
 
+/// Longest thread or poller name, in bytes (SPDK's limit). Names are kept in
+/// every listing; a longer one is refused (Errc::invalid_argument).
+inline constexpr size_t kMaxNameBytes = 128;
+
 /// Spawn options.
 struct ThreadOptions {
-  std::string name;             ///< empty: "thread_<id>"
+  std::string name;             ///< empty: "thread_<id>"; at most kMaxNameBytes
   CpuSet cpumask;               ///< empty: every core of the pool
   std::optional<CoreId> home;   ///< default: round-robin over the cpumask
   /// Message ring slots (power of two, 64..1<<20); a full ring fails send().

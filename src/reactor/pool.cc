@@ -221,6 +221,9 @@ Result<ThreadRef> ReactorPool::spawn(ThreadOptions o, Task init) {
                       fmt::format("thread '{}': cpumask {} is not inside the reactor cores {}", o.name,
                                   mask.to_list(), cores_.to_list()));
   }
+  if (o.name.size() > kMaxNameBytes)
+    return make_error(Errc::invalid_argument, fmt::format("thread name of {} bytes: at most {} bytes",
+                                                          o.name.size(), kMaxNameBytes));
   if (o.ring_size < 64 || o.ring_size > (1u << 20) || (o.ring_size & (o.ring_size - 1)) != 0)
     return make_error(Errc::invalid_argument,
                       fmt::format("thread '{}': ring_size {} must be a power of two in 64..1048576", o.name,

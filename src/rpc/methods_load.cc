@@ -106,6 +106,9 @@ void ControlPlane::load_create(const json* params, RpcResponder r) {
   if (!ok) return r.error(error_code::invalid_params, with_detail(kInvalidParams, ok.error()));
   if (*active > 100)
     return r.error(kEinval, fmt::format("{}: 'active' must be a percentage 0-100, got {}", kInvalidArgument, *active));
+  if (name && name->size() > kMaxNameBytes)
+    return r.error(error_code::invalid_params, fmt::format("{}: 'name' is {} bytes, at most {}", kInvalidParams,
+                                                           name->size(), kMaxNameBytes));
   ReactorPool& pool = runtime_->pool();
   CpuSet mask = pool.cores();
   if (mask_text) {

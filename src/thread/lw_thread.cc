@@ -113,6 +113,9 @@ LwThread::~LwThread() {
 }
 
 Result<PollerId> LwThread::register_poller(std::string name, PollerFn fn, std::chrono::microseconds period) {
+  if (name.size() > kMaxNameBytes)
+    return make_error(Errc::invalid_argument,
+                      fmt::format("poller name of {} bytes: at most {} bytes", name.size(), kMaxNameBytes));
   if (!fn) return make_error(Errc::invalid_argument, fmt::format("poller '{}': empty function", name));
   if (period.count() < 0)
     return make_error(Errc::invalid_argument, fmt::format("poller '{}': negative period", name));

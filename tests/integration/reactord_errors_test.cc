@@ -186,6 +186,9 @@ TEST_F(ReactordErrors, BadInputTable) {
        "Invalid parameters provided: unknown key 'bogus' (known: active, name, cpu_mask)"},
       {"scheduler_thread_create", R"({"active":10,"name":7})", -32602,
        "Invalid parameters provided: 'name' must be a string, got 7"},
+      // names are bounded (SPDK's 128 bytes): 300 threads with 250 KiB names made every listing fail
+      {"scheduler_thread_create", R"({"active":10,"name":")" + std::string(129, 'n') + R"("})", -32602,
+       "Invalid parameters provided: 'name' is 129 bytes, at most 128"},
       {"scheduler_thread_create", R"({"active":101})", -22,
        "Invalid argument: 'active' must be a percentage 0-100, got 101"},
       {"scheduler_thread_create", R"({"active":4294967396})", -22,

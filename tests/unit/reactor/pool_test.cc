@@ -137,3 +137,22 @@ TEST(Pool, CreateValidatesOptions) {
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("main core 4 is not in the core set"), std::string::npos);
 }
+
+TEST(Pool, ThreadAndPollerNamesAreBounded) {
+  Harness h(HarnessOptions{.cores = 1});
+  auto too_long = h.pool().spawn(ThreadOptions{.name = std::string(kMaxNameBytes + 1, 't')});
+  ASSERT_FALSE(too_long);
+  EXPECT_EQ(too_long.error().code, Errc::invalid_argument);
+  EXPECT_EQ(too_long.error().message, "thread name of 129 bytes: at most 128 bytes");
+  EXPECT_TRUE(h.pool().threads().empty()) << "nothing was spawned";
+  Result<PollerId> long_poller = make_error(Errc::internal, "not run");
+  Result<PollerId> max_poller = make_error(Errc::internal, "not run");
+  auto t = h.spawn(std::string(kMaxNameBytes, 't'), {}, [&] {
+    long_poller = current_thread()->register_poller(std::string(kMaxNameBytes + 1, 'p'), [] { return PollStatus::Idle; });
+    max_poller = current_thread()->register_poller(std::string(kMaxNameBytes, 'p'), [] { return PollStatus::Idle; });
+  });
+  EXPECT_EQ(t->name().size(), kMaxNameBytes);
+  ASSERT_FALSE(long_poller);
+  EXPECT_EQ(long_poller.error().message, "poller name of 129 bytes: at most 128 bytes");
+  EXPECT_TRUE(max_poller) << max_poller.error().message;
+}
