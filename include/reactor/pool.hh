@@ -109,6 +109,13 @@ class ReactorPool final {
   /// (pthread_getcpuclockid); 0 for Manual pools or unknown cores.
   uint64_t reactor_cpu_ns(CoreId core) const noexcept;
 
+  /// Ticks the thread described by `stats` has spent asleep with its reactor
+  /// in a sleep that has not ended yet, at tick `now` (0 if awake or in
+  /// transit): its counters grow by a sleep only when the reactor wakes, so a
+  /// reader adds this to `stats.idle`. Call right after taking `stats` (the
+  /// ordering pairs with Reactor::sleep_if_idle). Any OS thread.
+  uint64_t asleep_since(const ThreadStats& stats, uint64_t now) const noexcept;
+
   /// Waits through the injected wait function (see WaitFn).
   bool wait_for(const std::function<bool()>& done, std::chrono::nanoseconds timeout) const;
 

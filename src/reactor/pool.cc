@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 
 #include <rte_eal.h>
@@ -206,6 +207,15 @@ uint64_t ReactorPool::reactor_cpu_ns(CoreId core) const noexcept {
   timespec ts{};
   if (clock_gettime(cid, &ts) != 0) return 0;
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t ReactorPool::asleep_since(const ThreadStats& stats, uint64_t now) const noexcept {
+  // The thread's counters were read first, the reactor's state now: a reader
+  // that saw them grown by the sleep sees it ended (Reactor::sleep_if_idle).
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (stats.in_transit) return 0;
+  const Reactor* r = reactor(stats.core);
+  return r != nullptr ? r->stats().asleep_at(now) : 0;
 }
 
 Reactor* ReactorPool::reactor(CoreId core) const noexcept {

@@ -18,7 +18,6 @@
 //     built (process start in reactord): usr = user + nice, sys = system,
 //     irq = irq + softirq, in USER_HZ ticks.
 
-#include <atomic>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -207,10 +206,7 @@ void ControlPlane::get_thread_stats(const json* params, RpcResponder r) {
     if (s.state != ThreadState::Running) continue;
     // Counted as the scheduler counts it: a thread on a sleeping reactor has
     // been idle since the sleep began (its counters grow when it ends).
-    std::atomic_thread_fence(std::memory_order_acquire);
-    uint64_t asleep = 0;
-    if (!s.in_transit)
-      if (const Reactor* re = pool.reactor(s.core)) asleep = re->stats().asleep_at(now);
+    const uint64_t asleep = pool.asleep_since(s, now);
     ojson j;
     j["name"] = s.name;
     j["id"] = s.id.value;

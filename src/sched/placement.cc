@@ -22,7 +22,6 @@
 #include "sched/placement.hh"
 
 #include <algorithm>
-#include <atomic>
 #include <set>
 
 #include <fmt/format.h>
@@ -79,12 +78,8 @@ LoadSnapshot PoolPlacement::snapshot() {
     if (st.state != ThreadState::Running) continue;
     // A thread on a sleeping reactor has been idle since the sleep began,
     // though its counters only grow when the reactor wakes: without this a
-    // thread that ran once and then slept all round would look busy. Its
-    // counters are read first; the reactor's state after (see
-    // Reactor::sleep_if_idle for the ordering).
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (!st.in_transit)
-      if (const Reactor* r = pool_.reactor(st.core)) st.idle += r->stats().asleep_at(now);
+    // thread that ran once and then slept all round would look busy.
+    st.idle += pool_.asleep_since(st, now);
     ThreadLoad tl;
     tl.id = st.id;
     tl.core = st.core;
