@@ -28,6 +28,7 @@
 
 #include "rpc/framing.hh"
 #include "rpc/json_codec.hh"
+#include "rpc/socket_path.hh"
 
 namespace reactor::rpc {
 namespace {
@@ -104,15 +105,7 @@ Result<void> RpcClient::connect(const std::string& path, std::chrono::millisecon
   tv.tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  int rc = 0;
-  do {
-    rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-  } while (rc != 0 && errno == EINTR);
-  if (rc != 0) {
-    const int err = errno;
+  if (const int err = connect_unix(fd, path); err != 0) {
     ::close(fd);
     switch (err) {
       case ENOENT:

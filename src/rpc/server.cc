@@ -33,6 +33,7 @@
 // not be delivered, so it is closed at once.
 
 #include "rpc/server.hh"
+#include "rpc/socket_path.hh"
 
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -87,16 +88,9 @@ void unlink_if_same(const std::string& path, const FileId& id) noexcept {
 int probe_listener(const std::string& path) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  int rc = 0;
-  do {
-    rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-  } while (rc != 0 && errno == EINTR);
-  const int err = rc == 0 ? 0 : errno;
+  const int err = connect_unix(fd, path);
   ::close(fd);
-  if (rc == 0 || err == EAGAIN) return 1;  // EAGAIN: a live listener with a full backlog
+  if (err == 0 || err == EAGAIN) return 1;  // EAGAIN: a live listener with a full backlog
   if (err == ECONNREFUSED || err == ENOENT) return 0;
   return -err;
 }

@@ -8,9 +8,12 @@
 
 #include "rpc/socket_path.hh"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -59,6 +62,17 @@ Result<void> ensure_private_dir(const std::string& dir) {
                                   "refusing it (chmod go-w {})",
                                   dir, st.st_mode & 07777, dir));
   return {};
+}
+
+int connect_unix(int fd, const std::string& path) noexcept {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), std::min(path.size(), sizeof addr.sun_path - 1));
+  int rc = 0;
+  do {
+    rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  } while (rc != 0 && errno == EINTR);
+  return rc == 0 ? 0 : errno;
 }
 
 }  // namespace reactor::rpc

@@ -38,4 +38,8 @@ Result<std::string> default_socket_path();
 /// the problem; io for a failed system call.
 Result<void> ensure_private_dir(const std::string& dir);
 
+/// connect() of the AF_UNIX stream socket `fd` to `path` (at most 107 bytes:
+/// callers check), retried on EINTR. Returns 0 or errno.
+int connect_unix(int fd, const std::string& path) noexcept;
+
 }  // namespace reactor::rpc
