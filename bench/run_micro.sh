@@ -8,6 +8,8 @@
 #   cross-core LwThread messages vs raw rte_ring burst-1 (target >= 50 %)
 #   LwThread round trip vs cache-line ping-pong (target <= 3x)
 #   wake latency from Interrupt sleep vs raw eventfd -> io_uring (target p50 <= 2x)
+#   the SPDK-tool twins (event_perf, reactor_perf, poller_perf) against the
+#   figures SPDK's own tools gave on this machine kind (issue 13)
 # Usage: bench/run_micro.sh <build-dir> [runs]
 set -euo pipefail
 build=${1:?usage: run_micro.sh <build-dir> [runs]}
@@ -97,4 +99,52 @@ show("  p99 runtime / raw", [a[1] / b[1] for a, b in pairs], "x")
 PY
 else
   echo "wake latency: $build/bench/wake_bench not built"
+fi
+
+# SPDK-tool twins (bench/event_perf.cc, reactor_perf.cc, poller_perf.cc): each
+# run 1 s, N times, medians with min-max, in wall time (the SPDK tools' own
+# form) and per CPU-second of the reactor thread (the steadier figure when
+# other processes share the CPUs), and the ratio to what SPDK's tools gave on
+# this machine kind in issue 13 (same machine kind, same hour, 3 s runs):
+# reactor_perf -q 1 21.6-33.6 M/s, event_perf -m 0x3 1.9-2.1 M/s per core,
+# poller_perf -b 1000 -l 0 3-4 ns, -l 1 26-36 ns. SPDK is not built here.
+if [[ -x "$build/bench/reactor_perf" ]]; then
+  for i in $(seq 1 "$runs"); do
+    "$build/bench/reactor_perf" -q 1 -t 1 >"$dir/rp$i.txt"
+    "$build/bench/event_perf" -m 0x3 -t 1 >"$dir/ep$i.txt"
+    "$build/bench/poller_perf" -b 1000 -l 0 -t 1 >"$dir/pp0_$i.txt"
+    "$build/bench/poller_perf" -b 1000 -l 1 -t 1 >"$dir/pp1_$i.txt"
+  done
+  python3 - "$dir" "$runs" <<'PY'
+import os, re, statistics, sys
+d, runs = sys.argv[1], int(sys.argv[2])
+def grab(prefix, pat, scale=1.0):
+    out = []
+    for i in range(1, runs + 1):
+        for line in open(os.path.join(d, f"{prefix}{i}.txt")):
+            m = re.search(pat, line)
+            if m: out.append(float(m.group(1)) * scale)
+    return out
+def show(label, v, unit, spdk=None, higher_better=True):
+    if not v:
+        print(f"{label:<46} not measured"); return
+    m = statistics.median(v)
+    extra = ""
+    if spdk:
+        lo, hi = spdk
+        r = (m / hi, m / lo) if higher_better else (lo / m, hi / m)
+        extra = f"  vs SPDK {lo:g}-{hi:g}: {r[0]:.2f}-{r[1]:.2f}x"
+    print(f"{label:<46} {m:>9.2f} {unit}  (min {min(v):.2f}, max {max(v):.2f}, n={len(v)}){extra}")
+print("SPDK-tool twins (1 s runs; ratio > 1 means better than SPDK):")
+show("  reactor_perf -q 1, wall", grab("rp", r"Performance:\s+(\d+)", 1e-6), "M/s", (21.6, 33.6))
+show("  reactor_perf -q 1, per reactor CPU-s", grab("rp", r"cpu: (\d+) events", 1e-6), "M/s", (21.6, 33.6))
+show("  event_perf -m 0x3, wall, per core", grab("ep", r"^lcore\s+\d+:\s+(\d+)", 1e-6), "M/s", (1.9, 2.1))
+show("  event_perf -m 0x3, per reactor CPU-s", grab("ep", r"cpu: (\d+) events", 1e-6), "M/s", (1.9, 2.1))
+show("  poller_perf -b 1000 -l 0, wall", grab("pp0_", r"poller_cost: \d+ \(cyc\), (\d+)"), "ns", (3, 4), False)
+show("  poller_perf -b 1000 -l 0, reactor CPU", grab("pp0_", r"cpu: .* ([\d.]+) ns each"), "ns", (3, 4), False)
+show("  poller_perf -b 1000 -l 1, wall", grab("pp1_", r"poller_cost: \d+ \(cyc\), (\d+)"), "ns", (26, 36), False)
+show("  poller_perf -b 1000 -l 1, reactor CPU", grab("pp1_", r"cpu: .* ([\d.]+) ns each"), "ns", (26, 36), False)
+PY
+else
+  echo "SPDK-tool twins: $build/bench/reactor_perf not built"
 fi
