@@ -173,8 +173,13 @@ class LwThread {
   // Ends a pass of `ticks` on the hosting reactor: what was charged busy in
   // it (pass_busy_) goes to busy_, the rest of the pass to idle_.
   void close_pass(uint64_t ticks) noexcept;
-  // Enqueues one ring slot (w0: InlineRun or 0, w1: payload or Message*).
+  // Enqueues one message (w0: InlineRun or 0, w1: payload or Message*): into
+  // the reactor-local queue when the sender runs on the reactor hosting this
+  // thread and the ring is idle, else into the ring.
   Result<void> post(std::uint64_t w0, std::uint64_t w1) noexcept;
+  // The local path of post(): true if queued. Sender's reactor OS thread only.
+  bool post_local(const LwThread& sender, std::uint64_t w0, std::uint64_t w1) noexcept;
+  bool grow_local() noexcept;
   void run_slot(std::uint64_t w0, std::uint64_t w1) noexcept;
   size_t drain_messages(size_t max) noexcept;
   void compact_pollers();
@@ -208,6 +213,27 @@ class LwThread {
   bool pollers_dirty_ = false;    // something was unregistered: compact after the pass
   uint32_t paused_count_ = 0;
   uint32_t running_active_ = 0;   // active pollers not paused
+
+  // The poller being called right now (nullptr between calls): names it in
+  // running_poller() and pollers() (state Running) without a state change
+  // per call. Written by the hosting reactor, read under pollers_mu_ (a slot
+  // is freed only in compact_pollers(), after the call, under the mutex).
+  std::atomic<const detail::PollerSlot*> running_{nullptr};
+
+  // Reactor-local message queue (see lw_thread.cc): messages sent to this
+  // thread by code running on the reactor hosting it (itself or another
+  // thread there) while the ring was idle. A ring of 16-byte slots that grows
+  // by doubling up to the ring's capacity; head/tail run free. Hosting
+  // reactor's OS thread only; it belongs to the thread, so it travels with
+  // it on a move.
+  struct LocalSlot {
+    std::uint64_t w0, w1;
+  };
+  std::unique_ptr<LocalSlot[]> local_;
+  uint32_t local_cap_ = 0;  // power of two, 0 until the first local send
+  uint32_t local_max_ = 0;  // ring capacity: the local queue holds no more
+  uint32_t local_head_ = 0;
+  uint32_t local_tail_ = 0;
 
   std::atomic<uint64_t> busy_{0};
   std::atomic<uint64_t> idle_{0};

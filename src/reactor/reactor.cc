@@ -339,8 +339,9 @@ void Reactor::close_pass(uint64_t ticks, bool work) noexcept {
   for (auto& t : threads_) t->close_pass(ticks);
   if (work) {
     busy_.store(busy_.load(std::memory_order_relaxed) + ticks, std::memory_order_relaxed);
-    const uint64_t unattributed = ticks > attributed_ ? ticks - attributed_ : 0;
-    overhead_.store(overhead_.load(std::memory_order_relaxed) + unattributed, std::memory_order_relaxed);
+    // Most passes hosting threads charge every tick to them: no write then.
+    if (ticks > attributed_)
+      overhead_.store(overhead_.load(std::memory_order_relaxed) + (ticks - attributed_), std::memory_order_relaxed);
   } else {
     idle_.store(idle_.load(std::memory_order_relaxed) + ticks, std::memory_order_relaxed);
   }

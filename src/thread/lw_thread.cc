@@ -2,9 +2,11 @@
 //
 // Ownership: a shared_ptr held by its reactor (while hosted or in transit, via
 // the event carrying it), by the pool registry (until it exits) and by every
-// ThreadRef. The ring and the pollers die with the last reference.
+// ThreadRef. The ring, the local queue and the pollers die with the last
+// reference.
 //
-// Sending (any OS thread), exactly once and never lost:
+// Sending from another reactor or any other OS thread (the ring path),
+// exactly once and never lost:
 //   1. senders_ += 1 (seq_cst), then read state_: not Running -> undo, fail.
 //   2. enqueue one 16-byte slot into the rte_ring (full -> undo, Errc::full:
 //      nothing queued). A slot is {run, payload} for an inline message or
@@ -12,9 +14,31 @@
 //   3. senders_ -= 1; fence; wake the hosting reactor only if it sleeps.
 // senders_ sits on its own cache line: a busy sender does not keep stealing
 // the line the receiving reactor reads on every pass.
-// Retiring (hosting reactor) requires state_ == Exiting, senders_ == 0 and an
-// empty ring, checked in that order: a sender that passed step 1 either shows
-// in senders_ or its message shows in the ring, so nothing is dropped.
+//
+// Sending from the reactor hosting the thread (the local path): a message
+// sent by code running on that reactor inside some LwThread (the thread to
+// itself, or another thread hosted there) goes into the thread's local queue
+// (no atomic read-modify-write, no fence, no wake: the sender is the
+// reactor) when all of these hold, else it takes the ring path:
+//   - the destination is hosted by the sender's reactor and not in transit
+//     (see post_local for why reading in_transit_ then reactor_ is exact);
+//   - it is Running (exit() runs on that same OS thread);
+//   - its ring is idle: nothing queued and no enqueue in progress (the
+//     producers' head equals the consumer's tail).
+// Order: every message in the local queue precedes every message in the ring.
+// A local send finds the ring idle, so whatever reaches the ring later was
+// sent later; the poll runs the local queue first and, between ring bursts,
+// runs what the burst's messages queued locally before dequeuing again. So
+// each sender's messages run in the order sent whichever path each took
+// (including a sender that moved between reactors), and a message caused by
+// another (sent after it ran) never overtakes it. The local queue belongs to
+// the thread: it travels with it on a move and runs, first, on the reactor it
+// lands on; messages sent meanwhile wait in the ring behind it.
+//
+// Retiring (hosting reactor) requires state_ == Exiting, senders_ == 0, an
+// empty local queue and an empty ring, checked in that order: a sender that
+// passed step 1 either shows in senders_ or its message shows in the ring, so
+// nothing is dropped.
 //
 // Moving: the ring travels with the thread, so messages sent while it is in
 // transit wait in the ring and run after it lands: exactly once, per-sender
@@ -22,9 +46,14 @@
 //
 // Polling (hosting reactor only): up to kMaxMessagesPerPoll messages, then each
 // active poller, then timed pollers whose deadline passed. The reactor reads
-// the clock once per thread per pass. Exceptions stop at this boundary.
-// Messages still queued when the thread object dies (they were never accepted
-// by a running thread) are destroyed without running.
+// the clock once per thread per pass (never per message or per poller).
+// Exceptions stop at this boundary. Messages still queued when the thread
+// object dies (they were never accepted by a running thread) are destroyed
+// without running. Per poller call: one indirect call (fn + the callable,
+// inline in the slot for small callables), one store naming the running
+// poller, the run and busy counts in the slot (plain load + store: one
+// writer); a pause or unregister from inside the call changes the state
+// itself, nothing is compared or exchanged afterwards.
 //
 // Load (hosting reactor only, see reactor.cc): during a pass the reactor adds
 // what it spends for the thread (a poll that did work, its completion
@@ -40,6 +69,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <new>
 
 #include "reactor/event_queue.hh"
 #include "reactor/io_access.hh"
@@ -97,6 +127,7 @@ LwThread::LwThread(Token, ThreadId id, std::string name, CpuSet cpumask, CoreId 
   auto r = detail::create_ring(name_buf.c_str(), ring_size, sizeof(detail::Slot), &ring_mem_);
   REACTOR_ASSERT(r.has_value());  // ring_size was validated by the pool
   ring_ = *r;
+  local_max_ = ring_size - 1;  // as much as the ring holds
 }
 
 LwThread::~LwThread() {
@@ -109,6 +140,10 @@ LwThread::~LwThread() {
         if (slots[i].w0 == 0) reinterpret_cast<detail::Message*>(slots[i].w1)->destroy();
     }
     detail::free_ring(ring_mem_);
+  }
+  for (; local_head_ != local_tail_; ++local_head_) {
+    const LocalSlot& m = local_[local_head_ & (local_cap_ - 1)];
+    if (m.w0 == 0) reinterpret_cast<detail::Message*>(m.w1)->destroy();
   }
 }
 
@@ -248,6 +283,8 @@ std::vector<PollerStats> LwThread::pollers() const {
       ps.name = p->name;
       ps.id = p->id;
       ps.state = p->state.load(std::memory_order_relaxed);
+      if (ps.state == PollerState::Waiting && running_.load(std::memory_order_relaxed) == p.get())
+        ps.state = PollerState::Running;
       ps.run_count = p->run_count.load(std::memory_order_relaxed);
       ps.busy_count = p->busy_count.load(std::memory_order_relaxed);
       ps.period_ticks = p->period_ticks;
@@ -259,11 +296,10 @@ std::vector<PollerStats> LwThread::pollers() const {
 }
 
 std::string LwThread::running_poller() const {
+  // The slot cannot be freed while we hold the mutex (compact_pollers takes it).
   std::lock_guard lk(pollers_mu_);
-  for (auto* v : {&active_, &timed_})
-    for (auto& p : *v)
-      if (p->state.load(std::memory_order_relaxed) == PollerState::Running) return p->name;
-  return {};
+  const detail::PollerSlot* p = running_.load(std::memory_order_acquire);
+  return p != nullptr ? p->name : std::string{};
 }
 
 void LwThread::account(bool busy, uint64_t ticks) noexcept {
@@ -304,13 +340,22 @@ void LwThread::run_slot(uint64_t w0, uint64_t w1) noexcept {
     log_exception("message", "non-std exception");
   }
   if (m != nullptr) m->destroy();
-  messages_.store(messages_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 size_t LwThread::drain_messages(size_t max) noexcept {
   detail::Slot slots[kDequeueBurst];
   size_t done = 0;
   while (done < max) {
+    // The local queue first: everything in it was sent before anything now in
+    // the ring (see the header). A message run here may queue the next one
+    // locally (a self-sent chain): it runs in this pass, within the budget.
+    if (local_head_ != local_tail_) {
+      const LocalSlot m = local_[local_head_ & (local_cap_ - 1)];
+      ++local_head_;
+      run_slot(m.w0, m.w1);
+      ++done;
+      continue;
+    }
     unsigned want = static_cast<unsigned>(std::min<size_t>(kDequeueBurst, max - done));
     unsigned n = detail::ring_dequeue_burst(ring_, slots, want);
     for (unsigned i = 0; i < n; ++i) {
@@ -320,8 +365,11 @@ size_t LwThread::drain_messages(size_t max) noexcept {
       run_slot(slots[i].w0, slots[i].w1);
     }
     done += n;
-    if (n < want) break;
+    // What the burst's messages queued locally runs before the next burst.
+    if (n < want && local_head_ == local_tail_) break;
   }
+  // One counter write per pass, not per message.
+  if (done != 0) messages_.store(messages_.load(std::memory_order_relaxed) + done, std::memory_order_relaxed);
   return done;
 }
 
@@ -345,10 +393,12 @@ void LwThread::compact_pollers() {
 
 namespace {
 // Runs one poller; returns true if it reported busy. Exceptions are counted
-// against the thread and the poller keeps its registration.
+// against the thread and the poller keeps its registration. The slot's state
+// is not touched: a pause or unregister from inside the call has set it.
 template <class OnThrow>
-bool run_poller(detail::PollerSlot& s, OnThrow&& on_throw) noexcept {
-  s.state.store(PollerState::Running, std::memory_order_relaxed);
+inline bool run_poller(detail::PollerSlot& s, std::atomic<const detail::PollerSlot*>& running,
+                       OnThrow&& on_throw) noexcept {
+  running.store(&s, std::memory_order_relaxed);
   bool busy = false;
   try {
     busy = s.fn() == PollStatus::Busy;
@@ -357,11 +407,8 @@ bool run_poller(detail::PollerSlot& s, OnThrow&& on_throw) noexcept {
   } catch (...) {
     on_throw("non-std exception");
   }
-  PollerState expected = PollerState::Running;
-  // Unregister or pause from inside the poller already changed the state.
-  s.state.compare_exchange_strong(expected, PollerState::Waiting, std::memory_order_relaxed);
   s.run_count.store(s.run_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  if (busy) s.busy_count.store(s.busy_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  s.busy_count.store(s.busy_count.load(std::memory_order_relaxed) + (busy ? 1 : 0), std::memory_order_relaxed);
   return busy;
 }
 }  // namespace
@@ -389,7 +436,7 @@ bool LwThread::poll(uint64_t now) noexcept {
   for (size_t i = 0; i < n_active; ++i) {
     detail::PollerSlot& s = *active_[i];
     if (s.state.load(std::memory_order_relaxed) != PollerState::Waiting) continue;
-    work |= run_poller(s, on_throw);
+    work |= run_poller(s, running_, on_throw);
   }
 
   if (now >= next_deadline_) {
@@ -400,16 +447,18 @@ bool LwThread::poll(uint64_t now) noexcept {
       // Next run one period after this one was due; a long stall does not
       // cause a burst of catch-up runs.
       s.next_run = std::max(s.next_run + s.period_ticks, now + 1);
-      work |= run_poller(s, on_throw);
+      work |= run_poller(s, running_, on_throw);
     }
     refresh_deadline();
   }
+  // Published with release: running_poller() reads the name under the mutex.
+  if (running_.load(std::memory_order_relaxed) != nullptr) running_.store(nullptr, std::memory_order_release);
   if (pollers_dirty_) compact_pollers();
   return work;
 }
 
 bool LwThread::has_work(uint64_t now) const noexcept {
-  return !detail::ring_empty(ring_) || !internal_->empty() || running_active_ > 0 || now >= next_deadline_ ||
+  return local_head_ != local_tail_ || !detail::ring_empty(ring_) || !internal_->empty() || running_active_ > 0 || now >= next_deadline_ ||
          (state_.load(std::memory_order_relaxed) == ThreadState::Exiting);
 }
 
@@ -418,12 +467,49 @@ uint64_t LwThread::next_deadline() const noexcept { return next_deadline_; }
 bool LwThread::ready_to_retire() const noexcept {
   if (state_.load(std::memory_order_seq_cst) != ThreadState::Exiting) return false;
   if (senders_.load(std::memory_order_seq_cst) != 0) return false;
-  if (!detail::ring_empty(ring_)) return false;
+  if (local_head_ != local_tail_ || !detail::ring_empty(ring_)) return false;
   if (io_inflight_.load(std::memory_order_acquire) != 0 || !internal_->empty()) return false;
   return active_.empty() && timed_.empty();
 }
 
+bool LwThread::grow_local() noexcept {
+  // First local send: 64 slots (1 KiB); then doubling, up to the ring's size.
+  const uint32_t cap = local_cap_ == 0 ? 64 : local_cap_ * 2;
+  LocalSlot* buf = new (std::nothrow) LocalSlot[cap];
+  if (buf == nullptr) return false;  // the ring path reports what happens next
+  const uint32_t n = local_tail_ - local_head_;
+  for (uint32_t i = 0; i < n; ++i) buf[i] = local_[(local_head_ + i) & (local_cap_ - 1)];
+  local_.reset(buf);
+  local_cap_ = cap;
+  local_head_ = 0;
+  local_tail_ = n;
+  return true;
+}
+
+bool LwThread::post_local(const LwThread& sender, uint64_t w0, uint64_t w1) noexcept {
+  // The sender runs on its hosting reactor's OS thread (t_current is only set
+  // there). The destination is hosted by that same reactor iff it is not in
+  // transit and names it: in_transit_ is set by the reactor it leaves (this
+  // OS thread, if it leaves us) and cleared, after reactor_ is written, by the
+  // reactor it lands on, so reading it first (acquire) then reactor_ cannot
+  // see "hosted here" for a thread that is elsewhere.
+  if (in_transit_.load(std::memory_order_acquire)) return false;
+  const Reactor* here = sender.reactor_.load(std::memory_order_relaxed);
+  if (here == nullptr || reactor_.load(std::memory_order_relaxed) != here) return false;
+  // Written by exit() on this same OS thread; the ring path reports the error.
+  if (state_.load(std::memory_order_relaxed) != ThreadState::Running) return false;
+  // Anything in the ring (or being put there) goes first: keep the ring path.
+  if (!detail::ring_idle(ring_)) return false;
+  const uint32_t queued = local_tail_ - local_head_;
+  if (queued >= local_max_) return false;  // as full as the ring would be: the ring takes the next one
+  if (queued == local_cap_ && !grow_local()) return false;
+  local_[local_tail_ & (local_cap_ - 1)] = LocalSlot{w0, w1};
+  ++local_tail_;
+  return true;
+}
+
 Result<void> LwThread::post(uint64_t w0, uint64_t w1) noexcept {
+  if (const LwThread* cur = t_current; cur != nullptr && post_local(*cur, w0, w1)) return {};
   senders_.fetch_add(1, std::memory_order_seq_cst);
   if (state_.load(std::memory_order_seq_cst) != ThreadState::Running) {
     senders_.fetch_sub(1, std::memory_order_seq_cst);

@@ -11,16 +11,20 @@
 
 namespace reactor::detail {
 
+// What a call touches comes first (fn, state, the counts, next_run): one
+// cache line per call. The state stays Waiting while the poller runs (the
+// thread's running_ names the running one); only pause/resume/unregister and
+// exit change it, all on the hosting reactor's OS thread.
 struct PollerSlot {
-  std::string name;
-  PollerId id;
   PollerFn fn;
-  uint64_t period_ticks = 0;  // 0: active poller
-  uint64_t period_us = 0;
-  uint64_t next_run = 0;      // timed pollers: tick of the next run
   std::atomic<PollerState> state{PollerState::Waiting};
   std::atomic<uint64_t> run_count{0};
   std::atomic<uint64_t> busy_count{0};
+  uint64_t next_run = 0;      // timed pollers: tick of the next run
+  uint64_t period_ticks = 0;  // 0: active poller
+  uint64_t period_us = 0;
+  PollerId id;
+  std::string name;
 };
 
 }  // namespace reactor::detail

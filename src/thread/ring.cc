@@ -77,4 +77,12 @@ unsigned ring_dequeue_burst(rte_ring* r, Slot* slots, unsigned n) noexcept {
 unsigned ring_count(const rte_ring* r) noexcept { return rte_ring_count(r); }
 bool ring_empty(const rte_ring* r) noexcept { return rte_ring_empty(r) != 0; }
 
+bool ring_idle(const rte_ring* r) noexcept {
+  // A producer moves the RTS head (CAS) before writing its slot; the tail
+  // follows only when every producer in flight is done. The consumer's tail is
+  // ours (single consumer).
+  const uint32_t head = __atomic_load_n(&r->rts_prod.head.val.pos, __ATOMIC_ACQUIRE);
+  return head == r->cons.tail;
+}
+
 }  // namespace reactor::detail

@@ -41,5 +41,10 @@ unsigned ring_dequeue_burst(rte_ring* r, Slot* slots, unsigned n) noexcept;
 
 unsigned ring_count(const rte_ring* r) noexcept;
 bool ring_empty(const rte_ring* r) noexcept;
+/// 16-byte MP-RTS rings, consumer thread only: nothing queued and no enqueue
+/// in progress (the producers' head has not passed the consumer's tail). An
+/// enqueue that returned, even one not yet visible behind a slower producer,
+/// makes it false.
+bool ring_idle(const rte_ring* r) noexcept;
 
 }  // namespace reactor::detail

@@ -216,3 +216,99 @@ TEST(Runtime, PollModeSpawnSendStop) {
   EXPECT_EQ(rep.exited, 8u);
   EXPECT_TRUE(rep.stragglers.empty());
 }
+
+// The reactor-local queue under real moves: thread a streams numbered
+// messages to b and a chain of numbered messages to itself, an outside OS
+// thread streams to b through the ring, and a mover moves a and b between
+// the two reactors meanwhile, so each of a's messages to b goes local (same
+// reactor, ring idle) or through the ring depending on where both are at that
+// instant. Every message runs exactly once and each sender's order holds.
+namespace {
+struct LocalMoveState {
+  // Written only on the thread that owns the field (a or b); atomics so the
+  // test thread can read them at the end.
+  std::atomic<uint64_t> self_next{0}, self_errors{0};
+  std::atomic<uint64_t> from_a_next{0}, from_out_next{0}, b_errors{0};
+  uint64_t sent_to_b = 0;  // a only
+  uint64_t total = 0;
+  ThreadRef a, b;
+  std::atomic<uint64_t> full_retries{0};
+  std::atomic<uint64_t> chain_end{0};  // the last self seq + 1, once the chain stopped
+};
+LocalMoveState* g_local = nullptr;
+
+void on_b(uint64_t word) {
+  auto& s = *g_local;
+  auto& next = (word >> 63) != 0 ? s.from_out_next : s.from_a_next;
+  const uint64_t seq = word & ~(1ull << 63);
+  if (next.load(std::memory_order_relaxed) != seq) s.b_errors.fetch_add(1, std::memory_order_relaxed);
+  next.store(seq + 1, std::memory_order_relaxed);
+}
+
+void pump(uint64_t self_seq) {
+  auto& s = *g_local;
+  if (s.self_next.load(std::memory_order_relaxed) != self_seq) s.self_errors.fetch_add(1, std::memory_order_relaxed);
+  s.self_next.store(self_seq + 1, std::memory_order_relaxed);
+  for (int k = 0; k < 8 && s.sent_to_b < s.total; ++k) {
+    const uint64_t seq = s.sent_to_b;
+    if (!s.b.send([seq] { on_b(seq); })) {
+      s.full_retries.fetch_add(1, std::memory_order_relaxed);
+      break;  // b's ring is full: let it drain (it may be on this reactor)
+    }
+    ++s.sent_to_b;
+  }
+  if (s.sent_to_b < s.total || self_seq < s.total) {
+    const uint64_t next = self_seq + 1;
+    auto r = s.a.send([next] { pump(next); });
+    if (!r) s.self_errors.fetch_add(1000000, std::memory_order_relaxed);  // a chain of one never fills a ring
+  } else {
+    s.chain_end.store(self_seq + 1, std::memory_order_relaxed);
+  }
+}
+}  // namespace
+
+TEST(Runtime, LocalQueueKeepsOrderAndExactlyOnceWhileMoving) {
+  auto pool = make_pool(ReactorMode::Interrupt);
+  if (pool->cores().cores().size() < 2) GTEST_SKIP() << "needs two cores";
+  const uint64_t n = test::scaled(200'000);
+  const uint64_t moves = test::scaled(4'000);
+  auto st = std::make_unique<LocalMoveState>();
+  g_local = st.get();
+  st->total = n;
+  auto cores = pool->cores().cores();
+  auto a = pool->spawn(ThreadOptions{.name = "a", .home = cores[0], .ring_size = 1 << 10});
+  auto b = pool->spawn(ThreadOptions{.name = "b", .home = cores[0], .ring_size = 1 << 10});
+  ASSERT_TRUE(a && b);
+  st->a = *a;
+  st->b = *b;
+  std::atomic<bool> stop_moving{false};
+  std::thread mover([&] {
+    for (uint64_t m = 0; m < moves && !stop_moving.load(); ++m) {
+      ThreadRef who = m % 3 == 0 ? st->a : st->b;
+      auto tk = pool->move(who.id(), cores[(m / 2) % 2]);
+      ASSERT_TRUE(tk) << tk.error().message;
+      ASSERT_TRUE(eventually([&] { return (*tk)->done(); }, 10s)) << "move " << m << " never acknowledged";
+    }
+  });
+  ASSERT_TRUE(st->a.send([] { pump(0); }));
+  // The outside sender: ring path always (not on a reactor).
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint64_t word = i | (1ull << 63);
+    while (!st->b.send([word] { on_b(word); })) std::this_thread::yield();
+  }
+  const bool finished = eventually([&] {
+    return st->from_a_next.load() == n && st->from_out_next.load() == n && st->chain_end.load() != 0;
+  }, 120s);
+  stop_moving = true;
+  mover.join();
+  ASSERT_TRUE(finished) << "from a " << st->from_a_next.load() << ", from outside " << st->from_out_next.load()
+                        << ", self " << st->self_next.load();
+  EXPECT_EQ(st->self_next.load(), st->chain_end.load());
+  EXPECT_GE(st->chain_end.load(), n + 1);
+  EXPECT_EQ(st->b_errors.load(), 0u);
+  EXPECT_EQ(st->self_errors.load(), 0u);
+  RecordProperty("full_retries", static_cast<int>(st->full_retries.load()));
+  auto rep = pool->stop();
+  EXPECT_TRUE(rep.stragglers.empty());
+  g_local = nullptr;
+}
