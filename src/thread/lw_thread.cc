@@ -11,7 +11,8 @@
 //   2. enqueue one 16-byte slot into the rte_ring (full -> undo, Errc::full:
 //      nothing queued). A slot is {run, payload} for an inline message or
 //      {0, Message*} for an object (<reactor/detail/message.hh>).
-//   3. senders_ -= 1; fence; wake the hosting reactor only if it sleeps.
+//   3. senders_ -= 1 (seq_cst: it is the fence, see post()); wake the hosting
+//      reactor only if it sleeps.
 // senders_ sits on its own cache line: a busy sender does not keep stealing
 // the line the receiving reactor reads on every pass.
 //
@@ -458,7 +459,9 @@ bool LwThread::poll(uint64_t now) noexcept {
 }
 
 bool LwThread::has_work(uint64_t now) const noexcept {
-  return local_head_ != local_tail_ || !detail::ring_empty(ring_) || !internal_->empty() || running_active_ > 0 || now >= next_deadline_ ||
+  // senders_ first, seq_cst: the sleep re-check's half of the protocol in
+  // post() (a sender between its two updates also means a message is coming).
+  return senders_.load(std::memory_order_seq_cst) != 0 || local_head_ != local_tail_ || !detail::ring_empty(ring_) || !internal_->empty() || running_active_ > 0 || now >= next_deadline_ ||
          (state_.load(std::memory_order_relaxed) == ThreadState::Exiting);
 }
 
@@ -520,10 +523,15 @@ Result<void> LwThread::post(uint64_t w0, uint64_t w1) noexcept {
     return make_error(Errc::full, fmt::format("thread '{}' (id {}): message ring full ({} slots); retry later",
                                               name_, id_.value, detail::ring_count(ring_) + 1));
   }
+  // No separate fence: this seq_cst RMW comes after the enqueue and before
+  // wake()'s seq_cst load of `sleeping`; the reactor, after setting
+  // `sleeping` (seq_cst) and its fence, loads senders_ (seq_cst) in its
+  // re-check (has_work) before it looks at the ring. In the single total
+  // order of seq_cst operations either our load of `sleeping` comes after its
+  // store (we see it asleep and wake it) or our RMW comes before its load of
+  // senders_, which then synchronizes with it and sees the message in the
+  // ring. On x86 that saves an mfence per cross-reactor message.
   senders_.fetch_sub(1, std::memory_order_seq_cst);
-  // Pairs with the fence in Reactor::sleep_if_idle: either the reactor sees
-  // the message in its re-check, or we see it sleeping and wake it.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (Reactor* r = reactor_.load(std::memory_order_acquire)) r->wake();
   return {};
 }
