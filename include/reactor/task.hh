@@ -339,9 +339,12 @@ SleepAwaiter sleep_until(std::chrono::time_point<std::chrono::steady_clock, Dura
 /// submission error, or Errc::io naming the errno of the completion.
 class IoAwaiter {
  public:
-  enum class Op : uint8_t { Read, Write, Readv, Writev, Fsync };
-  IoAwaiter(IoChannel& ch, Op op, int fd, void* buf, size_t len, uint64_t offset) noexcept
-      : ch_(ch), op_(op), fd_(fd), buf_(buf), len_(len), offset_(offset) {}
+  enum class Op : uint8_t { Read, Write, Readv, Writev, Fsync, Recv, Send, SendMsg, Accept, Connect, Shutdown, Close };
+  /// `offset` carries the flags (recv/send/sendmsg), the address length
+  /// (connect), `how` (shutdown); `buf` the msghdr, the address, or the
+  /// accept address (its length pointer in `aux`).
+  IoAwaiter(IoChannel& ch, Op op, int fd, void* buf, size_t len, uint64_t offset, void* aux = nullptr) noexcept
+      : ch_(ch), op_(op), fd_(fd), buf_(buf), len_(len), offset_(offset), aux_(aux) {}
   IoAwaiter(IoAwaiter&&) = delete;
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) noexcept;
@@ -354,6 +357,7 @@ class IoAwaiter {
   void* buf_;  // buffer, or the iovec array (readv/writev), or SyncKind (fsync, in len_)
   size_t len_;
   uint64_t offset_;
+  void* aux_;
   int res_ = 0;
   std::optional<Error> error_;
   std::coroutine_handle<> h_;
@@ -374,6 +378,38 @@ inline IoAwaiter co_writev(IoChannel& ch, int fd, const iovec* iov, unsigned iov
 inline IoAwaiter co_fsync(IoChannel& ch, int fd, SyncKind kind = SyncKind::Full) noexcept {
   return IoAwaiter(ch, IoAwaiter::Op::Fsync, fd, nullptr, static_cast<size_t>(kind), 0);
 }
+
+/// Socket awaitables (see IoChannel's socket calls). Result: bytes, the new
+/// fd (accept), 0 (connect, shutdown, close), or Errc::io naming the errno
+/// (a peer reset is "recv: Connection reset by peer", an ordinary result).
+inline IoAwaiter co_recv(IoChannel& ch, int fd, void* buf, size_t len, int flags = 0) noexcept {
+  return IoAwaiter(ch, IoAwaiter::Op::Recv, fd, buf, len, static_cast<uint32_t>(flags));
+}
+inline IoAwaiter co_send(IoChannel& ch, int fd, const void* buf, size_t len, int flags = 0) noexcept {
+  return IoAwaiter(ch, IoAwaiter::Op::Send, fd, const_cast<void*>(buf), len, static_cast<uint32_t>(flags));
+}
+inline IoAwaiter co_sendmsg(IoChannel& ch, int fd, const msghdr* msg, int flags = 0) noexcept {
+  return IoAwaiter(ch, IoAwaiter::Op::SendMsg, fd, const_cast<msghdr*>(msg), 0, static_cast<uint32_t>(flags));
+}
+inline IoAwaiter co_accept(IoChannel& ch, int fd, sockaddr* addr = nullptr, socklen_t* addrlen = nullptr) noexcept {
+  return IoAwaiter(ch, IoAwaiter::Op::Accept, fd, addr, 0, 0, addrlen);
+}
+inline IoAwaiter co_connect(IoChannel& ch, int fd, const sockaddr* addr, socklen_t addrlen) noexcept {
+  return IoAwaiter(ch, IoAwaiter::Op::Connect, fd, const_cast<sockaddr*>(addr), 0, addrlen);
+}
+inline IoAwaiter co_shutdown(IoChannel& ch, int fd, int how) noexcept {
+  return IoAwaiter(ch, IoAwaiter::Op::Shutdown, fd, nullptr, 0, static_cast<uint32_t>(how));
+}
+inline IoAwaiter co_close(IoChannel& ch, int fd) noexcept {
+  return IoAwaiter(ch, IoAwaiter::Op::Close, fd, nullptr, 0, 0);
+}
+
+/// Sends all `len` bytes, resubmitting after short writes. Result: ok, or the
+/// first error (bytes sent before it are gone to the peer).
+Task<Result<void>> co_send_all(IoChannel& ch, int fd, const void* buf, size_t len);
+/// Receives exactly `len` bytes. Errc::io "connection closed after N of M
+/// bytes" when the peer closes first.
+Task<Result<void>> co_recv_exact(IoChannel& ch, int fd, void* buf, size_t len);
 
 // ---------------------------------------------------------------- call
 

@@ -292,6 +292,19 @@ bool IoAwaiter::await_suspend(std::coroutine_handle<> h) noexcept {
       r = ch_.writev(fd_, static_cast<const iovec*>(buf_), static_cast<unsigned>(len_), offset_, std::move(cb));
       break;
     case Op::Fsync: r = ch_.fsync(fd_, static_cast<SyncKind>(len_), std::move(cb)); break;
+    case Op::Recv: r = ch_.recv(fd_, buf_, len_, static_cast<int>(offset_), std::move(cb)); break;
+    case Op::Send: r = ch_.send(fd_, buf_, len_, static_cast<int>(offset_), std::move(cb)); break;
+    case Op::SendMsg:
+      r = ch_.sendmsg(fd_, static_cast<const msghdr*>(buf_), static_cast<int>(offset_), std::move(cb));
+      break;
+    case Op::Accept:
+      r = ch_.accept(fd_, static_cast<sockaddr*>(buf_), static_cast<socklen_t*>(aux_), std::move(cb));
+      break;
+    case Op::Connect:
+      r = ch_.connect(fd_, static_cast<const sockaddr*>(buf_), static_cast<socklen_t>(offset_), std::move(cb));
+      break;
+    case Op::Shutdown: r = ch_.shutdown(fd_, static_cast<int>(offset_), std::move(cb)); break;
+    case Op::Close: r = ch_.close(fd_, std::move(cb)); break;
   }
   if (!r) {
     error_ = std::move(r.error());
@@ -303,10 +316,35 @@ bool IoAwaiter::await_suspend(std::coroutine_handle<> h) noexcept {
 Result<size_t> IoAwaiter::await_resume() noexcept {
   if (error_) return tl::unexpected(std::move(*error_));
   if (res_ < 0) {
-    static constexpr const char* kNames[] = {"read", "write", "readv", "writev", "fsync"};
+    static constexpr const char* kNames[] = {"read",    "write",  "readv",   "writev",   "fsync", "recv",
+                                             "send",    "sendmsg", "accept", "connect", "shutdown", "close"};
     return make_error(Errc::io, fmt::format("{}: {}", kNames[static_cast<int>(op_)], std::strerror(-res_)));
   }
   return static_cast<size_t>(res_);
+}
+
+Task<Result<void>> co_send_all(IoChannel& ch, int fd, const void* buf, size_t len) {
+  const auto* p = static_cast<const std::byte*>(buf);
+  size_t sent = 0;
+  while (sent < len) {
+    auto r = co_await co_send(ch, fd, p + sent, len - sent);
+    if (!r) co_return tl::unexpected(std::move(r.error()));
+    if (*r == 0) co_return make_error(Errc::io, fmt::format("send: no progress after {} of {} bytes", sent, len));
+    sent += *r;
+  }
+  co_return Result<void>{};
+}
+
+Task<Result<void>> co_recv_exact(IoChannel& ch, int fd, void* buf, size_t len) {
+  auto* p = static_cast<std::byte*>(buf);
+  size_t got = 0;
+  while (got < len) {
+    auto r = co_await co_recv(ch, fd, p + got, len - got);
+    if (!r) co_return tl::unexpected(std::move(r.error()));
+    if (*r == 0) co_return make_error(Errc::io, fmt::format("recv: connection closed after {} of {} bytes", got, len));
+    got += *r;
+  }
+  co_return Result<void>{};
 }
 
 }  // namespace reactor
