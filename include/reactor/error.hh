@@ -24,6 +24,7 @@ enum class Errc {
   timeout,           ///< a bounded wait expired
   io,                ///< an I/O or system call failed (errno in the message)
   internal,          ///< a failure the caller cannot fix (reported, not thrown)
+  cancelled,         ///< the operation was abandoned (stop requested, thread exiting)
 };
 
 /// Short stable name of an error category ("invalid_argument", ...).

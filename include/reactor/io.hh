@@ -28,6 +28,7 @@
 /// a registered region; on a ring where registration failed (old kernel,
 /// RLIMIT_MEMLOCK) they fall back to the plain forms.
 
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <cstddef>
@@ -236,6 +237,29 @@ class IoChannel {
   Result<void> writev(int fd, const iovec* iov, unsigned iovcnt, uint64_t offset, IoCallback cb);
   /// fsync (or fdatasync with SyncKind::DataOnly). Errors as read().
   Result<void> fsync(int fd, SyncKind kind, IoCallback cb);
+
+  // Sockets (TCP, Unix stream, anything with the socket calls). Same rules
+  // and errors as read(); res is what the system call returns (bytes, a new
+  // fd for accept, 0 for connect/shutdown/close) or -errno. A peer reset is
+  // an ordinary res (-ECONNRESET / -EPIPE), never a signal: send() and
+  // sendmsg() always add MSG_NOSIGNAL. Pointers (buffers, msghdr, sockaddr)
+  // must stay valid until the callback ran.
+
+  /// recv(2) into `buf`. Errors as read(), plus len > 2 GiB.
+  Result<void> recv(int fd, void* buf, size_t len, int flags, IoCallback cb);
+  /// send(2) from `buf` (may be short: res < len). Errors as recv().
+  Result<void> send(int fd, const void* buf, size_t len, int flags, IoCallback cb);
+  /// sendmsg(2). Errors as read(), plus a null msghdr.
+  Result<void> sendmsg(int fd, const msghdr* msg, int flags, IoCallback cb);
+  /// accept4(2) with SOCK_CLOEXEC; res is the connection's fd. `addr`/`len`
+  /// may be null. Errors as read().
+  Result<void> accept(int fd, sockaddr* addr, socklen_t* addrlen, IoCallback cb);
+  /// connect(2). Errors as read(), plus a null address.
+  Result<void> connect(int fd, const sockaddr* addr, socklen_t addrlen, IoCallback cb);
+  /// shutdown(2) (SHUT_RD, SHUT_WR, SHUT_RDWR). Errors as read().
+  Result<void> shutdown(int fd, int how, IoCallback cb);
+  /// close(2) of `fd` through the ring (after every request on it completed).
+  Result<void> close(int fd, IoCallback cb);
 
   /// Requests submitted and not yet completed (on-thread; others: approximate).
   uint32_t in_flight() const noexcept;

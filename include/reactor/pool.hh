@@ -70,7 +70,7 @@ class ReactorPool final {
   /// Spawns a thread on its home core (round-robin over its cpumask unless
   /// given). `init` runs on the thread as its first message. Any OS thread.
   /// Errors: cpumask outside the pool, bad home core, bad ring size, stopped pool.
-  Result<ThreadRef> spawn(ThreadOptions options, Task init = {});
+  Result<ThreadRef> spawn(ThreadOptions options, Closure init = {});
 
   /// Requests a move; takes effect between polls and is acknowledged in the
   /// ticket (Landed or Skipped with a reason). Any OS thread.

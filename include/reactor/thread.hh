@@ -47,7 +47,7 @@ enum class ThreadState : uint8_t { Running, Exiting, Exited };
 std::string_view to_string(ThreadState state) noexcept;
 
 using PollerFn = detail::UniqueFunction<PollStatus()>;
-using Task = detail::UniqueFunction<void()>;
+using Closure = detail::UniqueFunction<void()>;
 
 /// Published state of one poller.
 struct PollerStats {
@@ -97,7 +97,7 @@ struct ThreadOptions {
   /// Message ring slots (power of two, 64..1<<20); a full ring fails send().
   uint32_t ring_size = 4096;
   /// Runs on the thread's last reactor after it exited (pollers gone, ring empty).
-  Task on_exit;
+  Closure on_exit;
 };
 
 namespace detail {
@@ -158,7 +158,7 @@ class LwThread {
  public:
   /// Internal: built by ReactorPool::spawn().
   LwThread(Token, ThreadId id, std::string name, CpuSet cpumask, CoreId home, uint32_t ring_size,
-           Task on_exit, const class Clock& clock);
+           Closure on_exit, const class Clock& clock);
 
  private:
   // Runs one poll pass at tick `now`; returns true if it did work.
@@ -244,7 +244,7 @@ class LwThread {
   std::atomic<uint64_t> messages_{0};
   std::atomic<uint64_t> exceptions_{0};
   std::atomic<uint64_t> placed_at_{0};
-  Task on_exit_;
+  Closure on_exit_;
   // Runtime work for this thread that must never be refused (forwarded I/O
   // completions): unbounded, drained at the start of every poll pass.
   std::unique_ptr<detail::EventQueue> internal_;

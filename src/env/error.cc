@@ -20,6 +20,7 @@ std::string_view to_string(Errc code) noexcept {
     case Errc::timeout: return "timeout";
     case Errc::io: return "io";
     case Errc::internal: return "internal";
+    case Errc::cancelled: return "cancelled";
   }
   // Only reachable through a cast of an out-of-range integer.
   return "unknown";

@@ -432,3 +432,64 @@ IoChannelStats IoChannel::stats() const noexcept {
 }
 
 }  // namespace reactor
+
+namespace reactor {
+namespace detail {
+namespace {
+// One request whose SQE `prep` fills (sockets, close): fixed files do not
+// apply (the fds come and go), buffers are plain.
+template <class Prep>
+Result<void> submit_plain(IoChannelState* st, IoCallback& cb, const char* op, Prep&& prep) {
+  if (auto c = check_cb(cb, st, op); !c) return c;
+  Reactor* host = nullptr;
+  auto sqe = st->begin(host, op);
+  if (!sqe) return tl::unexpected(std::move(sqe.error()));
+  prep(*sqe);
+  st->commit(*host, *sqe, st->take_slot(), std::move(cb));
+  return {};
+}
+}  // namespace
+}  // namespace detail
+
+Result<void> IoChannel::recv(int fd, void* buf, size_t len, int flags, IoCallback cb) {
+  if (auto c = check_len(len, "recv"); !c) return c;
+  return detail::submit_plain(st_, cb, "recv", [&](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, fd, buf, len, flags); });
+}
+
+Result<void> IoChannel::send(int fd, const void* buf, size_t len, int flags, IoCallback cb) {
+  if (auto c = check_len(len, "send"); !c) return c;
+  return detail::submit_plain(st_, cb, "send", [&](io_uring_sqe* sqe) {
+    io_uring_prep_send(sqe, fd, buf, len, flags | MSG_NOSIGNAL);
+  });
+}
+
+Result<void> IoChannel::sendmsg(int fd, const msghdr* msg, int flags, IoCallback cb) {
+  if (msg == nullptr) return make_error(Errc::invalid_argument, "IoChannel::sendmsg: null msghdr");
+  return detail::submit_plain(st_, cb, "sendmsg", [&](io_uring_sqe* sqe) {
+    io_uring_prep_sendmsg(sqe, fd, msg, static_cast<unsigned>(flags | MSG_NOSIGNAL));
+  });
+}
+
+Result<void> IoChannel::accept(int fd, sockaddr* addr, socklen_t* addrlen, IoCallback cb) {
+  return detail::submit_plain(st_, cb, "accept", [&](io_uring_sqe* sqe) {
+    io_uring_prep_accept(sqe, fd, addr, addrlen, SOCK_CLOEXEC);
+  });
+}
+
+Result<void> IoChannel::connect(int fd, const sockaddr* addr, socklen_t addrlen, IoCallback cb) {
+  if (addr == nullptr) return make_error(Errc::invalid_argument, "IoChannel::connect: null address");
+  return detail::submit_plain(st_, cb, "connect",
+                              [&](io_uring_sqe* sqe) { io_uring_prep_connect(sqe, fd, addr, addrlen); });
+}
+
+Result<void> IoChannel::shutdown(int fd, int how, IoCallback cb) {
+  if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+    return make_error(Errc::invalid_argument, fmt::format("IoChannel::shutdown: how {} is not SHUT_RD/WR/RDWR", how));
+  return detail::submit_plain(st_, cb, "shutdown", [&](io_uring_sqe* sqe) { io_uring_prep_shutdown(sqe, fd, how); });
+}
+
+Result<void> IoChannel::close(int fd, IoCallback cb) {
+  return detail::submit_plain(st_, cb, "close", [&](io_uring_sqe* sqe) { io_uring_prep_close(sqe, fd); });
+}
+
+}  // namespace reactor

@@ -19,7 +19,7 @@ struct ReactorEvent {
   std::shared_ptr<LwThread> thread;  // Arrive, Move
   CoreId to;                         // Move
   MoveTicket ack;                    // Arrive (from a move), Move
-  Task call;                         // Call: runs on the reactor, no current thread
+  Closure call;                         // Call: runs on the reactor, no current thread
 };
 
 /// Vyukov-style intrusive MPSC queue with a stub node.

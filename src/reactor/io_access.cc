@@ -12,7 +12,7 @@ namespace reactor::detail {
 
 unsigned IoAccess::ring_flags(Reactor& r) noexcept { return r.waker_->ring_flags(); }
 
-void IoAccess::post_to_thread(LwThread& t, Task task) noexcept {
+void IoAccess::post_to_thread(LwThread& t, Closure task) noexcept {
   auto* ev = new ReactorEvent(ReactorEvent::Kind::Call);
   ev->call = std::move(task);
   t.internal_->push(ev);

@@ -60,7 +60,12 @@ struct IoAccess {
   static void io_end(LwThread& t) noexcept { t.io_inflight_.fetch_sub(1, std::memory_order_acq_rel); }
   static uint32_t inflight(const LwThread& t) noexcept { return t.io_inflight_.load(std::memory_order_acquire); }
   /// Runs `task` on T at its next poll (wherever it lands); never refused.
-  static void post_to_thread(LwThread& t, Task task) noexcept;
+  static void post_to_thread(LwThread& t, Closure task) noexcept;
+  /// Counts (and, rate-limited, logs) an exception against T, as for one
+  /// thrown by a message or poller. On T's hosting reactor.
+  static void report_exception(LwThread& t, const char* where, const char* what) noexcept {
+    t.log_exception(where, what);
+  }
   /// The ring flags the reactor's ring was created with (SINGLE_ISSUER, ...).
   static unsigned ring_flags(Reactor& r) noexcept;
 };

@@ -222,7 +222,7 @@ Reactor* ReactorPool::reactor(CoreId core) const noexcept {
   return core.value < by_core_.size() ? by_core_[core.value] : nullptr;
 }
 
-Result<ThreadRef> ReactorPool::spawn(ThreadOptions o, Task init) {
+Result<ThreadRef> ReactorPool::spawn(ThreadOptions o, Closure init) {
   if (stopping_.load(std::memory_order_acquire))
     return make_error(Errc::exited, "the reactor pool is stopping: no new threads");
   CpuSet mask = o.cpumask.empty() ? cores_ : o.cpumask;

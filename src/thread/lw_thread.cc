@@ -114,7 +114,7 @@ CurrentThreadScope::CurrentThreadScope(LwThread* t) noexcept : prev_(t_current) 
 CurrentThreadScope::~CurrentThreadScope() { t_current = prev_; }
 
 LwThread::LwThread(Token, ThreadId id, std::string name, CpuSet cpumask, CoreId home, uint32_t ring_size,
-                   Task on_exit, const Clock& clock)
+                   Closure on_exit, const Clock& clock)
     : id_(id),
       name_(std::move(name)),
       cpumask_(cpumask),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the build tree into a temporary prefix, then builds the README's
-# embedding example twice against it (CMake package and reactor.pc) and runs it.
+# embedding example twice against it (CMake package and reactor.pc) and runs it,
+# then builds and runs the daemon example (coroutine echo server).
 # Usage: install_consumer.sh <build-dir> <source-dir>
 set -euo pipefail
 build=$1
@@ -19,4 +20,10 @@ LD_LIBRARY_PATH="$work/prefix/lib:${LD_LIBRARY_PATH:-}" "$work/build/embed"
 PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" c++ -std=c++20 "$work/embed.cc" -o "$work/embed-pc" \
   $(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --cflags --libs reactor)
 LD_LIBRARY_PATH="$work/prefix/lib:${LD_LIBRARY_PATH:-}" "$work/embed-pc" >/dev/null
-echo "install consumer: OK (cmake package and pkg-config)"
+# The daemon example (coroutines and sockets), through pkg-config.
+awk '/<!-- daemon-example -->/{f=1;next} f&&/^```cpp/{p=1;next} p&&/^```/{exit} p{print}' "$src/README.md" > "$work/daemon.cc"
+test -s "$work/daemon.cc" || { echo "no daemon example found in README.md" >&2; exit 1; }
+PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" c++ -std=c++20 "$work/daemon.cc" -o "$work/daemon" \
+  $(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --cflags --libs reactor)
+LD_LIBRARY_PATH="$work/prefix/lib:${LD_LIBRARY_PATH:-}" "$work/daemon" | grep -q "echoed: hello, reactor"
+echo "install consumer: OK (cmake package and pkg-config; the daemon example echoed)"

@@ -163,7 +163,7 @@ class LoadAccounting : public ::testing::Test {
     if (pool_) pool_->stop();
   }
 
-  ThreadRef spawn_pinned(std::string name, Task init) {
+  ThreadRef spawn_pinned(std::string name, Closure init) {
     ThreadOptions o;
     o.name = std::move(name);
     o.cpumask = CpuSet{core_.value};

@@ -66,7 +66,7 @@ size_t Harness::poll_until_idle(size_t max_passes) {
   return passes;
 }
 
-ThreadRef Harness::spawn(std::string name, CpuSet mask, Task init) {
+ThreadRef Harness::spawn(std::string name, CpuSet mask, Closure init) {
   ThreadOptions o;
   o.name = std::move(name);
   o.cpumask = mask;

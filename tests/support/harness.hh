@@ -56,7 +56,7 @@ class Harness {
   void advance_us(uint64_t us) { clock_.advance_us(us); }
 
   /// Spawns and lands a thread (polls until idle).
-  ThreadRef spawn(std::string name, CpuSet mask = {}, Task init = {});
+  ThreadRef spawn(std::string name, CpuSet mask = {}, Closure init = {});
 
  private:
   ManualClock clock_;
