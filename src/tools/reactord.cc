@@ -7,8 +7,10 @@
 // starts nothing:
 //   1. block SIGINT/SIGTERM in every thread (threads created later inherit
 //      the mask; the main thread takes them with sigtimedwait);
-//   2. parse and validate the command line: bad input is one line on stderr
-//      and exit 2;
+//   2. parse and validate the command line, then apply --config FILE (the
+//      methods of a save_config document, on top of the command line, into
+//      the options framework init will use): bad input is one line on
+//      stderr and exit 2;
 //   3. take the socket (root's default directory /run/reactor created or
 //      checked, lock file, bind): a path in use or unsafe is exit 1;
 //   4. without --wait-for-rpc, build the Runtime now (framework init); with
@@ -43,6 +45,7 @@
 #include <reactor/runtime.hh>
 #include <reactor/topology.hh>
 
+#include "rpc/config_file.hh"
 #include "rpc/methods.hh"
 #include "rpc/server.hh"
 #include "rpc/socket_path.hh"
@@ -75,6 +78,7 @@ struct Cli {
   bool main_core_given = false;
   bool scheduler_given = false;
   bool period_given = false;
+  std::string config_file;
 };
 
 // What the command line asks for, validated.
@@ -86,6 +90,7 @@ struct Config {
   std::vector<gid_t> allow_gids;
   bool wait_for_rpc = false;
   LogLevel log_level = LogLevel::Info;
+  std::string config_file;  // empty: none
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -157,6 +162,11 @@ Config parse_cli(int argc, char** argv) {
       "choose it on a shared machine or a laptop. Busy and idle figures are the same in both: time\n"
       "asleep counts as idle, for the reactor and for its threads. In either mode the dynamic\n"
       "policy puts cores without busy threads to sleep.");
+  auto* config_opt = app.add_option("--config", c.config_file,
+                 "Configuration to apply before serving: a JSON document as save_config writes it\n"
+                 "(reactorctl save-config FILE): main core, isolated cores, mode, policy, period and\n"
+                 "limits. Its values override the command line's. All or nothing: a bad file is one\n"
+                 "line naming the key at fault and exit status 2, and nothing starts.");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -171,6 +181,8 @@ Config parse_cli(int argc, char** argv) {
 
   Config cfg;
   cfg.wait_for_rpc = c.wait_for_rpc;
+  cfg.config_file = c.config_file;
+  if (config_opt->count() > 0 && c.config_file.empty()) usage_error("--config is empty");
   if (!parse_log_level(c.log_level, cfg.log_level))
     usage_error(fmt::format("--log-level '{}': expected trace, debug, info, warn, error or off", c.log_level));
 
@@ -304,6 +316,15 @@ int main(int argc, char** argv) {
   if (auto r = plane.register_methods(server.engine()); !r) {
     fmt::print(stderr, "reactord: {}\n", r.error().message);
     return kExitRuntime;
+  }
+  if (!cfg.config_file.empty()) {
+    // Before the socket is taken: a bad file leaves nothing behind.
+    auto applied = rpc::load_config_file(server.engine(), cfg.config_file);
+    if (!applied) {
+      fmt::print(stderr, "reactord: --config {}: {}\n", cfg.config_file, applied.error().message);
+      return kExitUsage;
+    }
+    log(LogLevel::Info, "reactord: --config {}: {} methods applied", cfg.config_file, *applied);
   }
   if (cfg.socket_is_default) {
     if (auto r = rpc::ensure_private_dir(rpc::kRootSocketDir); !r) {
