@@ -7,6 +7,7 @@ PKGS=(
   libdpdk-dev liburing-dev libhwloc-dev hwloc libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev libexpected-dev librapidcheck-dev
   nlohmann-json3-dev libcli11-dev fio python3
+  help2man man-db systemd
 )
 missing=()
 for p in "${PKGS[@]}"; do
