@@ -84,13 +84,13 @@ struct Cli {
 // What the command line asks for, validated.
 struct Config {
   rpc::ControlPlaneOptions plane;
+  std::string config_file;  // --config; empty: none
   std::string socket;
   bool socket_is_default = false;  // root's default: its directory is created and checked
   std::vector<uid_t> allow_uids;
   std::vector<gid_t> allow_gids;
   bool wait_for_rpc = false;
   LogLevel log_level = LogLevel::Info;
-  std::string config_file;  // empty: none
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
