@@ -7,10 +7,8 @@
 // starts nothing:
 //   1. block SIGINT/SIGTERM in every thread (threads created later inherit
 //      the mask; the main thread takes them with sigtimedwait);
-//   2. parse and validate the command line, then apply --config FILE (the
-//      methods of a save_config document, on top of the command line, into
-//      the options framework init will use): bad input is one line on
-//      stderr and exit 2;
+//   2. parse and validate the command line: bad input is one line on stderr
+//      and exit 2;
 //   3. take the socket (root's default directory /run/reactor created or
 //      checked, lock file, bind): a path in use or unsafe is exit 1;
 //   4. without --wait-for-rpc, build the Runtime now (framework init); with
@@ -18,6 +16,10 @@
 //      framework_start_init builds the Runtime;
 //   5. hand the RPC server to the Runtime's control thread (set_control_hook)
 //      and print the ready line "reactord: listening on ...".
+// --config FILE belongs to step 2: the methods of a save_config document,
+// applied on top of the command line to the options framework init will use
+// (rpc/config_file.hh), before the socket is taken; a bad file is one line
+// and exit 2 with nothing started.
 // Stop: the first signal stops gracefully on a helper thread (control thread
 // joined, placement restored, threads exit, reactors joined, then the socket
 // and its lock file removed) while the main thread keeps listening; a second
