@@ -508,6 +508,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (!p) return usage(fmt::format("switch: {}", p.error().message));
     switch_json = std::move(*p);
   }
+  if (save->parsed() && save->count("file") > 0 && save_file.empty())
+    return usage("save-config: the file name is empty");
   std::optional<json> call_json;
   if (call->parsed() && !call_params.empty()) {
     try {
@@ -538,10 +540,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (rc != kExitOk || o_persist->count() == 0) return rc;
     return cmd_save_config(s, "switch --persist", persist_file, out, g.json_out);
   }
-  if (save->parsed()) {
-    if (save->count("file") > 0 && save_file.empty()) return usage("save-config: the file name is empty");
-    return cmd_save_config(s, "save-config", save_file, out);
-  }
+  if (save->parsed()) return cmd_save_config(s, "save-config", save_file, out);
   if (app.got_subcommand("status")) return cmd_status(s, g, out);
   if (reactors->parsed()) return cmd_reactors(s, g, interval_ms, out, fo);
   if (threads->parsed()) return cmd_threads(s, g, interval_ms, out, fo);

@@ -117,6 +117,7 @@ sched = [s for s in d["subsystems"] if s["subsystem"] == "scheduler"][0]["config
 assert sched == [{"method": "framework_set_scheduler", "params": {"name": "static"}}], sched
 PY
 ctl 2 switch static --persist "" && grep -qF "reactorctl: switch: --persist needs a file name" "$ERR" || fail "empty --persist"
+ctl 2 save-config "" && grep -qF "reactorctl: save-config: the file name is empty" "$ERR" || fail "empty save-config file"
 ctl 1 save-config "$WORK/missing/x.json" && grep -qF "cannot create a temporary file in $WORK/missing" "$ERR" \
   || fail "save-config into a missing directory"
 stop_daemon
