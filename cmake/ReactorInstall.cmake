@@ -40,3 +40,15 @@ Cflags: -I${includedir} -std=c++20
 ]=])
 configure_file(${PROJECT_BINARY_DIR}/reactor.pc.in ${PROJECT_BINARY_DIR}/reactor.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/reactor.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# reactord.service (systemd). Relative to the prefix; systemd reads units from
+# /usr/lib/systemd/system and /usr/local/lib/systemd/system alike. Written at
+# install time so that ExecStart= names the prefix given to cmake --install
+# (--prefix), not the one configured.
+set(REACTOR_SYSTEMD_UNIT_DIR "lib/systemd/system" CACHE STRING "Where cmake --install puts reactord.service")
+install(CODE "
+  set(REACTOR_BINDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")
+  configure_file(\"${PROJECT_SOURCE_DIR}/src/tools/reactord.service.in\"
+                 \"${PROJECT_BINARY_DIR}/reactord.service\" @ONLY)
+")
+install(FILES ${PROJECT_BINARY_DIR}/reactord.service DESTINATION ${REACTOR_SYSTEMD_UNIT_DIR})

@@ -5,6 +5,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config git clang-14 libclang-rt-14-dev
   libdpdk-dev liburing-dev libhwloc-dev hwloc libfmt-dev libspdlog-dev
+  help2man man-db systemd
   libgtest-dev libgmock-dev libbenchmark-dev libexpected-dev librapidcheck-dev
   nlohmann-json3-dev libcli11-dev fio python3 libnbd-bin
 )

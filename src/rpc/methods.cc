@@ -189,6 +189,9 @@ Result<void> ControlPlane::register_methods(RpcEngine& engine) {
       {"scheduler_thread_create", MethodStates::runtime_only, &ControlPlane::load_create},
       {"scheduler_thread_set_active", MethodStates::runtime_only, &ControlPlane::load_set_active},
       {"scheduler_thread_delete", MethodStates::runtime_only, &ControlPlane::load_delete},
+      {"reactor_set_options", MethodStates::startup_only, &ControlPlane::set_reactor_options},
+      {"save_config", MethodStates::runtime_only, &ControlPlane::save_config},
+      {"framework_get_config", MethodStates::runtime_only, &ControlPlane::get_config},
   };
   for (const Entry& e : entries) {
     MethodSpec spec;
@@ -409,8 +412,10 @@ void ControlPlane::wait_init(const json* /*params: ignored, as SPDK*/, RpcRespon
 
 void ControlPlane::get_subsystems(const json* params, RpcResponder r) {
   if (!require_no_params(params, r, "'framework_get_subsystems' requires no arguments")) return;
-  // In initialization order: the governor slot, then the scheduler that leases it.
+  // In initialization order: the reactors (main core, isolated cores, mode),
+  // the governor slot, then the scheduler that leases it.
   ojson out = ojson::array();
+  out.push_back(ojson{{"subsystem", "framework"}, {"depends_on", ojson::array()}});
   out.push_back(ojson{{"subsystem", "governor"}, {"depends_on", ojson::array()}});
   out.push_back(ojson{{"subsystem", "scheduler"}, {"depends_on", ojson::array({"governor"})}});
   r.result(std::move(out));

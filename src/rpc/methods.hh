@@ -15,11 +15,29 @@
 ///   both:    spdk_get_version, rpc_get_methods (engine built-in),
 ///            framework_get_scheduler, framework_set_scheduler,
 ///            framework_wait_init, scheduler_get_history
-///   STARTUP: scheduler_set_options, framework_start_init
+///   STARTUP: scheduler_set_options, framework_start_init, reactor_set_options
 ///   RUNTIME: framework_get_reactors, framework_get_governor, thread_get_stats,
 ///            thread_get_pollers, framework_get_subsystems,
 ///            scheduler_thread_create, scheduler_thread_set_active,
-///            scheduler_thread_delete, reactor_get_reactor_stats
+///            scheduler_thread_delete, reactor_get_reactor_stats,
+///            save_config, framework_get_config
+///
+/// save_config (no params) answers SPDK's configuration document
+///   {"subsystems": [{"subsystem": "framework", "config": [
+///                      {"method": "scheduler_set_options",
+///                       "params": {"scheduling_core": u32, "isolated_core_mask": hex}},
+///                      {"method": "reactor_set_options", "params": {"mode": "poll"|"interrupt"}}]},
+///                   {"subsystem": "governor", "config": null},
+///                   {"subsystem": "scheduler", "config": [
+///                      {"method": "framework_set_scheduler",
+///                       "params": {"name": s, "period"?: u64, "load_limit"?: u32,
+///                                  "core_limit"?: u32, "core_busy"?: u32}}]}]}
+/// (period unless static, the limits for dynamic only); framework_get_config
+/// {"name": subsystem} answers one "config" member (SPDK's; rpc.py's
+/// save_config builds the same document from it). Replaying the entries on a
+/// process in STARTUP rebuilds that configuration (config_file.hh).
+/// reactor_set_options {"mode": "poll"|"interrupt"} (strict; STARTUP) sets
+/// the baseline reactor mode (reactord --mode).
 ///
 /// reactor_get_reactor_stats (reactor's own; no params; framework_get_reactors
 /// keeps SPDK's exact shape, which spdk_top decodes strictly) answers
@@ -150,6 +168,12 @@ class ControlPlane {
   void wait_init(const nlohmann::json* params, RpcResponder r);
   void get_history(const nlohmann::json* params, RpcResponder r);
   void get_subsystems(const nlohmann::json* params, RpcResponder r);
+  // methods_config.cc: save_config, framework_get_config, reactor_set_options
+  void save_config(const nlohmann::json* params, RpcResponder r);
+  void get_config(const nlohmann::json* params, RpcResponder r);
+  void set_reactor_options(const nlohmann::json* params, RpcResponder r);
+  /// The "config" member of subsystem `name` (an array, or null).
+  nlohmann::ordered_json subsystem_config(std::string_view name) const;
   // methods_stats.cc: read-only views of the runtime
   void get_reactors(const nlohmann::json* params, RpcResponder r);
   void get_reactor_stats(const nlohmann::json* params, RpcResponder r);

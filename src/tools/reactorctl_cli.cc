@@ -35,6 +35,7 @@
 
 #include "rpc/client.hh"
 #include "rpc/socket_path.hh"
+#include "tools/atomic_file.hh"
 #include "tools/reactorctl_format.hh"
 
 namespace reactor::ctl {
@@ -169,6 +170,55 @@ int cmd_switch(Session& s, const Globals& g, const json& params, std::ostream& o
     return kExitOk;  // the switch itself succeeded
   }
   out << format_switch_summary(*sched, history ? last_transition(*history) : nullptr);
+  return kExitOk;
+}
+
+// save_config's document with SPDK's member order (subsystem before config,
+// method before params); anything else is printed as received.
+std::string config_text(const json& doc) {
+  using ojson = nlohmann::ordered_json;
+  const auto subs = doc.find("subsystems");
+  if (!doc.is_object() || doc.size() != 1 || subs == doc.end() || !subs->is_array()) return doc.dump(2) + "\n";
+  ojson out_subs = ojson::array();
+  for (const json& sub : *subs) {
+    if (!sub.is_object() || sub.size() != 2 || !sub.contains("subsystem") || !sub.contains("config"))
+      return doc.dump(2) + "\n";
+    ojson o;
+    o["subsystem"] = sub["subsystem"];
+    ojson config = sub["config"].is_array() ? ojson::array() : ojson(sub["config"]);
+    if (sub["config"].is_array())
+      for (const json& e : sub["config"]) {
+        if (!e.is_object() || !e.contains("method")) return doc.dump(2) + "\n";
+        ojson oe;
+        oe["method"] = e["method"];
+        if (e.contains("params")) oe["params"] = e["params"];
+        config.push_back(std::move(oe));
+      }
+    o["config"] = std::move(config);
+    out_subs.push_back(std::move(o));
+  }
+  ojson out;
+  out["subsystems"] = std::move(out_subs);
+  return out.dump(2) + "\n";
+}
+
+// save_config -> `file` (atomically) or, without one, stdout.
+// With `quiet` (switch --persist --json) a written file is not announced, so
+// stdout stays one JSON document.
+int cmd_save_config(Session& s, std::string_view what, const std::string& file, std::ostream& out,
+                    bool quiet = false) {
+  auto r = s.call(what, "save_config");
+  if (!r || !expect_object(s, what, "save_config", *r)) return kExitFailure;
+  const std::string text = config_text(*r);
+  if (file.empty()) {
+    out << text;
+    return kExitOk;
+  }
+  if (auto w = tools::write_file_atomically(file, text); !w) {
+    s.fail(fmt::format("{} failed: {}", what, w.error().message));
+    return kExitFailure;
+  }
+  if (!quiet) out << "configuration saved to " << file << " (reactord --config " << file << " restores it)\n";
   return kExitOk;
 }
 
@@ -393,6 +443,15 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                                 "dynamic: a core past this busy % is overloaded (0..100)");
   auto* o_map = sw->add_option("--mappings", mappings,
                                "static: home cores, \"<thread_id>:<core>[,<thread_id>:<core>...]\"");
+  std::string persist_file;
+  auto* o_persist = sw->add_option("--persist", persist_file,
+                                   "after the switch, save the whole configuration to FILE as save-config "
+                                   "does (for reactord --config FILE)");
+  std::string save_file;
+  auto* save = app.add_subcommand(
+      "save-config", "print the daemon's configuration (save_config: main core, isolated cores, mode, "
+                     "policy, period, limits) or write it atomically to FILE, for reactord --config FILE");
+  save->add_option("file", save_file, "file to write (replaced atomically); default: stdout");
 
   app.add_subcommand("status", "policy, period, options, governor, main core, isolated cores, "
                                "reactors and the last switch");
@@ -444,10 +503,13 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (o_core->count() > 0) sw_req.core_limit = core_limit;
     if (o_busy->count() > 0) sw_req.core_busy = core_busy;
     if (o_map->count() > 0) sw_req.mappings = mappings;
+    if (o_persist->count() > 0 && persist_file.empty()) return usage("switch: --persist needs a file name");
     auto p = switch_params(sw_req);
     if (!p) return usage(fmt::format("switch: {}", p.error().message));
     switch_json = std::move(*p);
   }
+  if (save->parsed() && save->count("file") > 0 && save_file.empty())
+    return usage("save-config: the file name is empty");
   std::optional<json> call_json;
   if (call->parsed() && !call_params.empty()) {
     try {
@@ -473,7 +535,12 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   if (const long hz = ::sysconf(_SC_CLK_TCK); hz > 0) fo.clock_ticks_per_s = static_cast<uint64_t>(hz);
   fo.interval_ms = interval_ms;
 
-  if (sw->parsed()) return cmd_switch(s, g, switch_json, out);
+  if (sw->parsed()) {
+    const int rc = cmd_switch(s, g, switch_json, out);
+    if (rc != kExitOk || o_persist->count() == 0) return rc;
+    return cmd_save_config(s, "switch --persist", persist_file, out, g.json_out);
+  }
+  if (save->parsed()) return cmd_save_config(s, "save-config", save_file, out);
   if (app.got_subcommand("status")) return cmd_status(s, g, out);
   if (reactors->parsed()) return cmd_reactors(s, g, interval_ms, out, fo);
   if (threads->parsed()) return cmd_threads(s, g, interval_ms, out, fo);

@@ -16,6 +16,10 @@
 //      framework_start_init builds the Runtime;
 //   5. hand the RPC server to the Runtime's control thread (set_control_hook)
 //      and print the ready line "reactord: listening on ...".
+// --config FILE belongs to step 2: the methods of a save_config document,
+// applied on top of the command line to the options framework init will use
+// (rpc/config_file.hh), before the socket is taken; a bad file is one line
+// and exit 2 with nothing started.
 // Stop: the first signal stops gracefully on a helper thread (control thread
 // joined, placement restored, threads exit, reactors joined, then the socket
 // and its lock file removed) while the main thread keeps listening; a second
@@ -43,6 +47,7 @@
 #include <reactor/runtime.hh>
 #include <reactor/topology.hh>
 
+#include "rpc/config_file.hh"
 #include "rpc/methods.hh"
 #include "rpc/server.hh"
 #include "rpc/socket_path.hh"
@@ -75,11 +80,13 @@ struct Cli {
   bool main_core_given = false;
   bool scheduler_given = false;
   bool period_given = false;
+  std::string config_file;
 };
 
 // What the command line asks for, validated.
 struct Config {
   rpc::ControlPlaneOptions plane;
+  std::string config_file;  // --config; empty: none
   std::string socket;
   bool socket_is_default = false;  // root's default: its directory is created and checked
   std::vector<uid_t> allow_uids;
@@ -157,6 +164,11 @@ Config parse_cli(int argc, char** argv) {
       "choose it on a shared machine or a laptop. Busy and idle figures are the same in both: time\n"
       "asleep counts as idle, for the reactor and for its threads. In either mode the dynamic\n"
       "policy puts cores without busy threads to sleep.");
+  auto* config_opt = app.add_option("--config", c.config_file,
+                 "Configuration to apply before serving: a JSON document as save_config writes it\n"
+                 "(reactorctl save-config FILE): main core, isolated cores, mode, policy, period and\n"
+                 "limits. Its values override the command line's. All or nothing: a bad file is one\n"
+                 "line naming the key at fault and exit status 2, and nothing starts.");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -171,6 +183,8 @@ Config parse_cli(int argc, char** argv) {
 
   Config cfg;
   cfg.wait_for_rpc = c.wait_for_rpc;
+  cfg.config_file = c.config_file;
+  if (config_opt->count() > 0 && c.config_file.empty()) usage_error("--config is empty");
   if (!parse_log_level(c.log_level, cfg.log_level))
     usage_error(fmt::format("--log-level '{}': expected trace, debug, info, warn, error or off", c.log_level));
 
@@ -304,6 +318,15 @@ int main(int argc, char** argv) {
   if (auto r = plane.register_methods(server.engine()); !r) {
     fmt::print(stderr, "reactord: {}\n", r.error().message);
     return kExitRuntime;
+  }
+  if (!cfg.config_file.empty()) {
+    // Before the socket is taken: a bad file leaves nothing behind.
+    auto applied = rpc::load_config_file(server.engine(), cfg.config_file);
+    if (!applied) {
+      fmt::print(stderr, "reactord: --config {}: {}\n", cfg.config_file, applied.error().message);
+      return kExitUsage;
+    }
+    log(LogLevel::Info, "reactord: --config {}: {} methods applied", cfg.config_file, *applied);
   }
   if (cfg.socket_is_default) {
     if (auto r = rpc::ensure_private_dir(rpc::kRootSocketDir); !r) {

@@ -225,6 +225,14 @@ TEST_F(ReactordErrors, BadInputTable) {
       // STARTUP-only methods at RUNTIME
       {"scheduler_set_options", R"({"scheduling_core":0})", -1, kAlreadyInitialized},
       {"framework_start_init", "", -1, kAlreadyInitialized},
+      {"reactor_set_options", R"({"mode":"interrupt"})", -1, kAlreadyInitialized},
+      // configuration methods
+      {"save_config", "{}", -32602, "'save_config' requires no arguments"},
+      {"framework_get_config", "", -32602, "Invalid parameters: expected an object with name, got none"},
+      {"framework_get_config", R"({"name":"bdev"})", -32602,
+       "Subsystem 'bdev' not found (subsystems: framework, governor, scheduler)"},
+      {"framework_get_config", R"({"name":"scheduler","x":1})", -32602,
+       "Invalid parameters: unknown key 'x' (known: name)"},
   };
   if (two) {
     rows.push_back({"framework_set_scheduler", fmt::format(R"({{"name":"static","mappings":"{}:{}"}})", tid, c1),

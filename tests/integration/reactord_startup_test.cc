@@ -191,4 +191,44 @@ TEST(ReactordStartup, StopsCleanlyBeforeInit) {
   EXPECT_FALSE(file_exists(d.socket() + ".lock"));
 }
 
+// reactor_set_options (STARTUP) sets the baseline mode init builds; after
+// init save_config reports it and framework_get_config answers the same
+// entries, subsystem by subsystem, in framework_get_subsystems' order.
+TEST(ReactordStartup, ReactorSetOptionsThenSaveConfig) {
+  const std::string cores = two_cores();
+  Daemon d({"-m", cores, "--governor", "sim", "--wait-for-rpc", "--log-level", "info"});
+  ASSERT_TRUE(d.wait_ready()) << d.stderr_text();
+  auto c = d.client();
+  auto e = error_of(c, "save_config", std::nullopt);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(*e, (ojson{{"code", -1}, {"message", kNotInitialized}}));
+  e = error_of(c, "reactor_set_options", json{{"mode", "sleepy"}});
+  ASSERT_TRUE(e);
+  EXPECT_EQ(*e, (ojson{{"code", -32602},
+                       {"message", R"(Invalid parameters: 'mode' must be "poll" or "interrupt", got "sleepy")"}}));
+  e = error_of(c, "reactor_set_options", json{{"mode", "interrupt"}, {"x", 1}});
+  ASSERT_TRUE(e);
+  EXPECT_EQ((*e)["message"], "Invalid parameters: unknown key 'x' (known: mode)");
+  EXPECT_EQ(call_ok(c, "reactor_set_options", json{{"mode", "interrupt"}}), true);
+  EXPECT_EQ(call_ok(c, "framework_set_scheduler", json{{"name", "dynamic"}, {"load_limit", 30}}), true);
+  EXPECT_EQ(call_ok(c, "framework_start_init"), true);
+
+  const json saved = call_ok(c, "save_config");
+  const json subsystems = call_ok(c, "framework_get_subsystems");
+  ASSERT_EQ(saved["subsystems"].size(), subsystems.size()) << saved.dump();
+  for (std::size_t i = 0; i < subsystems.size(); ++i) {
+    const std::string name = subsystems[i]["subsystem"];
+    EXPECT_EQ(saved["subsystems"][i]["subsystem"], name);
+    EXPECT_EQ(saved["subsystems"][i]["config"], call_ok(c, "framework_get_config", json{{"name", name}})) << name;
+  }
+  EXPECT_EQ(saved["subsystems"][0]["config"][1],
+            (json{{"method", "reactor_set_options"}, {"params", {{"mode", "interrupt"}}}}));
+  EXPECT_EQ(saved["subsystems"][1], (json{{"subsystem", "governor"}, {"config", nullptr}}));
+  EXPECT_EQ(saved["subsystems"][2]["config"][0],
+            (json{{"method", "framework_set_scheduler"},
+                  {"params", {{"name", "dynamic"}, {"period", 1000000}, {"load_limit", 30}, {"core_limit", 80},
+                              {"core_busy", 95}}}}));
+  EXPECT_NE(d.stderr_text().find("interrupt mode"), std::string::npos) << d.stderr_text();
+}
+
 }  // namespace
