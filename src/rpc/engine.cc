@@ -240,7 +240,12 @@ void RpcEngine::process(SessionId id) {
     fail_session(*s, fmt::format("request exceeds {} KiB", limits_.max_request_bytes / 1024));
     return;
   }
-  if (need_more && s->eof) {  // an incomplete request can never complete now
+  if (need_more && s->eof && buffered > 0) {
+    // An incomplete request can never complete now. Answered, not dropped,
+    // so that the client learns why it got nothing; answers to the requests
+    // before it still go out, and the session finishes once they have.
+    append_output(*s, detail::error_text("null", error_code::parse_error,
+                                         "Parse error: request ended before it was complete"));
     s->in.clear();
     s->in_head = 0;
     s->scanner.reset();
@@ -249,6 +254,23 @@ void RpcEngine::process(SessionId id) {
     s->in.clear();
     s->in_head = 0;
   }
+}
+
+bool RpcEngine::request_started(SessionId id) const {
+  const Session* s = find(id);
+  if (s == nullptr || s->closing || s->eof || paused(*s)) return false;
+  return s->in_head < s->in.size();
+}
+
+bool RpcEngine::serving(SessionId id) const {
+  const Session* s = find(id);
+  return s != nullptr && s->in_flight > 0;
+}
+
+void RpcEngine::abandon_request(SessionId id, std::string message) {
+  Session* s = find(id);
+  if (s == nullptr || s->closing) return;
+  fail_session(*s, std::move(message));
 }
 
 void RpcEngine::fail_session(Session& s, std::string message) {
