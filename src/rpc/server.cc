@@ -58,6 +58,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -120,6 +122,19 @@ void warn_if_directory_unsafe(const std::string& path) {
 }
 
 }  // namespace
+
+Result<std::chrono::milliseconds> parse_connection_timeout(std::string_view option, std::string_view text) {
+  const std::string t(text);
+  char* end = nullptr;
+  errno = 0;
+  const double v = t.empty() ? std::nan("") : std::strtod(t.c_str(), &end);
+  if (t.empty() || end != t.c_str() + t.size() || errno != 0 || !std::isfinite(v) || v < kMinConnectionTimeoutS ||
+      v > kMaxConnectionTimeoutS || !(t[0] >= '0' && t[0] <= '9'))
+    return make_error(Errc::invalid_argument,
+                      fmt::format("{} '{}' is not a number of seconds from {} to {}", option, t,
+                                  kMinConnectionTimeoutS, kMaxConnectionTimeoutS));
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(v * 1000)));
+}
 
 RpcServer::RpcServer(std::string socket_path, SessionLimits limits)
     : path_(std::move(socket_path)), lock_path_(path_ + ".lock"), engine_(limits) {

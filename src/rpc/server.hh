@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -48,6 +49,15 @@ struct ConnectionTimeouts {
   /// within N s") and the connection is closed.
   std::chrono::milliseconds read{10'000};
 };
+
+/// Bounds of a connection timeout given on a command line, in seconds.
+inline constexpr double kMinConnectionTimeoutS = 0.1;
+inline constexpr double kMaxConnectionTimeoutS = 86400;  // a day
+
+/// Parses a command-line timeout in seconds ("30", "0.5"), within
+/// [0.1, 86400]. Errors: invalid_argument naming `option`, e.g.
+/// "--rpc-idle-timeout 'x' is not a number of seconds from 0.1 to 86400".
+Result<std::chrono::milliseconds> parse_connection_timeout(std::string_view option, std::string_view text);
 
 class RpcServer {
  public:

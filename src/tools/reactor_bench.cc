@@ -47,6 +47,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -147,6 +148,7 @@ struct Options {
   std::string scheduler = "static";
   std::vector<SwitchStep> schedule;
   std::string rpc_socket;
+  rpc::ConnectionTimeouts rpc_timeouts;
   bool json = false;
   bool poll = false;
 };
@@ -200,6 +202,12 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--rpc-socket", o.rpc_socket,
                  "Serve reactord's JSON-RPC methods on this Unix socket while running (reactorctl -s PATH ...);\n"
                  "the socket and its lock file PATH.lock are removed at the end. A path in use is an error");
+  std::string idle_timeout = "30";
+  std::string read_timeout = "10";
+  app.add_option("--rpc-idle-timeout", idle_timeout,
+                 "With --rpc-socket: seconds after which an idle connection is closed (0.1 to 86400, default 30)");
+  app.add_option("--rpc-read-timeout", read_timeout,
+                 "With --rpc-socket: seconds a client has to finish a request it started (0.1 to 86400, default 10)");
   app.add_flag("--json", o.json, "Print the final report as one JSON object on stdout");
   app.add_flag("--poll", o.poll, "Poll mode: reactors never sleep (default: interrupt mode)");
   try {
@@ -209,6 +217,12 @@ Options parse_options(int argc, char** argv) {
     std::exit(0);
   } catch (const CLI::ParseError& e) {
     usage_error(fmt::format("{} (see --help)", e.what()));
+  }
+  for (auto [option, text, out] : {std::tuple{"--rpc-idle-timeout", &idle_timeout, &o.rpc_timeouts.idle},
+                                   std::tuple{"--rpc-read-timeout", &read_timeout, &o.rpc_timeouts.read}}) {
+    auto t = rpc::parse_connection_timeout(option, *text);
+    if (!t) usage_error(t.error().message);
+    *out = *t;
   }
   auto sz = parse_size(io_size);
   if (!sz) usage_error(fmt::format("-o: {}", sz.error().message));
@@ -875,6 +889,7 @@ int run(const Options& o, const sigset_t& signals) {
   std::unique_ptr<rpc::RpcServer> server;
   if (!o.rpc_socket.empty()) {
     server = std::make_unique<rpc::RpcServer>(o.rpc_socket);
+    server->set_timeouts(o.rpc_timeouts);
     if (auto r = server->start(); !r) {
       fmt::print(stderr, "reactor-bench: --rpc-socket: {}\n", r.error().message);
       return r.error().code == Errc::invalid_argument ? kExitUsage : kExitRuntime;

@@ -53,7 +53,7 @@ std::string one_line(std::string s) {
   std::replace(s.begin(), s.end(), '\n', ' ');
   std::replace(s.begin(), s.end(), '\r', ' ');
   while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
+  return printable(s);  // a daemon's message must not send terminal commands
 }
 
 // One connection to the daemon plus the error reporting every subcommand

@@ -33,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -72,6 +73,8 @@ struct Cli {
   bool wait_for_rpc = false;
   std::string log_level = "info";
   std::string mode = "poll";
+  std::string idle_timeout = "30";
+  std::string read_timeout = "10";
   bool main_core_given = false;
   bool scheduler_given = false;
   bool period_given = false;
@@ -86,6 +89,7 @@ struct Config {
   std::vector<gid_t> allow_gids;
   bool wait_for_rpc = false;
   LogLevel log_level = LogLevel::Info;
+  rpc::ConnectionTimeouts timeouts;
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -148,6 +152,13 @@ Config parse_cli(int argc, char** argv) {
                "Start in the STARTUP state: serve RPC but build no reactors until framework_start_init,\n"
                "so that scheduler_set_options and framework_set_scheduler can configure them first\n"
                "(as SPDK's --wait-for-rpc).");
+  app.add_option("--rpc-idle-timeout", c.idle_timeout,
+                 "Seconds after which a connection with no request in progress that sent and received\n"
+                 "nothing is closed (0.1 to 86400; default 30). When all 64 connections are taken, the one\n"
+                 "idle longest is closed at once for a new client, so reactorctl always gets through.");
+  app.add_option("--rpc-read-timeout", c.read_timeout,
+                 "Seconds a client has to send the rest of a request it started (0.1 to 86400; default\n"
+                 "10); then it is answered -32700 and disconnected.");
   app.add_option("--log-level", c.log_level, "trace, debug, info (default), warn, error or off. Logs go to stderr.");
   app.add_option(
       "--mode", c.mode,
@@ -173,6 +184,13 @@ Config parse_cli(int argc, char** argv) {
   cfg.wait_for_rpc = c.wait_for_rpc;
   if (!parse_log_level(c.log_level, cfg.log_level))
     usage_error(fmt::format("--log-level '{}': expected trace, debug, info, warn, error or off", c.log_level));
+
+  for (auto [option, text, out] : {std::tuple{"--rpc-idle-timeout", &c.idle_timeout, &cfg.timeouts.idle},
+                                   std::tuple{"--rpc-read-timeout", &c.read_timeout, &cfg.timeouts.read}}) {
+    auto t = rpc::parse_connection_timeout(option, *text);
+    if (!t) usage_error(t.error().message);
+    *out = *t;
+  }
 
   if (socket_opt->count() == 0) {
     auto def = rpc::default_socket_path();
@@ -299,6 +317,7 @@ int main(int argc, char** argv) {
 
   rpc::ControlPlane plane(std::move(cfg.plane));
   rpc::RpcServer server(cfg.socket);
+  server.set_timeouts(cfg.timeouts);
   for (uid_t uid : cfg.allow_uids) server.allow_uid(uid);
   for (gid_t gid : cfg.allow_gids) server.allow_gid(gid);
   if (auto r = plane.register_methods(server.engine()); !r) {
