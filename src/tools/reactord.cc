@@ -9,12 +9,14 @@
 //      the mask; the main thread takes them with sigtimedwait);
 //   2. parse and validate the command line: bad input is one line on stderr
 //      and exit 2;
-//   3. take the socket (root's default directory /run/reactor created or
+//   3. start-up checks (RLIMIT_NOFILE raised to its hard limit and enough
+//      for the reactors and 64 connections; io_uring usable): one line, exit 1;
+//   4. take the socket (root's default directory /run/reactor created or
 //      checked, lock file, bind): a path in use or unsafe is exit 1;
-//   4. without --wait-for-rpc, build the Runtime now (framework init); with
+//   5. without --wait-for-rpc, build the Runtime now (framework init); with
 //      it, stay in STARTUP: the main thread serves RPC itself until
 //      framework_start_init builds the Runtime;
-//   5. hand the RPC server to the Runtime's control thread (set_control_hook)
+//   6. hand the RPC server to the Runtime's control thread (set_control_hook)
 //      and print the ready line "reactord: listening on ...".
 // Stop: the first signal stops gracefully on a helper thread (control thread
 // joined, placement restored, threads exit, reactors joined, then the socket
@@ -47,6 +49,7 @@
 #include "rpc/methods.hh"
 #include "rpc/server.hh"
 #include "rpc/socket_path.hh"
+#include "rpc/startup_checks.hh"
 
 namespace {
 
@@ -314,6 +317,21 @@ int main(int argc, char** argv) {
 
   Config cfg = parse_cli(argc, argv);
   set_log_level(cfg.log_level);
+
+  // Start-up checks, before the socket is taken: a failure is one line and
+  // exit 1 and leaves nothing behind.
+  const std::size_t reactors = cfg.plane.runtime.pool.cores.count();
+  if (auto r = rpc::ensure_open_files(rpc::open_files_needed(reactors, rpc::kMaxConnections),
+                                      fmt::format("reactord with {} reactor{} and {} RPC connections", reactors,
+                                                  reactors == 1 ? "" : "s", rpc::kMaxConnections));
+      !r) {
+    fmt::print(stderr, "reactord: {}\n", r.error().message);
+    return kExitRuntime;
+  }
+  if (auto r = rpc::check_io_uring(); !r) {
+    fmt::print(stderr, "reactord: {}\n", r.error().message);
+    return kExitRuntime;
+  }
 
   rpc::ControlPlane plane(std::move(cfg.plane));
   rpc::RpcServer server(cfg.socket);
