@@ -77,6 +77,16 @@ Result<void> check_io_uring(const std::string& proc_sys_root) {
     return make_error(Errc::unsupported,
                       "this kernel has no io_uring (io_uring_setup: Function not implemented); the reactors need "
                       "it to sleep and do I/O");
+  if (err == ENOMEM) {
+    // Ring memory can be charged to RLIMIT_MEMLOCK (seen here for an
+    // unprivileged user with a 4 KiB limit).
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_MEMLOCK, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
+      return make_error(Errc::unsupported,
+                        fmt::format("cannot create an io_uring: {} (RLIMIT_MEMLOCK is {} KiB and io_uring "
+                                    "memory is charged to it; raise it with ulimit -l)",
+                                    std::strerror(err), lim.rlim_cur / 1024));
+  }
   return make_error(Errc::unsupported, fmt::format("cannot create an io_uring: {}", std::strerror(err)));
 }
 

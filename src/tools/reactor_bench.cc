@@ -64,6 +64,7 @@
 
 #include "rpc/methods.hh"
 #include "rpc/server.hh"
+#include "rpc/startup_checks.hh"
 #include "tools/reactor_bench.hh"
 
 namespace reactor::bench {
@@ -883,6 +884,26 @@ int run(const Options& o, const sigset_t& signals) {
     usage_error(fmt::format("buffers for {} threads x -q {} x -o {} would take {}: lower -q, -o or "
                             "--threads-per-core",
                             nworkers, o.queue_depth, format_size(o.io_size), format_size(arena_bytes)));
+
+  // Start-up checks: one line and exit 1 before any file or socket exists.
+  {
+    const std::size_t conns = o.rpc_socket.empty() ? 0 : rpc::kMaxConnections;
+    const std::size_t files = o.filenames.empty() ? 1 : o.filenames.size();
+    const std::size_t needed = rpc::open_files_needed(cores.count(), conns) + files;
+    auto r = rpc::ensure_open_files(
+        needed, fmt::format("reactor-bench with {} reactor{}, {} file{}{}", cores.count(), cores.count() == 1 ? "" : "s",
+                            files, files == 1 ? "" : "s",
+                            conns > 0 ? fmt::format(" and {} RPC connections", conns) : std::string()));
+    if (!r) {
+      fmt::print(stderr, "reactor-bench: {}\n", r.error().message);
+      return kExitRuntime;
+    }
+    if (auto u = rpc::check_io_uring(); !u) {
+      fmt::print(stderr, "reactor-bench: {}\n", u.error().message);
+      return kExitRuntime;
+    }
+    if (auto w = rpc::memlock_warning(arena_bytes)) fmt::print(stderr, "reactor-bench: warning: {}\n", *w);
+  }
 
   // The socket before anything else: a path in use creates no file and starts
   // no reactor. Removed with its lock file when the engine stops.
