@@ -181,7 +181,7 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--filename", o.filenames, "File or block device (repeatable); the workers share them")
       ->allow_extra_args(false);
   app.add_option("--size", size, "Bytes to use (temp file size, default 64m; or a limit on --filename)");
-  app.add_option("-m,--cpumask", mask,
+  auto* mask_opt = app.add_option("-m,--cpumask", mask,
                  "Reactor cores, as reactord: hex mask (0x3, or bare hex as SPDK: 3) or list ([0], 0-1, 0,2); "
                  "default all");
   auto* tpc = app.add_option("--threads-per-core", o.threads_per_core, "Worker threads per reactor")
@@ -243,6 +243,8 @@ Options parse_options(int argc, char** argv) {
     if (*s == 0) usage_error("--size must be more than 0");
     o.size = *s;
   }
+  if (mask_opt->count() > 0 && mask.find_first_not_of(" \t") == std::string::npos)
+    usage_error("-m is empty: name the cores (0-1, [0], 0x3) or leave the option out for every core");
   if (!mask.empty()) {
     auto c = CpuSet::parse(mask);
     if (!c) {
@@ -251,7 +253,11 @@ Options parse_options(int argc, char** argv) {
                              : "";
       usage_error(fmt::format("-m: {}{}", c.error().message, hint));
     }
-    if (c->empty()) usage_error(fmt::format("-m '{}' selects no core (use [0] for core 0)", mask));
+    const auto both = CpuSet::ambiguity(mask);
+    if (c->empty())
+      usage_error(both ? fmt::format("-m '{}' selects no core: {}", mask, *both)
+                       : fmt::format("-m '{}' selects no core (use [0] for core 0)", mask));
+    if (both) fmt::print(stderr, "reactor-bench: warning: -m '{}' is ambiguous: {}\n", mask, *both);
     o.cores = *c;
   }
   auto pol = canonical_policy(scheduler);

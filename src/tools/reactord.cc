@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -79,6 +80,7 @@ struct Cli {
   std::string idle_timeout = "30";
   std::string read_timeout = "10";
   bool main_core_given = false;
+  bool isolated_given = false;
   bool scheduler_given = false;
   bool period_given = false;
 };
@@ -100,6 +102,18 @@ struct Config {
   std::exit(kExitUsage);
 }
 
+std::string_view trim_spaces(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())) != 0) s.remove_suffix(1);
+  return s;
+}
+
+// A bare number is read as SPDK's hex mask; when it is also a core list, say
+// so (both readings) instead of silently taking one.
+void warn_ambiguous(std::string_view option, std::string_view text, const std::string& readings) {
+  fmt::print(stderr, "reactord: warning: {} '{}' is ambiguous: {}\n", option, text, readings);
+}
+
 Config parse_cli(int argc, char** argv) {
   Cli c;
   CLI::App app{
@@ -113,7 +127,7 @@ Config parse_cli(int argc, char** argv) {
       "second signal exits at once. When ready, reactord prints one line on stdout:\n"
       "  reactord: listening on SOCKET (cores LIST, scheduler NAME)\n"
       "Exit status: 0 after a graceful stop, 1 when it cannot start or is forced, 2 for bad options.");
-  app.add_option("-m,--cpumask", c.cpumask,
+  auto* cpumask_opt = app.add_option("-m,--cpumask", c.cpumask,
                  "Reactor cores: a list or ranges (0-3,8 or [0,2-3]) or a hex mask (0x3, or SPDK-style bare\n"
                  "hex: 3 = cores 0 and 1). Default: every core this process may run on.");
   auto* main_opt = app.add_option("-p,--main-core", c.main_core,
@@ -148,7 +162,7 @@ Config parse_cli(int argc, char** argv) {
                  "says which), dpdk (fail if rte_power cannot start), sim (a simulated frequency ladder,\n"
                  "so that gscheduler can run on machines without cpufreq such as most VMs), none\n"
                  "(gscheduler is refused).");
-  app.add_option("--isolated-cores", c.isolated,
+  auto* isolated_opt = app.add_option("--isolated-cores", c.isolated,
                  "Cores the scheduler never moves threads to or from (list or hex mask, as --cpumask).\n"
                  "Must be inside --cpumask and must not contain the main core. Default: none.");
   app.add_flag("--wait-for-rpc", c.wait_for_rpc,
@@ -180,6 +194,7 @@ Config parse_cli(int argc, char** argv) {
     usage_error(e.what());
   }
   c.main_core_given = main_opt->count() > 0;
+  c.isolated_given = isolated_opt->count() > 0;
   c.scheduler_given = sched_opt->count() > 0;
   c.period_given = period_opt->count() > 0;
 
@@ -221,12 +236,20 @@ Config parse_cli(int argc, char** argv) {
     std::exit(kExitRuntime);
   }
   PoolOptions& pool = cfg.plane.runtime.pool;
+  if (cpumask_opt->count() > 0 && trim_spaces(c.cpumask).empty())
+    usage_error("--cpumask is empty: name the cores (0-3, [0], 0x3) or leave the option out for every core");
+  if (c.isolated_given && trim_spaces(c.isolated).empty())
+    usage_error("--isolated-cores is empty: name the cores (2, [2-3], 0xc) or leave the option out for none");
   if (c.cpumask.empty()) {
     pool.cores = topo->all();
   } else {
     auto m = CpuSet::parse(c.cpumask);
     if (!m) usage_error("--cpumask: " + m.error().message);
-    if (m->empty()) usage_error(fmt::format("--cpumask '{}' names no core", c.cpumask));
+    const auto both = CpuSet::ambiguity(c.cpumask);
+    if (m->empty())
+      usage_error(both ? fmt::format("--cpumask '{}' names no core: {}", c.cpumask, *both)
+                       : fmt::format("--cpumask '{}' names no core", c.cpumask));
+    if (both) warn_ambiguous("--cpumask", c.cpumask, *both);
     if (!m->is_subset_of(topo->all())) {
       CpuSet missing;
       for (CoreId core : m->cores())
@@ -250,6 +273,7 @@ Config parse_cli(int argc, char** argv) {
   if (!c.isolated.empty()) {
     auto iso = CpuSet::parse(c.isolated);
     if (!iso) usage_error("--isolated-cores: " + iso.error().message);
+    if (const auto both = CpuSet::ambiguity(c.isolated)) warn_ambiguous("--isolated-cores", c.isolated, *both);
     if (!iso->is_subset_of(pool.cores))
       usage_error(fmt::format("--isolated-cores [{}] is not inside --cpumask [{}]", iso->to_list(),
                               pool.cores.to_list()));

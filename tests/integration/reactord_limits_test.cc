@@ -250,5 +250,43 @@ TEST(ReactordLimits, ThreadNameWithEscAndNewlineCannotForgeARow) {
   }
 }
 
+// Issue: bare numbers were read as hex masks without a word ("-m 0" said
+// "names no core", "--isolated-cores 0" isolated nothing) and "-m ''" meant
+// every core.
+TEST(ReactordMasks, BareNumbersWarnNamingBothReadingsAndEmptyMasksAreErrors) {
+  RunResult r = run_reactord({"-m", "0"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err,
+            "reactord: --cpumask '0' names no core: read as the hex mask 0x0 (no core), as SPDK does; as a core list "
+            "it would be core 0 (write 0x0 or [0] to say which) (see reactord --help)\n");
+  r = run_reactord({"-m", ""});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err.rfind("reactord: --cpumask is empty", 0), 0U) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  r = run_reactord({"-m", two_cores(), "--isolated-cores", " "});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err.rfind("reactord: --isolated-cores is empty", 0), 0U) << r.err;
+
+  // The first core as SPDK's bare hex ("1" for core 0, "2" for core 1...):
+  // accepted as hex, with a warning naming the other reading.
+  auto topo = Topology::discover();
+  ASSERT_TRUE(topo.has_value());
+  const uint32_t first = topo->all().first().value;
+  if (first > 60) GTEST_SKIP() << "first core too high for a short mask";
+  const std::string bare = fmt::format("{:x}", 1ULL << first);
+  Daemon d({"-m", bare, "--isolated-cores", "0", "--mode", "interrupt"});
+  ASSERT_TRUE(d.wait_ready()) << d.stderr_text();
+  EXPECT_NE(d.stdout_text().find(fmt::format("(cores {}, ", first)), std::string::npos) << d.stdout_text();
+  const std::string err = d.stderr_text();
+  EXPECT_NE(err.find(fmt::format("reactord: warning: --cpumask '{}' is ambiguous: read as the hex mask 0x{} (core {}), "
+                                 "as SPDK does; as a core list it would be core {}",
+                                 bare, bare, first, bare)),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("reactord: warning: --isolated-cores '0' is ambiguous: read as the hex mask 0x0 (no core)"),
+            std::string::npos)
+      << err;
+}
+
 }  // namespace
 }  // namespace reactor::test
