@@ -288,5 +288,28 @@ TEST(ReactordMasks, BareNumbersWarnNamingBothReadingsAndEmptyMasksAreErrors) {
       << err;
 }
 
+// Issue: with the daemon SIGSTOPped during a switch, reactorctl said the
+// switch failed and the daemon applied it after SIGCONT. Now reactorctl says
+// it may still complete (exit 3), and the daemon applies it whole.
+TEST(ReactordSwitch, SwitchThatTimedOutForTheClientIsReportedAsPossiblyCompleting) {
+  Daemon d({"-m", two_cores(), "--mode", "interrupt"});
+  ASSERT_TRUE(d.wait_ready()) << d.stderr_text();
+  d.signal(SIGSTOP);
+  const CtlResult r = reactorctl(fmt::format("-s {} --timeout 1 switch dynamic --period-us 20000", d.socket()));
+  d.signal(SIGCONT);
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_EQ(r.out, "reactorctl: switch timed out after 1 s: the switch may still complete, check `reactorctl "
+                   "status`\n");
+  auto c = d.client();
+  json sched;
+  for (int i = 0; i < 300; ++i) {
+    sched = call_ok(c, "framework_get_scheduler");
+    if (sched.value("scheduler_name", "") == "dynamic") break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(sched.value("scheduler_name", ""), "dynamic") << sched.dump();
+  EXPECT_EQ(sched.value("scheduler_period", 0), 20000) << "applied whole: policy and options together";
+}
+
 }  // namespace
 }  // namespace reactor::test
