@@ -41,6 +41,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <reactor/cpuset.hh>
 #include <reactor/log.hh>
@@ -51,6 +52,7 @@
 #include "rpc/server.hh"
 #include "rpc/socket_path.hh"
 #include "rpc/startup_checks.hh"
+#include "sched/cpufreq_state.hh"
 
 namespace {
 
@@ -75,6 +77,7 @@ struct Cli {
   std::string governor = "auto";
   std::string isolated;
   bool wait_for_rpc = false;
+  bool restore_cpufreq = false;
   std::string log_level = "info";
   std::string mode = "poll";
   std::string idle_timeout = "30";
@@ -93,6 +96,7 @@ struct Config {
   std::vector<uid_t> allow_uids;
   std::vector<gid_t> allow_gids;
   bool wait_for_rpc = false;
+  bool restore_cpufreq = false;
   LogLevel log_level = LogLevel::Info;
   rpc::ConnectionTimeouts timeouts;
 };
@@ -169,6 +173,10 @@ Config parse_cli(int argc, char** argv) {
                "Start in the STARTUP state: serve RPC but build no reactors until framework_start_init,\n"
                "so that scheduler_set_options and framework_set_scheduler can configure them first\n"
                "(as SPDK's --wait-for-rpc).");
+  app.add_flag("--restore-cpufreq", c.restore_cpufreq,
+               "Put back the cpufreq governor and frequency limits that a reactord killed while a policy\n"
+               "held the DPDK governor left changed (recorded in /run/reactor/governor.state), then exit.\n"
+               "reactord also does this by itself at every start.");
   app.add_option("--rpc-idle-timeout", c.idle_timeout,
                  "Seconds after which a connection with no request in progress that sent and received\n"
                  "nothing is closed (0.1 to 86400; default 30). When all 64 connections are taken, the one\n"
@@ -200,6 +208,7 @@ Config parse_cli(int argc, char** argv) {
 
   Config cfg;
   cfg.wait_for_rpc = c.wait_for_rpc;
+  cfg.restore_cpufreq = c.restore_cpufreq;
   if (!parse_log_level(c.log_level, cfg.log_level))
     usage_error(fmt::format("--log-level '{}': expected trace, debug, info, warn, error or off", c.log_level));
 
@@ -341,6 +350,28 @@ int main(int argc, char** argv) {
 
   Config cfg = parse_cli(argc, argv);
   set_log_level(cfg.log_level);
+
+  // Governor crash safety: settings a killed daemon left changed go back
+  // first (and only that with --restore-cpufreq).
+  {
+    const std::string state(detail::kGovernorStatePath);
+    auto restored = detail::restore_cpufreq_state(state);
+    if (!restored) {
+      fmt::print(stderr, "reactord: {}\n", restored.error().message);
+      if (cfg.restore_cpufreq) return kExitRuntime;
+    } else if (!restored->empty()) {
+      std::vector<std::string> what;
+      for (const auto& st : *restored)
+        what.push_back(fmt::format("core {}: {} {}-{} kHz", st.core, st.governor, st.min_khz, st.max_khz));
+      log(LogLevel::Warn, "reactord: restored the cpufreq settings a previous run left changed ({})",
+          fmt::join(what, ", "));
+    }
+    if (cfg.restore_cpufreq) {
+      if (restored && restored->empty()) fmt::print("reactord: nothing to restore (no {})\n", state);
+      else if (restored) fmt::print("reactord: restored cpufreq settings of {} core(s) from {}\n", restored->size(), state);
+      return 0;
+    }
+  }
 
   // Start-up checks, before the socket is taken: a failure is one line and
   // exit 1 and leaves nothing behind.

@@ -311,5 +311,15 @@ TEST(ReactordSwitch, SwitchThatTimedOutForTheClientIsReportedAsPossiblyCompletin
   EXPECT_EQ(sched.value("scheduler_period", 0), 20000) << "applied whole: policy and options together";
 }
 
+// The restore itself is tested against a fake sysfs tree
+// (cpufreq_state_test); here the command line: with no state file there is
+// nothing to restore, exit 0, and no daemon starts.
+TEST(ReactordCpufreq, RestoreWithoutAStateFileSaysSoAndExits) {
+  if (file_exists("/run/reactor/governor.state")) GTEST_SKIP() << "a real state file exists: not touching it";
+  const RunResult r = run_reactord({"--restore-cpufreq"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "reactord: nothing to restore (no /run/reactor/governor.state)\n");
+}
+
 }  // namespace
 }  // namespace reactor::test
