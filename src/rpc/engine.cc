@@ -24,7 +24,9 @@
 //     they start with the standard text ("Invalid request") except the
 //     state-gating messages, which are SPDK's verbatim;
 //   - at EOF, requests already received are still served and answered
-//     before the session finishes (SPDK drops their answers);
+//     before the session finishes (SPDK drops their answers), and an
+//     incomplete last request is answered -32700 ("request ended before it
+//     was complete") instead of being dropped silently;
 //   - a session stops reading while 1 MiB of answers wait to be written or
 //     1024 requests are unanswered (backpressure; SPDK has no bound).
 // Known differences that come from parsing with nlohmann::json:
