@@ -6,6 +6,7 @@
 #include <bitset>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,12 @@ class CpuSet {
   /// Range-list form only (`0-3,8` or `[0-3,8]`): bare numbers are cores, so
   /// "100" is core 100. Errors read "bad cpu list '...': ..." / "empty cpu list".
   static Result<CpuSet> parse_list(std::string_view text);
+  /// For a text parse() reads as bare hex that is also a valid core list
+  /// (only decimal digits: "0", "13"), both readings, for a warning:
+  /// "read as the hex mask 0x13 (cores 0-1,4), as SPDK does; as a core list
+  /// it would be core 13 (write 0x13 or [13] to say which)". nullopt for
+  /// every other text (prefixed hex, lists, hex letters, invalid input).
+  static std::optional<std::string> ambiguity(std::string_view text);
 
   /// Adds `core`; REACTOR_ASSERTs core < kMaxCores.
   void set(CoreId core);

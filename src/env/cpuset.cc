@@ -152,6 +152,23 @@ Result<CpuSet> CpuSet::parse(std::string_view text) {
   return parse_hex(t, ctx);
 }
 
+std::optional<std::string> CpuSet::ambiguity(std::string_view text) {
+  const std::string_view t = trim(text);
+  if (t.empty() || t.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  auto hex = parse(t);
+  auto list = parse_list(t);
+  if (!hex || !list) return std::nullopt;
+  std::string_view digits = t;
+  while (digits.size() > 1 && digits.front() == '0') digits.remove_prefix(1);
+  return fmt::format("read as the hex mask 0x{} ({}), as SPDK does; as a core list it would be core {} (write 0x{} "
+                     "or [{}] to say which)",
+                     t,
+                     hex->empty() ? std::string("no core")
+                                  : fmt::format("{} {}", hex->count() == 1 ? "core" : "cores", hex->to_list()),
+                     digits, t,
+                     digits);
+}
+
 Result<CpuSet> CpuSet::parse_list(std::string_view text) {
   const std::string_view t = trim(text);
   if (t.empty()) return make_error(Errc::invalid_argument, "empty cpu list");

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <set>
 
@@ -102,6 +103,12 @@ Result<std::unique_ptr<ReactorPool>> ReactorPool::create(PoolOptions o) {
     }
   }
   auto pool = std::make_unique<ReactorPool>(Token{}, std::move(o), std::move(topo));
+  // Out of descriptors (RLIMIT_NOFILE): a reactor without its eventfd could
+  // never be woken. Refuse before any thread starts.
+  for (const auto& r : pool->reactors_)
+    if (r->waker_->efd < 0)
+      return make_error(Errc::io, fmt::format("cannot create the eventfd of reactor {}: {}", r->core().value,
+                                              std::strerror(r->waker_->efd_errno())));
   if (pool->launch_ == Launch::OsThreads || pool->launch_ == Launch::EalLcores) {
     for (size_t i = 0; i < pool->reactors_.size(); ++i) {
       Reactor* rp = pool->reactors_[i].get();

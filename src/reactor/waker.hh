@@ -13,6 +13,8 @@
 namespace reactor::detail {
 
 struct Waker {
+  /// Creates the eventfd; when that fails (descriptors exhausted) efd is -1
+  /// and efd_errno() says why: the owner must not run the reactor.
   Waker();
   ~Waker();
   Waker(const Waker&) = delete;
@@ -36,8 +38,10 @@ struct Waker {
   unsigned ring_flags() const noexcept { return flags_; }
 
   int efd = -1;
+  int efd_errno() const noexcept { return efd_errno_; }
 
  private:
+  int efd_errno_ = 0;
   io_uring ring_{};
   bool ring_ok_ = false;
   bool read_armed_ = false;

@@ -24,7 +24,9 @@
 //     they start with the standard text ("Invalid request") except the
 //     state-gating messages, which are SPDK's verbatim;
 //   - at EOF, requests already received are still served and answered
-//     before the session finishes (SPDK drops their answers);
+//     before the session finishes (SPDK drops their answers), and an
+//     incomplete last request is answered -32700 ("request ended before it
+//     was complete") instead of being dropped silently;
 //   - a session stops reading while 1 MiB of answers wait to be written or
 //     1024 requests are unanswered (backpressure; SPDK has no bound).
 // Known differences that come from parsing with nlohmann::json:
@@ -240,7 +242,12 @@ void RpcEngine::process(SessionId id) {
     fail_session(*s, fmt::format("request exceeds {} KiB", limits_.max_request_bytes / 1024));
     return;
   }
-  if (need_more && s->eof) {  // an incomplete request can never complete now
+  if (need_more && s->eof && buffered > 0) {
+    // An incomplete request can never complete now. Answered, not dropped,
+    // so that the client learns why it got nothing; answers to the requests
+    // before it still go out, and the session finishes once they have.
+    append_output(*s, detail::error_text("null", error_code::parse_error,
+                                         "Parse error: request ended before it was complete"));
     s->in.clear();
     s->in_head = 0;
     s->scanner.reset();
@@ -249,6 +256,23 @@ void RpcEngine::process(SessionId id) {
     s->in.clear();
     s->in_head = 0;
   }
+}
+
+bool RpcEngine::request_started(SessionId id) const {
+  const Session* s = find(id);
+  if (s == nullptr || s->closing || s->eof || paused(*s)) return false;
+  return s->in_head < s->in.size();
+}
+
+bool RpcEngine::serving(SessionId id) const {
+  const Session* s = find(id);
+  return s != nullptr && s->in_flight > 0;
+}
+
+void RpcEngine::abandon_request(SessionId id, std::string message) {
+  Session* s = find(id);
+  if (s == nullptr || s->closing) return;
+  fail_session(*s, std::move(message));
 }
 
 void RpcEngine::fail_session(Session& s, std::string message) {

@@ -86,9 +86,21 @@ class RpcEngine {
   /// then parses and dispatches every complete request.
   void feed(SessionId id, std::string_view bytes);
   /// The peer sent EOF: complete requests still buffered are served, an
-  /// incomplete tail is discarded, and the session finishes once every
+  /// incomplete tail is answered -32700 ("Parse error: request ended before
+  /// it was complete") and discarded, and the session finishes once every
   /// answer has been written.
   void end_of_input(SessionId id);
+  /// True while part of a request has arrived and the rest is awaited (not
+  /// while reading is paused by backpressure, after EOF or a parse error):
+  /// the server's read timeout runs while this holds.
+  bool request_started(SessionId id) const;
+  /// True while a request of the session is being served (dispatched and
+  /// not yet answered): such a session is not idle.
+  bool serving(SessionId id) const;
+  /// Gives up on the session: queues a -32700 answer "Parse error:
+  /// <message>" (id null), drops its input, and finishes it once the answer
+  /// is written (as after a parse error). For the server's read timeout.
+  void abandon_request(SessionId id, std::string message);
   /// Serves buffered requests that waited for backpressure to clear; call
   /// after output was consumed.
   void pump(SessionId id);

@@ -90,6 +90,11 @@ std::string with_detail(std::string_view prefix, const Error& e) {
 
 namespace {
 
+// What framework_set_scheduler accepts as 'period', in every message about it.
+constexpr std::string_view kPeriodAccepts =
+    "0 (keep the current one) or 10000-31536000000000 microseconds (10 ms to one year)";
+static_assert(kMinPeriodUs == 10'000 && kMaxPeriodUs == 31'536'000'000'000ULL, "update kPeriodAccepts");
+
 std::string iso_time(std::chrono::system_clock::time_point t) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
@@ -301,15 +306,13 @@ void ControlPlane::set_scheduler(const json* params, RpcResponder r) {
   std::optional<uint64_t> period;
   std::optional<std::string> mappings;
   auto ok = decode_object(params,
-                          {field("name", name, Presence::required), field("period", period),
-                           field("mappings", mappings)},
+                          {field("name", name, Presence::required),
+                           field("period", period, Presence::optional, kPeriodAccepts), field("mappings", mappings)},
                           Decoding::relaxed, Presence::required);
   if (!ok) return r.error(error_code::invalid_params, with_detail("Invalid parameters", ok.error()));
   if (period && (*period > kMaxPeriodUs || (*period != 0 && *period < kMinPeriodUs)))
     return r.error(error_code::invalid_params,
-                   fmt::format("Invalid parameters: 'period' must be 0 (keep the current one) or {}-{} "
-                               "microseconds (10 ms to one year), got {}",
-                               kMinPeriodUs, kMaxPeriodUs, *period));
+                   fmt::format("Invalid parameters: 'period' must be {}, got {}", kPeriodAccepts, *period));
   PolicyOptionsUpdate update;
   if (period && *period != 0) update.period_us = *period;
   update.mappings = std::move(mappings);

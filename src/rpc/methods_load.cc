@@ -46,6 +46,9 @@ constexpr int kEnoent = -2;
 constexpr std::string_view kInvalidParams = "Invalid parameters provided";
 constexpr std::string_view kInvalidArgument = "Invalid argument";
 constexpr std::string_view kNoSuchThread = "No such file or directory";
+// What the load methods accept, named in their type errors.
+constexpr std::string_view kActiveAccepts = "a percentage 0-100";
+constexpr std::string_view kThreadIdAccepts = "a thread id (an integer from 1, as scheduler_thread_create returned)";
 
 void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -100,7 +103,7 @@ void ControlPlane::load_create(const json* params, RpcResponder r) {
   std::optional<std::string> name;
   std::optional<std::string> mask_text;
   auto ok = decode_object(params,
-                          {field("active", active, Presence::required), field("name", name),
+                          {field("active", active, Presence::required, kActiveAccepts), field("name", name),
                            field("cpu_mask", mask_text)},
                           Decoding::strict, Presence::required);
   if (!ok) return r.error(error_code::invalid_params, with_detail(kInvalidParams, ok.error()));
@@ -151,7 +154,7 @@ void ControlPlane::load_set_active(const json* params, RpcResponder r) {
   std::optional<uint64_t> id;
   std::optional<uint64_t> active;
   auto ok = decode_object(params,
-                          {field("thread_id", id, Presence::required), field("active", active, Presence::required)},
+                          {field("thread_id", id, Presence::required, kThreadIdAccepts), field("active", active, Presence::required, kActiveAccepts)},
                           Decoding::strict, Presence::required);
   if (!ok) return r.error(error_code::invalid_params, with_detail(kInvalidParams, ok.error()));
   if (*active > 100)
@@ -181,7 +184,7 @@ void ControlPlane::load_set_active(const json* params, RpcResponder r) {
 
 void ControlPlane::load_delete(const json* params, RpcResponder r) {
   std::optional<uint64_t> id;
-  auto ok = decode_object(params, {field("thread_id", id, Presence::required)}, Decoding::strict, Presence::required);
+  auto ok = decode_object(params, {field("thread_id", id, Presence::required, kThreadIdAccepts)}, Decoding::strict, Presence::required);
   if (!ok) return r.error(error_code::invalid_params, with_detail(kInvalidParams, ok.error()));
   auto load = find_load(*id);
   if (!load)

@@ -57,7 +57,14 @@ std::string describe_value(const nlohmann::json& value) {
 
 Result<std::uint64_t> decode_unsigned(const nlohmann::json& value, std::string_view name,
                                       std::uint64_t max) {
+  return decode_unsigned(value, name, max, {});
+}
+
+Result<std::uint64_t> decode_unsigned(const nlohmann::json& value, std::string_view name,
+                                      std::uint64_t max, std::string_view accepts) {
   auto fail = [&] {
+    if (!accepts.empty())
+      return invalid(fmt::format("'{}' must be {}, got {}", name, accepts, describe_value(value)));
     return invalid(fmt::format("'{}' must be an integer 0-{}, got {}", name, max,
                                describe_value(value)));
   };
@@ -151,7 +158,7 @@ Result<void> decode_object(const nlohmann::json* params, std::initializer_list<P
             if (!s) return tl::unexpected(s.error());
             *out = std::move(*s);
           } else {
-            auto n = decode_unsigned(v, f.name, max_of<T>());
+            auto n = decode_unsigned(v, f.name, max_of<T>(), f.accepts);
             if (!n) return tl::unexpected(n.error());
             *out = static_cast<T>(*n);
           }

@@ -48,14 +48,19 @@ struct ParamField {
   std::string_view name;
   Presence presence = Presence::optional;
   Target target;
+  /// Integers: what the method accepts, for the message when the value is
+  /// not an integer of the type ("a percentage 0-100"); empty: "an integer
+  /// 0-<type max>". The method still checks its own range.
+  std::string_view accepts;
 };
 
 /// Describes key `name` decoded into `out` (uint8_t, uint32_t, uint64_t, bool
-/// or std::string); `out` must outlive the decode call.
+/// or std::string); `out` must outlive the decode call. `accepts`: see
+/// ParamField::accepts.
 template <class T>
 ParamField field(std::string_view name, std::optional<T>& out,
-                 Presence presence = Presence::optional) {
-  return ParamField{name, presence, ParamField::Target(&out)};
+                 Presence presence = Presence::optional, std::string_view accepts = {}) {
+  return ParamField{name, presence, ParamField::Target(&out), accepts};
 }
 
 /// Decodes `params` (null when absent or JSON null) as an object with
@@ -74,6 +79,11 @@ Result<void> decode_no_params(const nlohmann::json* params);
 /// are not a flat object.
 Result<std::uint64_t> decode_unsigned(const nlohmann::json& value, std::string_view name,
                                       std::uint64_t max);
+/// As above, naming what the method accepts instead of the type's range
+/// ("'<name>' must be <accepts>, got ...") when the value is not an integer
+/// in [0, max].
+Result<std::uint64_t> decode_unsigned(const nlohmann::json& value, std::string_view name,
+                                      std::uint64_t max, std::string_view accepts);
 /// Decodes one boolean ("'<name>' must be true or false, got ...").
 Result<bool> decode_bool(const nlohmann::json& value, std::string_view name);
 /// Decodes one string without NUL ("'<name>' must be a string, got ...").

@@ -26,11 +26,21 @@
 // requests that waited for backpressure, close finished sessions, update
 // the epoll interest. Interest follows the engine: EPOLLIN only while the
 // session accepts bytes, EPOLLOUT only while output waits, so a paused or
-// slow connection never makes epoll_wait spin. With 64 connections open the
-// listening socket leaves the interest set and new clients wait in the
-// backlog; it comes back as soon as a slot frees. EPOLLHUP on a connection
+// slow connection never makes epoll_wait spin. EPOLLHUP on a connection
 // that is not being read means the peer is gone entirely: its answers could
 // not be delivered, so it is closed at once.
+//
+// Limits, so that no client can starve the operator: at most 64 connections.
+// When all 64 are open and a client waits in the backlog, the connection
+// idle longest (no request being served or received) is closed to make room,
+// so reactorctl always gets through while clients sit on idle connections.
+// Only when every connection is serving a request or receiving one does the
+// listening socket leave the interest set; it is retried every 100 ms and
+// comes back as soon as a slot frees. Each connection has an idle timeout
+// (30 s without a byte either way and no request being served) and a read
+// timeout (10 s from the first byte of a request to its last: the request is
+// answered -32700 and the connection closed); poll() waits no longer than
+// the earliest of them.
 
 #include "rpc/server.hh"
 #include "rpc/socket_path.hh"
@@ -48,6 +58,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -110,6 +122,19 @@ void warn_if_directory_unsafe(const std::string& path) {
 }
 
 }  // namespace
+
+Result<std::chrono::milliseconds> parse_connection_timeout(std::string_view option, std::string_view text) {
+  const std::string t(text);
+  char* end = nullptr;
+  errno = 0;
+  const double v = t.empty() ? std::nan("") : std::strtod(t.c_str(), &end);
+  if (t.empty() || end != t.c_str() + t.size() || errno != 0 || !std::isfinite(v) || v < kMinConnectionTimeoutS ||
+      v > kMaxConnectionTimeoutS || !(t[0] >= '0' && t[0] <= '9'))
+    return make_error(Errc::invalid_argument,
+                      fmt::format("{} '{}' is not a number of seconds from {} to {}", option, t,
+                                  kMinConnectionTimeoutS, kMaxConnectionTimeoutS));
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(v * 1000)));
+}
 
 RpcServer::RpcServer(std::string socket_path, SessionLimits limits)
     : path_(std::move(socket_path)), lock_path_(path_ + ".lock"), engine_(limits) {
@@ -307,9 +332,13 @@ void RpcServer::poll(std::chrono::milliseconds max_wait) {
     engine_.deliver_completions();  // answers for sessions that are gone
     return;
   }
-  const auto now = std::chrono::steady_clock::now();
-  if (!listening_ && conns_.size() < kMaxConnections && accept_retry_ > now) {
+  const auto now = Clock::now();
+  if (!listening_ && accept_retry_ > now) {
     const auto until = std::chrono::ceil<std::chrono::milliseconds>(accept_retry_ - now);
+    timeout = std::min(timeout, clamp_timeout(until));
+  }
+  if (const auto due = next_deadline(); due != Clock::time_point::max()) {
+    const auto until = due > now ? std::chrono::ceil<std::chrono::milliseconds>(due - now) : std::chrono::milliseconds(0);
     timeout = std::min(timeout, clamp_timeout(until));
   }
 
@@ -362,18 +391,93 @@ void RpcServer::poll(std::chrono::milliseconds max_wait) {
       close_conn(sid);
       continue;
     }
+    if (!check_timeouts(sid, it->second, Clock::now())) continue;
     update_interest(sid, it->second);
   }
 
-  if (running() && !listening_ && conns_.size() < kMaxConnections &&
-      std::chrono::steady_clock::now() >= accept_retry_) {
+  if (running() && !listening_ && Clock::now() >= accept_retry_) {
     set_listen_interest(true);
     accept_pending();
   }
 }
 
+bool RpcServer::check_timeouts(SessionId sid, Conn& c, Clock::time_point now) {
+  const bool receiving = engine_.request_started(sid);
+  if (receiving && !c.receiving) c.request_since = now;
+  c.receiving = receiving;
+  if (receiving && now - c.request_since >= timeouts_.read) {
+    ++read_timeouts_;
+    log(LogLevel::Debug, "rpc: closing a connection on {}: request not completed within {} ms", path_,
+        timeouts_.read.count());
+    engine_.abandon_request(sid, fmt::format("request not completed within {} s",
+                                             std::chrono::duration<double>(timeouts_.read).count()));
+    flush(sid, c);  // best effort: the client may not be reading either
+    close_conn(sid);
+    return false;
+  }
+  if (!receiving && !engine_.serving(sid) && now - c.last_active >= timeouts_.idle) {
+    ++idle_closed_;
+    log(LogLevel::Debug, "rpc: closing a connection on {} idle for {} ms", path_, timeouts_.idle.count());
+    close_conn(sid);
+    return false;
+  }
+  return true;
+}
+
+RpcServer::Clock::time_point RpcServer::next_deadline() const {
+  auto due = Clock::time_point::max();
+  for (const auto& [id, c] : conns_) {
+    const SessionId sid{id};
+    if (c.receiving) due = std::min(due, c.request_since + timeouts_.read);
+    else if (!engine_.serving(sid)) due = std::min(due, c.last_active + timeouts_.idle);
+  }
+  return due;
+}
+
+bool RpcServer::evict_idlest() {
+  std::uint64_t victim = 0;
+  Clock::time_point oldest = Clock::time_point::max();
+  for (const auto& [id, c] : conns_) {
+    const SessionId sid{id};
+    if (engine_.serving(sid) || engine_.request_started(sid)) continue;
+    if (c.last_active < oldest) {
+      oldest = c.last_active;
+      victim = id;
+    }
+  }
+  if (victim == 0) return false;
+  ++evicted_;
+  const auto now = Clock::now();
+  std::uint64_t suppressed = 0;
+  if (evict_log_.allow(static_cast<std::uint64_t>(
+                           std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count()),
+                       suppressed))
+    log(LogLevel::Warn,
+        "rpc: {} connections open on {}: closed the one idle longest ({} ms) to let a new client in{}",
+        kMaxConnections, path_, std::chrono::duration_cast<std::chrono::milliseconds>(now - oldest).count(),
+        suppressed > 0 ? fmt::format("; {} more closed since the last line", suppressed) : std::string());
+  close_conn(SessionId{victim});
+  return true;
+}
+
+// Whether a client waits in the listening socket's backlog.
+static bool client_waiting(int listen_fd) {
+  pollfd p{listen_fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
+}
+
 void RpcServer::accept_pending() {
-  while (conns_.size() < kMaxConnections) {
+  for (;;) {
+    if (conns_.size() >= kMaxConnections) {
+      if (!client_waiting(listen_fd_)) return;
+      if (!evict_idlest()) {
+        // Every connection is busy: new clients wait in the backlog; look
+        // again shortly instead of spinning on the readable socket.
+        set_listen_interest(false);
+        accept_retry_ = Clock::now() + kAcceptRetry;
+        return;
+      }
+    }
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       const int err = errno;
@@ -400,9 +504,12 @@ void RpcServer::accept_pending() {
       engine_.close_session(sid);
       continue;
     }
-    conns_.emplace(static_cast<std::uint64_t>(sid), Conn{fd, EPOLLIN});
+    Conn conn;
+    conn.fd = fd;
+    conn.events = EPOLLIN;
+    conn.last_active = Clock::now();
+    conns_.emplace(static_cast<std::uint64_t>(sid), conn);
   }
-  if (conns_.size() >= kMaxConnections) set_listen_interest(false);
 }
 
 bool RpcServer::peer_allowed(int fd) {
@@ -440,6 +547,7 @@ void RpcServer::read_from(SessionId sid, Conn& c) {
   if (space == 0) return;
   const ssize_t n = ::recv(c.fd, scratch_.data(), space, MSG_DONTWAIT);
   if (n > 0) {
+    c.last_active = Clock::now();
     engine_.feed(sid, std::string_view(scratch_.data(), static_cast<std::size_t>(n)));
   } else if (n == 0) {
     engine_.end_of_input(sid);
@@ -454,6 +562,7 @@ bool RpcServer::flush(SessionId sid, Conn& c) {
     if (out.empty()) return true;
     const ssize_t n = ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
+      c.last_active = Clock::now();
       engine_.consume_output(sid, static_cast<std::size_t>(n));
       continue;
     }

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -35,6 +36,28 @@ struct FileId {
   dev_t dev = 0;
   ino_t ino = 0;
 };
+
+/// How long a connection may stay quiet. Defaults: 30 s idle, 10 s to
+/// finish a request once its first byte arrived.
+struct ConnectionTimeouts {
+  /// A connection with no request being served that moved no byte in either
+  /// direction for this long is closed (also one whose answers the client
+  /// stopped reading).
+  std::chrono::milliseconds idle{30'000};
+  /// A request whose first byte arrived this long ago and that is still
+  /// incomplete is answered -32700 ("Parse error: request not completed
+  /// within N s") and the connection is closed.
+  std::chrono::milliseconds read{10'000};
+};
+
+/// Bounds of a connection timeout given on a command line, in seconds.
+inline constexpr double kMinConnectionTimeoutS = 0.1;
+inline constexpr double kMaxConnectionTimeoutS = 86400;  // a day
+
+/// Parses a command-line timeout in seconds ("30", "0.5"), within
+/// [0.1, 86400]. Errors: invalid_argument naming `option`, e.g.
+/// "--rpc-idle-timeout 'x' is not a number of seconds from 0.1 to 86400".
+Result<std::chrono::milliseconds> parse_connection_timeout(std::string_view option, std::string_view text);
 
 class RpcServer {
  public:
@@ -62,10 +85,14 @@ class RpcServer {
   Result<void> start();
 
   /// One service step: waits at most `max_wait` for activity (0: do not
-  /// wait), then accepts (keeping at most 64 connections open; the rest wait
-  /// in the backlog), reads, parses and dispatches every complete request,
-  /// delivers answers and writes as much as the sockets take. Never blocks on
-  /// a slow client. Before start() or after stop() it only waits for wake().
+  /// wait; less when a connection's timeout falls due first), then accepts
+  /// (keeping at most 64 connections open: when all are taken and a client
+  /// waits, the connection idle longest is closed to make room; only when
+  /// every one is serving a request or receiving one do new clients wait in
+  /// the backlog), reads, parses and dispatches every complete request,
+  /// delivers answers, writes as much as the sockets take and closes the
+  /// connections whose idle or read timeout passed. Never blocks on a slow
+  /// client. Before start() or after stop() it only waits for wake().
   void poll(std::chrono::milliseconds max_wait);
 
   /// Closes every connection (unwritten answers are dropped) and the
@@ -103,6 +130,16 @@ class RpcServer {
   /// The protocol core (registry, sessions) for finer control.
   RpcEngine& engine() noexcept { return engine_; }
 
+  /// Sets the connection timeouts (both must be positive). Call before
+  /// start() or between polls; applies to open connections too.
+  void set_timeouts(ConnectionTimeouts timeouts) noexcept { timeouts_ = timeouts; }
+  const ConnectionTimeouts& timeouts() const noexcept { return timeouts_; }
+  /// Connections closed so far by the idle timeout, by the read timeout, and
+  /// to make room for a new client.
+  std::uint64_t idle_closed_count() const noexcept { return idle_closed_; }
+  std::uint64_t read_timeout_count() const noexcept { return read_timeouts_; }
+  std::uint64_t evicted_count() const noexcept { return evicted_; }
+
   /// Who may talk to the server, checked with SO_PEERCRED on each accepted
   /// connection: the server's own euid and root always; allow_uid() and
   /// allow_gid() add a uid or a (primary) gid. A refused connection is closed
@@ -123,9 +160,13 @@ class RpcServer {
   std::size_t connection_count() const noexcept { return conns_.size(); }
 
  private:
+  using Clock = std::chrono::steady_clock;
   struct Conn {
     int fd = -1;
     std::uint32_t events = 0;  // current epoll interest
+    Clock::time_point last_active{};   // accepted, or last byte read or written
+    Clock::time_point request_since{};  // first byte of the incomplete request
+    bool receiving = false;             // an incomplete request is being read
   };
 
   void accept_pending();
@@ -135,6 +176,13 @@ class RpcServer {
   void update_interest(SessionId sid, Conn& c);
   void close_conn(SessionId sid);
   void set_listen_interest(bool on);
+  // Closes the connection idle longest to make room; false if every one is
+  // serving or receiving a request.
+  bool evict_idlest();
+  // Applies the timeouts to one connection; false if it was closed.
+  bool check_timeouts(SessionId sid, Conn& c, Clock::time_point now);
+  // When the earliest timeout falls due (max() if none).
+  Clock::time_point next_deadline() const;
 
   std::string path_;
   std::string lock_path_;
@@ -154,6 +202,11 @@ class RpcServer {
   std::vector<uid_t> allowed_uids_;                // besides our euid and root
   std::vector<gid_t> allowed_gids_;
   std::uint64_t refused_ = 0;
+  ConnectionTimeouts timeouts_;
+  std::uint64_t idle_closed_ = 0;
+  std::uint64_t read_timeouts_ = 0;
+  std::uint64_t evicted_ = 0;
+  RateLimiter evict_log_{1'000'000'000};
   RateLimiter refused_log_{1'000'000'000};  // one line a second (steady_clock ns)
 };
 

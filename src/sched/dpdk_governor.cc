@@ -23,6 +23,11 @@
 // had before (ondemand, schedutil, ...). So while no policy holds the
 // governor -- static, or dynamic without one -- the kernel governs again.
 //
+// Crash safety: activation first records each core's cpufreq governor and
+// limits in /run/reactor/governor.state (cpufreq_state.hh); deactivation
+// removes the file once rte_power_exit gave the cores back. A daemon killed
+// in between leaves it for the next start or `reactord --restore-cpufreq`.
+//
 // Thread: the control thread only (sysfs writes are slow; never a reactor).
 
 #include "sched/dpdk_governor.hh"
@@ -40,6 +45,7 @@
 #include <reactor/governor.hh>
 #include <reactor/log.hh>
 
+#include "sched/cpufreq_state.hh"
 #include "sched/dpdk_eal.hh"
 
 namespace reactor {
@@ -200,10 +206,18 @@ class DpdkGovernor final : public Governor {
   // the cores taken so far are given back.
   Result<void> activate() {
     if (active_) return {};
+    // Crash safety: the originals go to the state file before rte_power
+    // changes anything, so the next start can put them back.
+    if (auto rec = detail::record_cpufreq_state(cores_, std::string(detail::kGovernorStatePath)); !rec)
+      log(LogLevel::Warn,
+          "dpdk_governor: cannot record the cores' cpufreq settings ({}); if reactord is killed while a policy "
+          "holds the governor, they stay under rte_power's settings",
+          rec.error().message);
     std::vector<CoreId> controlled;
     for (CoreId core : cores_.cores()) {
       if (rte_power_init(core.value) != 0) {
         shutdown(controlled);
+        detail::forget_cpufreq_state(std::string(detail::kGovernorStatePath));
         return make_error(Errc::unsupported,
                           fmt::format("rte_power cannot control core {} (scaling driver '{}'): it needs a "
                                       "supported driver and write access to /sys/devices/system/cpu/cpu{}/"
@@ -233,6 +247,7 @@ class DpdkGovernor final : public Governor {
   void deactivate() noexcept {
     if (!active_) return;
     shutdown(cores_.cores());
+    detail::forget_cpufreq_state(std::string(detail::kGovernorStatePath));  // every core is back with its kernel governor
     active_ = false;
   }
 

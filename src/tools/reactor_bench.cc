@@ -47,6 +47,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -63,6 +64,7 @@
 
 #include "rpc/methods.hh"
 #include "rpc/server.hh"
+#include "rpc/startup_checks.hh"
 #include "tools/reactor_bench.hh"
 
 namespace reactor::bench {
@@ -147,6 +149,7 @@ struct Options {
   std::string scheduler = "static";
   std::vector<SwitchStep> schedule;
   std::string rpc_socket;
+  rpc::ConnectionTimeouts rpc_timeouts;
   bool json = false;
   bool poll = false;
 };
@@ -178,7 +181,7 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--filename", o.filenames, "File or block device (repeatable); the workers share them")
       ->allow_extra_args(false);
   app.add_option("--size", size, "Bytes to use (temp file size, default 64m; or a limit on --filename)");
-  app.add_option("-m,--cpumask", mask,
+  auto* mask_opt = app.add_option("-m,--cpumask", mask,
                  "Reactor cores, as reactord: hex mask (0x3, or bare hex as SPDK: 3) or list ([0], 0-1, 0,2); "
                  "default all");
   auto* tpc = app.add_option("--threads-per-core", o.threads_per_core, "Worker threads per reactor")
@@ -200,6 +203,12 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--rpc-socket", o.rpc_socket,
                  "Serve reactord's JSON-RPC methods on this Unix socket while running (reactorctl -s PATH ...);\n"
                  "the socket and its lock file PATH.lock are removed at the end. A path in use is an error");
+  std::string idle_timeout = "30";
+  std::string read_timeout = "10";
+  app.add_option("--rpc-idle-timeout", idle_timeout,
+                 "With --rpc-socket: seconds after which an idle connection is closed (0.1 to 86400, default 30)");
+  app.add_option("--rpc-read-timeout", read_timeout,
+                 "With --rpc-socket: seconds a client has to finish a request it started (0.1 to 86400, default 10)");
   app.add_flag("--json", o.json, "Print the final report as one JSON object on stdout");
   app.add_flag("--poll", o.poll, "Poll mode: reactors never sleep (default: interrupt mode)");
   try {
@@ -209,6 +218,12 @@ Options parse_options(int argc, char** argv) {
     std::exit(0);
   } catch (const CLI::ParseError& e) {
     usage_error(fmt::format("{} (see --help)", e.what()));
+  }
+  for (auto [option, text, out] : {std::tuple{"--rpc-idle-timeout", &idle_timeout, &o.rpc_timeouts.idle},
+                                   std::tuple{"--rpc-read-timeout", &read_timeout, &o.rpc_timeouts.read}}) {
+    auto t = rpc::parse_connection_timeout(option, *text);
+    if (!t) usage_error(t.error().message);
+    *out = *t;
   }
   auto sz = parse_size(io_size);
   if (!sz) usage_error(fmt::format("-o: {}", sz.error().message));
@@ -228,6 +243,8 @@ Options parse_options(int argc, char** argv) {
     if (*s == 0) usage_error("--size must be more than 0");
     o.size = *s;
   }
+  if (mask_opt->count() > 0 && mask.find_first_not_of(" \t") == std::string::npos)
+    usage_error("-m is empty: name the cores (0-1, [0], 0x3) or leave the option out for every core");
   if (!mask.empty()) {
     auto c = CpuSet::parse(mask);
     if (!c) {
@@ -236,7 +253,11 @@ Options parse_options(int argc, char** argv) {
                              : "";
       usage_error(fmt::format("-m: {}{}", c.error().message, hint));
     }
-    if (c->empty()) usage_error(fmt::format("-m '{}' selects no core (use [0] for core 0)", mask));
+    const auto both = CpuSet::ambiguity(mask);
+    if (c->empty())
+      usage_error(both ? fmt::format("-m '{}' selects no core: {}", mask, *both)
+                       : fmt::format("-m '{}' selects no core (use [0] for core 0)", mask));
+    if (both) fmt::print(stderr, "reactor-bench: warning: -m '{}' is ambiguous: {}\n", mask, *both);
     o.cores = *c;
   }
   auto pol = canonical_policy(scheduler);
@@ -870,11 +891,32 @@ int run(const Options& o, const sigset_t& signals) {
                             "--threads-per-core",
                             nworkers, o.queue_depth, format_size(o.io_size), format_size(arena_bytes)));
 
+  // Start-up checks: one line and exit 1 before any file or socket exists.
+  {
+    const std::size_t conns = o.rpc_socket.empty() ? 0 : rpc::kMaxConnections;
+    const std::size_t files = o.filenames.empty() ? 1 : o.filenames.size();
+    const std::size_t needed = rpc::open_files_needed(cores.count(), conns) + files;
+    auto r = rpc::ensure_open_files(
+        needed, fmt::format("reactor-bench with {} reactor{}, {} file{}{}", cores.count(), cores.count() == 1 ? "" : "s",
+                            files, files == 1 ? "" : "s",
+                            conns > 0 ? fmt::format(" and {} RPC connections", conns) : std::string()));
+    if (!r) {
+      fmt::print(stderr, "reactor-bench: {}\n", r.error().message);
+      return kExitRuntime;
+    }
+    if (auto u = rpc::check_io_uring(); !u) {
+      fmt::print(stderr, "reactor-bench: {}\n", u.error().message);
+      return kExitRuntime;
+    }
+    if (auto w = rpc::memlock_warning(arena_bytes)) fmt::print(stderr, "reactor-bench: warning: {}\n", *w);
+  }
+
   // The socket before anything else: a path in use creates no file and starts
   // no reactor. Removed with its lock file when the engine stops.
   std::unique_ptr<rpc::RpcServer> server;
   if (!o.rpc_socket.empty()) {
     server = std::make_unique<rpc::RpcServer>(o.rpc_socket);
+    server->set_timeouts(o.rpc_timeouts);
     if (auto r = server->start(); !r) {
       fmt::print(stderr, "reactor-bench: --rpc-socket: {}\n", r.error().message);
       return r.error().code == Errc::invalid_argument ? kExitUsage : kExitRuntime;

@@ -54,7 +54,7 @@ std::string one_line(std::string s) {
   std::replace(s.begin(), s.end(), '\n', ' ');
   std::replace(s.begin(), s.end(), '\r', ' ');
   while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
+  return printable(s);  // a daemon's message must not send terminal commands
 }
 
 // One connection to the daemon plus the error reporting every subcommand
@@ -76,13 +76,19 @@ class Session {
   }
 
   // A call whose failure fails the subcommand `what`.
+  // `report_timeout` false: a timeout is left for the caller to word.
   std::optional<json> call(std::string_view what, std::string_view method,
-                           const std::optional<json>& params = std::nullopt) {
+                           const std::optional<json>& params = std::nullopt, bool report_timeout = true) {
     auto r = client_.call(method, params, timeout_);
     if (r) return std::move(*r);
-    report(what, r.error());
+    timed_out_ = !r.error().rpc_code && r.error().code == Errc::timeout;
+    if (!timed_out_ || report_timeout) report(what, r.error());
     return std::nullopt;
   }
+
+  // The last call() failed because no answer came within --timeout.
+  bool timed_out() const noexcept { return timed_out_; }
+  double timeout_s() const noexcept { return timeout_s_; }
 
   // A call that only enriches the output: an error answer is ignored; a
   // transport failure is reported (the connection is closed by then).
@@ -120,6 +126,7 @@ class Session {
   std::ostream& err_;
   rpc::RpcClient client_;
   bool failed_ = false;
+  bool timed_out_ = false;
 };
 
 // The top-level result of `method` must be a JSON object.
@@ -157,7 +164,14 @@ struct Globals {
 // ---- subcommands ----
 
 int cmd_switch(Session& s, const Globals& g, const json& params, std::ostream& out) {
-  auto r = s.call("switch", "framework_set_scheduler", params);
+  auto r = s.call("switch", "framework_set_scheduler", params, /*report_timeout=*/false);
+  if (!r && s.timed_out()) {
+    // The request went out: the daemon may still apply it (it never stops a
+    // switch half way), so this is not "failed".
+    s.fail(fmt::format("switch timed out after {} s: the switch may still complete, check `reactorctl status`",
+                       s.timeout_s()));
+    return kExitSwitchTimedOut;
+  }
   if (!r) return kExitFailure;
   if (g.json_out) {
     print_json(out, *r);

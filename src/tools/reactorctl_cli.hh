@@ -22,6 +22,11 @@ inline constexpr int kExitFailure = 1;
 /// Bad command line (CLI11's message or a value rejected locally); nothing
 /// was sent.
 inline constexpr int kExitUsage = 2;
+/// `switch` got no answer within --timeout: the request was sent and the
+/// daemon may still apply it (a switch is never abandoned half way: it
+/// completes, or fails and restores the previous policy). Check with
+/// `reactorctl status`.
+inline constexpr int kExitSwitchTimedOut = 3;
 
 /// A `reactorctl switch` request as typed.
 struct SwitchRequest {
@@ -44,7 +49,7 @@ Result<nlohmann::json> switch_params(const SwitchRequest& req);
 
 /// Runs reactorctl: parses `argv` (argv[0] is the program name), talks to
 /// the daemon, writes the result to `out` and, on failure, exactly one line
-/// "reactorctl: ..." to `err`. Returns kExitOk, kExitFailure or kExitUsage.
+/// "reactorctl: ..." to `err`. Returns kExitOk, kExitFailure, kExitUsage or kExitSwitchTimedOut.
 /// Reads REACTOR_SOCKET from the environment. Any thread; no global state.
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 

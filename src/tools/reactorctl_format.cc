@@ -217,7 +217,35 @@ std::string one_line(std::string s) {
 
 Table::Table(std::vector<Column> columns) : columns_(std::move(columns)) {}
 
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    switch (c) {
+      case '\\': out += "\\\\"; continue;
+      case '\n': out += "\\n"; continue;
+      case '\r': out += "\\r"; continue;
+      case '\t': out += "\\t"; continue;
+      case 0x1b: out += "\\e"; continue;
+      default: break;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(s[i + 1]) <= 0x9f) {
+      // U+0080-U+009F: C1 controls (0x9b is a CSI on some terminals).
+      out += fmt::format("\\u{:04x}", static_cast<unsigned char>(s[i + 1]));
+      ++i;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 void Table::add_row(std::vector<std::string> cells) {
+  for (std::string& cell : cells) cell = printable(cell);
   cells.resize(columns_.size());
   rows_.push_back(std::move(cells));
 }
@@ -558,7 +586,7 @@ std::string format_governor(const json& governor) {
   std::string out = fmt::format("governor: {}", *name);
   if (const json* ms = member(governor, "module_specific"))
     if (auto env = str_at(*ms, "env")) out += fmt::format(" (env {})", *env);
-  out += '\n';
+  out = printable(out) + '\n';
   Table t({{"CORE", Align::Right},
            {"CURRENT MHz", Align::Right},
            {"MIN MHz", Align::Right},
@@ -694,8 +722,7 @@ std::string format_switch_summary(const json& scheduler, const json* transition)
                        dash_or(str_at(*transition, "to")), d ? format_duration_us(*d) : "-",
                        restored_text(*transition));
   }
-  out += '\n';
-  return out;
+  return printable(out) + '\n';
 }
 
 }  // namespace reactor::ctl

@@ -44,6 +44,14 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
+/// `s` made safe to print on a terminal: control characters (C0, DEL and
+/// the C1 range U+0080-U+009F) are written as escapes (\n, \r, \t, \e,
+/// else \xHH or \uHHHH) and a backslash as \\, so that a name sent by a
+/// client can neither break a table into forged rows nor send terminal
+/// commands. Everything else (UTF-8 text included) is kept. Every table cell
+/// goes through it (Table::add_row).
+std::string printable(std::string_view s);
+
 /// busy / (busy + idle) in percent; nullopt when both are 0 (no samples).
 std::optional<double> busy_percent(uint64_t busy, uint64_t idle) noexcept;
 /// "12.5" (one decimal) or "-" for nullopt.

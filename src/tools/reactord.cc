@@ -9,12 +9,14 @@
 //      the mask; the main thread takes them with sigtimedwait);
 //   2. parse and validate the command line: bad input is one line on stderr
 //      and exit 2;
-//   3. take the socket (root's default directory /run/reactor created or
+//   3. start-up checks (RLIMIT_NOFILE raised to its hard limit and enough
+//      for the reactors and 64 connections; io_uring usable): one line, exit 1;
+//   4. take the socket (root's default directory /run/reactor created or
 //      checked, lock file, bind): a path in use or unsafe is exit 1;
-//   4. without --wait-for-rpc, build the Runtime now (framework init); with
+//   5. without --wait-for-rpc, build the Runtime now (framework init); with
 //      it, stay in STARTUP: the main thread serves RPC itself until
 //      framework_start_init builds the Runtime;
-//   5. hand the RPC server to the Runtime's control thread (set_control_hook)
+//   6. hand the RPC server to the Runtime's control thread (set_control_hook)
 //      and print the ready line "reactord: listening on ...".
 // --config FILE belongs to step 2: the methods of a save_config document,
 // applied on top of the command line to the options framework init will use
@@ -30,6 +32,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -37,10 +40,12 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <reactor/cpuset.hh>
 #include <reactor/log.hh>
@@ -51,6 +56,8 @@
 #include "rpc/methods.hh"
 #include "rpc/server.hh"
 #include "rpc/socket_path.hh"
+#include "rpc/startup_checks.hh"
+#include "sched/cpufreq_state.hh"
 
 namespace {
 
@@ -75,9 +82,13 @@ struct Cli {
   std::string governor = "auto";
   std::string isolated;
   bool wait_for_rpc = false;
+  bool restore_cpufreq = false;
   std::string log_level = "info";
   std::string mode = "poll";
+  std::string idle_timeout = "30";
+  std::string read_timeout = "10";
   bool main_core_given = false;
+  bool isolated_given = false;
   bool scheduler_given = false;
   bool period_given = false;
   std::string config_file;
@@ -92,12 +103,26 @@ struct Config {
   std::vector<uid_t> allow_uids;
   std::vector<gid_t> allow_gids;
   bool wait_for_rpc = false;
+  bool restore_cpufreq = false;
   LogLevel log_level = LogLevel::Info;
+  rpc::ConnectionTimeouts timeouts;
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
   fmt::print(stderr, "reactord: {} (see reactord --help)\n", message);
   std::exit(kExitUsage);
+}
+
+std::string_view trim_spaces(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())) != 0) s.remove_suffix(1);
+  return s;
+}
+
+// A bare number is read as SPDK's hex mask; when it is also a core list, say
+// so (both readings) instead of silently taking one.
+void warn_ambiguous(std::string_view option, std::string_view text, const std::string& readings) {
+  fmt::print(stderr, "reactord: warning: {} '{}' is ambiguous: {}\n", option, text, readings);
 }
 
 Config parse_cli(int argc, char** argv) {
@@ -113,7 +138,7 @@ Config parse_cli(int argc, char** argv) {
       "second signal exits at once. When ready, reactord prints one line on stdout:\n"
       "  reactord: listening on SOCKET (cores LIST, scheduler NAME)\n"
       "Exit status: 0 after a graceful stop, 1 when it cannot start or is forced, 2 for bad options.");
-  app.add_option("-m,--cpumask", c.cpumask,
+  auto* cpumask_opt = app.add_option("-m,--cpumask", c.cpumask,
                  "Reactor cores: a list or ranges (0-3,8 or [0,2-3]) or a hex mask (0x3, or SPDK-style bare\n"
                  "hex: 3 = cores 0 and 1). Default: every core this process may run on.");
   auto* main_opt = app.add_option("-p,--main-core", c.main_core,
@@ -148,13 +173,24 @@ Config parse_cli(int argc, char** argv) {
                  "says which), dpdk (fail if rte_power cannot start), sim (a simulated frequency ladder,\n"
                  "so that gscheduler can run on machines without cpufreq such as most VMs), none\n"
                  "(gscheduler is refused).");
-  app.add_option("--isolated-cores", c.isolated,
+  auto* isolated_opt = app.add_option("--isolated-cores", c.isolated,
                  "Cores the scheduler never moves threads to or from (list or hex mask, as --cpumask).\n"
                  "Must be inside --cpumask and must not contain the main core. Default: none.");
   app.add_flag("--wait-for-rpc", c.wait_for_rpc,
                "Start in the STARTUP state: serve RPC but build no reactors until framework_start_init,\n"
                "so that scheduler_set_options and framework_set_scheduler can configure them first\n"
                "(as SPDK's --wait-for-rpc).");
+  app.add_flag("--restore-cpufreq", c.restore_cpufreq,
+               "Put back the cpufreq governor and frequency limits that a reactord killed while a policy\n"
+               "held the DPDK governor left changed (recorded in /run/reactor/governor.state), then exit.\n"
+               "reactord also does this by itself at every start.");
+  app.add_option("--rpc-idle-timeout", c.idle_timeout,
+                 "Seconds after which a connection with no request in progress that sent and received\n"
+                 "nothing is closed (0.1 to 86400; default 30). When all 64 connections are taken, the one\n"
+                 "idle longest is closed at once for a new client, so reactorctl always gets through.");
+  app.add_option("--rpc-read-timeout", c.read_timeout,
+                 "Seconds a client has to send the rest of a request it started (0.1 to 86400; default\n"
+                 "10); then it is answered -32700 and disconnected.");
   app.add_option("--log-level", c.log_level, "trace, debug, info (default), warn, error or off. Logs go to stderr.");
   app.add_option(
       "--mode", c.mode,
@@ -178,6 +214,7 @@ Config parse_cli(int argc, char** argv) {
     usage_error(e.what());
   }
   c.main_core_given = main_opt->count() > 0;
+  c.isolated_given = isolated_opt->count() > 0;
   c.scheduler_given = sched_opt->count() > 0;
   c.period_given = period_opt->count() > 0;
 
@@ -185,8 +222,16 @@ Config parse_cli(int argc, char** argv) {
   cfg.wait_for_rpc = c.wait_for_rpc;
   cfg.config_file = c.config_file;
   if (config_opt->count() > 0 && c.config_file.empty()) usage_error("--config is empty");
+  cfg.restore_cpufreq = c.restore_cpufreq;
   if (!parse_log_level(c.log_level, cfg.log_level))
     usage_error(fmt::format("--log-level '{}': expected trace, debug, info, warn, error or off", c.log_level));
+
+  for (auto [option, text, out] : {std::tuple{"--rpc-idle-timeout", &c.idle_timeout, &cfg.timeouts.idle},
+                                   std::tuple{"--rpc-read-timeout", &c.read_timeout, &cfg.timeouts.read}}) {
+    auto t = rpc::parse_connection_timeout(option, *text);
+    if (!t) usage_error(t.error().message);
+    *out = *t;
+  }
 
   if (socket_opt->count() == 0) {
     auto def = rpc::default_socket_path();
@@ -214,12 +259,20 @@ Config parse_cli(int argc, char** argv) {
     std::exit(kExitRuntime);
   }
   PoolOptions& pool = cfg.plane.runtime.pool;
+  if (cpumask_opt->count() > 0 && trim_spaces(c.cpumask).empty())
+    usage_error("--cpumask is empty: name the cores (0-3, [0], 0x3) or leave the option out for every core");
+  if (c.isolated_given && trim_spaces(c.isolated).empty())
+    usage_error("--isolated-cores is empty: name the cores (2, [2-3], 0xc) or leave the option out for none");
   if (c.cpumask.empty()) {
     pool.cores = topo->all();
   } else {
     auto m = CpuSet::parse(c.cpumask);
     if (!m) usage_error("--cpumask: " + m.error().message);
-    if (m->empty()) usage_error(fmt::format("--cpumask '{}' names no core", c.cpumask));
+    const auto both = CpuSet::ambiguity(c.cpumask);
+    if (m->empty())
+      usage_error(both ? fmt::format("--cpumask '{}' names no core: {}", c.cpumask, *both)
+                       : fmt::format("--cpumask '{}' names no core", c.cpumask));
+    if (both) warn_ambiguous("--cpumask", c.cpumask, *both);
     if (!m->is_subset_of(topo->all())) {
       CpuSet missing;
       for (CoreId core : m->cores())
@@ -243,6 +296,7 @@ Config parse_cli(int argc, char** argv) {
   if (!c.isolated.empty()) {
     auto iso = CpuSet::parse(c.isolated);
     if (!iso) usage_error("--isolated-cores: " + iso.error().message);
+    if (const auto both = CpuSet::ambiguity(c.isolated)) warn_ambiguous("--isolated-cores", c.isolated, *both);
     if (!iso->is_subset_of(pool.cores))
       usage_error(fmt::format("--isolated-cores [{}] is not inside --cpumask [{}]", iso->to_list(),
                               pool.cores.to_list()));
@@ -311,8 +365,46 @@ int main(int argc, char** argv) {
   Config cfg = parse_cli(argc, argv);
   set_log_level(cfg.log_level);
 
+  // Governor crash safety: settings a killed daemon left changed go back
+  // first (and only that with --restore-cpufreq).
+  {
+    const std::string state(detail::kGovernorStatePath);
+    auto restored = detail::restore_cpufreq_state(state);
+    if (!restored) {
+      fmt::print(stderr, "reactord: {}\n", restored.error().message);
+      if (cfg.restore_cpufreq) return kExitRuntime;
+    } else if (!restored->empty()) {
+      std::vector<std::string> what;
+      for (const auto& st : *restored)
+        what.push_back(fmt::format("core {}: {} {}-{} kHz", st.core, st.governor, st.min_khz, st.max_khz));
+      log(LogLevel::Warn, "reactord: restored the cpufreq settings a previous run left changed ({})",
+          fmt::join(what, ", "));
+    }
+    if (cfg.restore_cpufreq) {
+      if (restored && restored->empty()) fmt::print("reactord: nothing to restore (no {})\n", state);
+      else if (restored) fmt::print("reactord: restored cpufreq settings of {} core(s) from {}\n", restored->size(), state);
+      return 0;
+    }
+  }
+
+  // Start-up checks, before the socket is taken: a failure is one line and
+  // exit 1 and leaves nothing behind.
+  const std::size_t reactors = cfg.plane.runtime.pool.cores.count();
+  if (auto r = rpc::ensure_open_files(rpc::open_files_needed(reactors, rpc::kMaxConnections),
+                                      fmt::format("reactord with {} reactor{} and {} RPC connections", reactors,
+                                                  reactors == 1 ? "" : "s", rpc::kMaxConnections));
+      !r) {
+    fmt::print(stderr, "reactord: {}\n", r.error().message);
+    return kExitRuntime;
+  }
+  if (auto r = rpc::check_io_uring(); !r) {
+    fmt::print(stderr, "reactord: {}\n", r.error().message);
+    return kExitRuntime;
+  }
+
   rpc::ControlPlane plane(std::move(cfg.plane));
   rpc::RpcServer server(cfg.socket);
+  server.set_timeouts(cfg.timeouts);
   for (uid_t uid : cfg.allow_uids) server.allow_uid(uid);
   for (gid_t gid : cfg.allow_gids) server.allow_gid(gid);
   if (auto r = plane.register_methods(server.engine()); !r) {

@@ -313,7 +313,9 @@ TEST_F(BenchTest, BadOptionsExitTwoWithOneLine) {
                         Case{{"--switch-at", "2:fast"}, "unknown policy 'fast'"},
                         Case{{"--switch-at", "20:static", "-t", "5"}, "not before the end of the run"},
                         Case{{"--scheduler", "lazy"}, "unknown policy 'lazy'"},
-                        Case{{"-m", "0"}, "selects no core"},
+                        Case{{"-m", "0"}, "-m '0' selects no core: read as the hex mask 0x0 (no core), as SPDK "
+                                          "does; as a core list it would be core 0 (write 0x0 or [0] to say which)"},
+                        Case{{"-m", ""}, "-m is empty"},
                         Case{{"-M", "50"}, "-M applies to -w randrw only"},
                         Case{{"--no-such-option"}, "--no-such-option"},
                         Case{{"--direct", "-o", "1000", "--size", "1m"}, "multiple of the logical block size"}}) {

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -72,7 +73,10 @@ inline std::string read_file(const std::string& path) {
 class Daemon {
  public:
   /// Starts reactord with `args`; adds -r <socket> unless `args` has one.
-  explicit Daemon(std::vector<std::string> args, std::string socket = daemon_socket_path())
+  /// `before_exec` runs in the child before exec (system calls only: set a
+  /// limit, install a filter).
+  explicit Daemon(std::vector<std::string> args, std::string socket = daemon_socket_path(),
+                  const std::function<void()>& before_exec = {})
       : socket_(std::move(socket)), log_path_(socket_ + ".log") {
     bool has_socket = false;
     for (const auto& a : args) has_socket = has_socket || a == "-r" || a == "--rpc-socket";
@@ -89,6 +93,7 @@ class Daemon {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       ::dup2(out[1], STDOUT_FILENO);
       if (log_fd >= 0) ::dup2(log_fd, STDERR_FILENO);
+      if (before_exec) before_exec();
       std::vector<char*> argv;
       std::string path = REACTORD_PATH;
       argv.push_back(path.data());

@@ -93,7 +93,9 @@ TEST_F(ReactordErrors, BadInputTable) {
   const uint64_t tid = created.get<uint64_t>();
   call_ok(client_, "framework_set_scheduler", json{{"name", "dynamic"}, {"period", 300000}, {"core_limit", 70}});
 
-  const std::string u64max = "18446744073709551615";
+  // Type errors name what the method accepts, not the range of the type.
+  const std::string kPeriod = "0 (keep the current one) or 10000-31536000000000 microseconds (10 ms to one year)";
+  const std::string kThreadId = "a thread id (an integer from 1, as scheduler_thread_create returned)";
   std::vector<Row> rows = {
       // unknown method; parameters where none are taken (SPDK's texts)
       {"nope", "", -32601, "Method not found: 'nope'"},
@@ -117,11 +119,11 @@ TEST_F(ReactordErrors, BadInputTable) {
       {"framework_set_scheduler", R"({"name":5})", -32602, "Invalid parameters: 'name' must be a string, got 5"},
       {"framework_set_scheduler", R"({"name":null})", -32602, "Invalid parameters: 'name' must be a string, got null"},
       {"framework_set_scheduler", R"({"name":"dynamic","period":"5"})", -32602,
-       "Invalid parameters: 'period' must be an integer 0-" + u64max + R"(, got "5")"},
+       "Invalid parameters: 'period' must be " + kPeriod + R"(, got "5")"},
       {"framework_set_scheduler", R"({"name":"dynamic","period":-1})", -32602,
-       "Invalid parameters: 'period' must be an integer 0-" + u64max + ", got -1"},
+       "Invalid parameters: 'period' must be " + kPeriod + ", got -1"},
       {"framework_set_scheduler", R"({"name":"dynamic","period":1.5})", -32602,
-       "Invalid parameters: 'period' must be an integer 0-" + u64max + ", got 1.5"},
+       "Invalid parameters: 'period' must be " + kPeriod + ", got 1.5"},
       {"framework_set_scheduler", R"({"name":"dynamic","period":31536000000001})", -32602,
        "Invalid parameters: 'period' must be 0 (keep the current one) or 10000-31536000000000 microseconds "
        "(10 ms to one year), got 31536000000001"},
@@ -179,9 +181,9 @@ TEST_F(ReactordErrors, BadInputTable) {
        "Invalid parameters provided: expected an object with active, name, cpu_mask, got none"},
       {"scheduler_thread_create", "{}", -32602, "Invalid parameters provided: missing required key 'active'"},
       {"scheduler_thread_create", R"({"active":null})", -32602,
-       "Invalid parameters provided: 'active' must be an integer 0-" + u64max + ", got null"},
+       "Invalid parameters provided: 'active' must be a percentage 0-100, got null"},
       {"scheduler_thread_create", R"({"active":"10"})", -32602,
-       "Invalid parameters provided: 'active' must be an integer 0-" + u64max + R"(, got "10")"},
+       R"(Invalid parameters provided: 'active' must be a percentage 0-100, got "10")"},
       {"scheduler_thread_create", R"({"active":10,"bogus":1})", -32602,
        "Invalid parameters provided: unknown key 'bogus' (known: active, name, cpu_mask)"},
       {"scheduler_thread_create", R"({"active":10,"name":7})", -32602,
@@ -213,7 +215,7 @@ TEST_F(ReactordErrors, BadInputTable) {
       {"scheduler_thread_set_active", fmt::format(R"({{"thread_id":{},"active":101}})", tid), -22,
        "Invalid argument: 'active' must be a percentage 0-100, got 101"},
       {"scheduler_thread_set_active", fmt::format(R"({{"thread_id":"{}","active":1}})", tid), -32602,
-       "Invalid parameters provided: 'thread_id' must be an integer 0-" + u64max + fmt::format(R"(, got "{}")", tid)},
+       "Invalid parameters provided: 'thread_id' must be " + kThreadId + fmt::format(R"(, got "{}")", tid)},
       {"scheduler_thread_set_active", fmt::format(R"({{"thread_id":{},"active":1,"x":1}})", tid), -32602,
        "Invalid parameters provided: unknown key 'x' (known: thread_id, active)"},
       {"scheduler_thread_delete", R"({"thread_id":999999})", -2,
@@ -221,7 +223,7 @@ TEST_F(ReactordErrors, BadInputTable) {
        "deleted)"},
       {"scheduler_thread_delete", "{}", -32602, "Invalid parameters provided: missing required key 'thread_id'"},
       {"scheduler_thread_delete", R"({"thread_id":-1})", -32602,
-       "Invalid parameters provided: 'thread_id' must be an integer 0-" + u64max + ", got -1"},
+       "Invalid parameters provided: 'thread_id' must be " + kThreadId + ", got -1"},
       // STARTUP-only methods at RUNTIME
       {"scheduler_set_options", R"({"scheduling_core":0})", -1, kAlreadyInitialized},
       {"framework_start_init", "", -1, kAlreadyInitialized},

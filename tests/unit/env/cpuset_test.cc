@@ -270,4 +270,20 @@ TEST_F(CpuSetDeathTest, OutOfRangeCoreIsABug) {
   EXPECT_DEATH((void)CpuSet().first(), "assertion failed: !empty\\(\\)");
 }
 
+// Issue: bare numbers are read as hex masks, silently: "-m 0" says "names no
+// core" and "--isolated-cores 0" isolates nothing.
+TEST(CpuSetAmbiguity, BareDecimalNumbersNameBothReadings) {
+  EXPECT_EQ(CpuSet::ambiguity("13"),
+            "read as the hex mask 0x13 (cores 0-1,4), as SPDK does; as a core list it would be core 13 (write 0x13 "
+            "or [13] to say which)");
+  EXPECT_EQ(CpuSet::ambiguity(" 0 "),
+            "read as the hex mask 0x0 (no core), as SPDK does; as a core list it would be core 0 (write 0x0 or [0] "
+            "to say which)");
+  EXPECT_EQ(CpuSet::ambiguity("1"),
+            "read as the hex mask 0x1 (core 0), as SPDK does; as a core list it would be core 1 (write 0x1 or [1] "
+            "to say which)");
+  for (const char* clear : {"0x13", "[13]", "0-1", "1,3", "f", "1f", "", "x", "99999999"})
+    EXPECT_EQ(CpuSet::ambiguity(clear), std::nullopt) << clear;
+}
+
 }  // namespace

@@ -491,16 +491,40 @@ TEST_F(EngineTest, StashedResponderDestroyedUnansweredAnswersInternalError) {
 
 // ---- end of input and backpressure ----
 
-TEST_F(EngineTest, EndOfInputServesWhatArrivedAndDropsAnIncompleteTail) {
+TEST_F(EngineTest, EndOfInputServesWhatArrivedAndAnswersAnIncompleteTail) {
   engine.feed(sid, R"({"method":"async","id":1} {"method":"echo","id":2} {"method":)");
+  EXPECT_TRUE(engine.request_started(sid));
+  EXPECT_TRUE(engine.serving(sid)) << "request 1 is in flight";
   engine.end_of_input(sid);
   EXPECT_EQ(engine.read_space(sid), 0U);
+  EXPECT_FALSE(engine.request_started(sid));
   EXPECT_EQ(take(), R"({"jsonrpc":"2.0","id":2,"result":null})"
-                    "\n");
+                    "\n" +
+                        err("null", error_code::parse_error, "Parse error: request ended before it was complete"));
   EXPECT_FALSE(engine.finished(sid)) << "request 1 is still being served";
   stash[0].result(1);
   EXPECT_EQ(take(), R"({"jsonrpc":"2.0","id":1,"result":1})"
                     "\n");
+  EXPECT_TRUE(engine.finished(sid));
+}
+
+TEST_F(EngineTest, EndOfInputAfterWhitespaceOnlyAnswersNothing) {
+  engine.feed(sid, "{\"method\":\"echo\",\"id\":1}  \n\t ");
+  EXPECT_FALSE(engine.request_started(sid)) << "whitespace does not start a request";
+  engine.end_of_input(sid);
+  EXPECT_EQ(take(), R"({"jsonrpc":"2.0","id":1,"result":null})"
+                    "\n");
+  EXPECT_TRUE(engine.finished(sid));
+}
+
+TEST_F(EngineTest, AbandonedRequestIsAnsweredAndFinishesTheSession) {
+  engine.feed(sid, R"({"method":"echo","id":1} {"meth)");
+  EXPECT_TRUE(engine.request_started(sid));
+  engine.abandon_request(sid, "request not completed within 10 s");
+  EXPECT_EQ(take(), R"({"jsonrpc":"2.0","id":1,"result":null})"
+                    "\n" +
+                        err("null", error_code::parse_error, "Parse error: request not completed within 10 s"));
+  EXPECT_FALSE(engine.request_started(sid));
   EXPECT_TRUE(engine.finished(sid));
 }
 

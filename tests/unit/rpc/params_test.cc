@@ -157,6 +157,25 @@ TEST(Params, MissingWrongTypeNullAndNotAnObject) {
             "got none");
 }
 
+// Issue: "must be an integer 0-18446744073709551615" for a key whose real
+// limits are a percentage or a thread id.
+TEST(Params, WrongTypeNamesWhatTheMethodAccepts) {
+  std::optional<std::uint64_t> active;
+  const json text = wire(R"({"active":"10"})");
+  EXPECT_EQ(message_of(decode_object(&text, {field("active", active, Presence::required, "a percentage 0-100")},
+                                     Decoding::strict)),
+            R"(invalid parameters: 'active' must be a percentage 0-100, got "10")");
+  const json negative = wire(R"({"active":-1})");
+  EXPECT_EQ(message_of(decode_object(&negative, {field("active", active, Presence::required, "a percentage 0-100")},
+                                     Decoding::strict)),
+            "invalid parameters: 'active' must be a percentage 0-100, got -1");
+  EXPECT_EQ(decode_unsigned(json(1.5), "x", 9, "one of 0-9").error().message,
+            "invalid parameters: 'x' must be one of 0-9, got 1.5");
+  EXPECT_EQ(decode_unsigned(json(10), "x", 9, "one of 0-9").error().message,
+            "invalid parameters: 'x' must be one of 0-9, got 10");
+  EXPECT_EQ(*decode_unsigned(json(9), "x", 9, "one of 0-9"), 9U);
+}
+
 TEST(Params, OptionalObject) {
   std::optional<bool> current;
   EXPECT_TRUE(decode_object(nullptr, {field("current", current)}, Decoding::strict,

@@ -214,37 +214,108 @@ TEST_F(ServerTest, AnswerAfterStopIsDropped) {
   EXPECT_TRUE(c.wait_eof(*server));
 }
 
-TEST_F(ServerTest, SixtyFifthConnectionWaitsUntilOneCloses) {
+TEST_F(ServerTest, SixtyFifthConnectionWaitsWhileAllSixtyFourAreServing) {
   constexpr std::size_t kClients = kMaxConnections + 1;
   std::vector<std::unique_ptr<RawClient>> clients;
-  for (std::size_t i = 0; i < kClients; ++i) {
+  for (std::size_t i = 0; i < kMaxConnections; ++i) {
     clients.push_back(std::make_unique<RawClient>(path));
-    ASSERT_TRUE(clients.back()->ok()) << i;  // queued in the backlog at worst
-    ASSERT_TRUE(clients.back()->write_all(*server, fmt::format(R"({{"method":"echo","id":{}}})", i)));
+    ASSERT_TRUE(clients.back()->ok()) << i;
+    ASSERT_TRUE(clients.back()->write_all(*server, fmt::format(R"({{"method":"async","id":{}}})", i)));
   }
-  std::vector<std::string> got(kClients);
-  auto answered = [&] {
-    return static_cast<std::size_t>(std::count_if(got.begin(), got.end(), [](const std::string& g) { return !g.empty(); }));
-  };
-  for (int round = 0; round < 1000 && answered() < kMaxConnections; ++round) {
+  for (int round = 0; round < 1000 && stash.size() < kMaxConnections; ++round)
     server->poll(std::chrono::milliseconds(5));
-    for (std::size_t i = 0; i < kClients; ++i) got[i] += clients[i]->drain(*server, 0);
-  }
-  ASSERT_EQ(answered(), kMaxConnections);
-  EXPECT_EQ(server->connection_count(), kMaxConnections);
-  for (std::size_t i = 0; i < kMaxConnections; ++i)
-    EXPECT_EQ(got[i], fmt::format(R"({{"jsonrpc":"2.0","id":{},"result":null}})"
-                                  "\n",
-                                  i));
+  ASSERT_EQ(stash.size(), kMaxConnections) << "every connection has a request being served";
+  clients.push_back(std::make_unique<RawClient>(path));
   RawClient& last = *clients.back();
-  EXPECT_EQ(got.back() + last.drain(*server, 20), "")
-      << "the 65th connection is not served while 64 are open";
+  ASSERT_TRUE(last.ok());  // queued in the backlog
+  ASSERT_TRUE(last.write_all(*server, R"({"method":"echo","id":64})"));
+  EXPECT_EQ(last.drain(*server, 20), "") << "no connection may be closed for it: all are serving";
   EXPECT_EQ(server->connection_count(), kMaxConnections);
+  EXPECT_EQ(server->evicted_count(), 0U);
 
-  clients.front()->close();
+  stash[0].result(0);
+  EXPECT_EQ(clients[0]->read_line(*server), R"({"jsonrpc":"2.0","id":0,"result":0})"
+                                            "\n");
+  clients[0]->close();
   EXPECT_EQ(last.read_line(*server), R"({"jsonrpc":"2.0","id":64,"result":null})"
                                      "\n");
   EXPECT_EQ(server->connection_count(), kMaxConnections);
+  EXPECT_EQ(clients.size(), kClients);
+}
+
+// Issue: 64 silent connections locked every other client out. Now the one
+// idle longest makes room, and the newcomer is served at once.
+TEST_F(ServerTest, FullServerClosesTheIdlestConnectionForANewClient) {
+  std::vector<std::unique_ptr<RawClient>> silent;
+  for (std::size_t i = 0; i < kMaxConnections; ++i) {
+    silent.push_back(std::make_unique<RawClient>(path));
+    ASSERT_TRUE(silent.back()->ok()) << i;
+    for (int round = 0; round < 1000 && server->connection_count() <= i; ++round)
+      server->poll(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(server->connection_count(), kMaxConnections);
+  RawClient newcomer(path);
+  ASSERT_TRUE(newcomer.write_all(*server, R"({"method":"echo","id":7})"));
+  EXPECT_EQ(newcomer.read_line(*server), R"({"jsonrpc":"2.0","id":7,"result":null})"
+                                         "\n");
+  EXPECT_EQ(server->evicted_count(), 1U);
+  EXPECT_EQ(server->connection_count(), kMaxConnections);
+  EXPECT_TRUE(silent.front()->wait_eof(*server, 10)) << "the oldest idle connection was closed";
+  for (std::size_t i = 1; i < kMaxConnections; ++i) {
+    silent[i]->read_available();
+    EXPECT_FALSE(silent[i]->eof()) << "only one connection is closed, not " << i;
+  }
+}
+
+TEST_F(ServerTest, IdleConnectionIsClosedAfterTheIdleTimeout) {
+  server->set_timeouts(ConnectionTimeouts{std::chrono::milliseconds(50), std::chrono::hours(1)});
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(*server, R"({"method":"echo","id":1})"));
+  EXPECT_EQ(c.read_line(*server), R"({"jsonrpc":"2.0","id":1,"result":null})"
+                                  "\n");
+  EXPECT_TRUE(c.wait_eof(*server));
+  EXPECT_EQ(server->idle_closed_count(), 1U);
+  EXPECT_EQ(server->connection_count(), 0U);
+}
+
+TEST_F(ServerTest, ConnectionServingARequestIsNeverIdle) {
+  server->set_timeouts(ConnectionTimeouts{std::chrono::milliseconds(1), std::chrono::milliseconds(1)});
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(*server, R"({"method":"async","id":1})"));
+  for (int i = 0; i < 1000 && stash.empty(); ++i) server->poll(std::chrono::milliseconds(1));
+  ASSERT_EQ(stash.size(), 1U);
+  EXPECT_EQ(c.drain(*server, 50), "");
+  EXPECT_FALSE(c.eof()) << "a request in flight keeps the connection open";
+  stash[0].result(3);
+  EXPECT_EQ(c.read_line(*server), R"({"jsonrpc":"2.0","id":1,"result":3})"
+                                  "\n");
+  EXPECT_EQ(server->idle_closed_count(), 0U);
+}
+
+TEST_F(ServerTest, IncompleteRequestIsAnsweredAndClosedAfterTheReadTimeout) {
+  server->set_timeouts(ConnectionTimeouts{std::chrono::hours(1), std::chrono::milliseconds(100)});
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(*server, R"({"method":"echo","id":1} {"method":"ec)"));
+  EXPECT_EQ(c.read_line(*server), R"({"jsonrpc":"2.0","id":1,"result":null})"
+                                  "\n");
+  const json e = json::parse(c.read_line(*server));
+  EXPECT_EQ(e["error"]["code"], -32700);
+  EXPECT_EQ(e["error"]["message"], "Parse error: request not completed within 0.1 s");
+  EXPECT_TRUE(c.wait_eof(*server));
+  EXPECT_EQ(server->read_timeout_count(), 1U);
+}
+
+TEST_F(ServerTest, IncompleteRequestThenEofIsAParseError) {
+  RawClient c(path);
+  ASSERT_TRUE(c.write_all(*server, R"({"method":"echo","id":1}{"method":"echo","id":)"));
+  c.shutdown_write();
+  EXPECT_EQ(c.read_line(*server), R"({"jsonrpc":"2.0","id":1,"result":null})"
+                                  "\n");
+  const json e = json::parse(c.read_line(*server));
+  EXPECT_EQ(e["id"], nullptr);
+  EXPECT_EQ(e["error"]["code"], -32700);
+  EXPECT_EQ(e["error"]["message"], "Parse error: request ended before it was complete");
+  EXPECT_TRUE(c.wait_eof(*server));
 }
 
 TEST_F(ServerTest, SlowReaderGetsEverythingAndNeverBlocksTheServer) {

@@ -362,6 +362,17 @@ TEST_F(ReactorctlCli, NoReplyWithinTheTimeout) {
   EXPECT_EQ(o.out, "");
 }
 
+// Issue: a switch that timed out for the client was reported as failed, and
+// the daemon applied it afterwards.
+TEST_F(ReactorctlCli, SwitchWithoutAnswerSaysItMayStillCompleteWithItsOwnExitCode) {
+  hold("framework_set_scheduler");
+  const auto o = ctl({"--timeout", "0.2", "switch", "dynamic"});
+  EXPECT_EQ(o.code, kExitSwitchTimedOut);
+  EXPECT_EQ(o.err, "reactorctl: switch timed out after 0.2 s: the switch may still complete, check `reactorctl "
+                   "status`\n");
+  EXPECT_EQ(o.out, "");
+}
+
 TEST_F(ReactorctlCli, TimeoutOnAnOptionalCallIsStillAFailure) {
   hold("scheduler_get_history");
   const auto o = ctl({"--timeout", "0.2", "status"});

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <gmock/gmock.h>
 
+#include <algorithm>
 #include <string>
 
 #include "tools/reactorctl_cli.hh"
@@ -282,6 +283,43 @@ TEST(ReactorctlSwitch, SummaryLine) {
 
 // A daemon of another version: wrong types and missing members print "-"
 // instead of throwing.
+TEST(ReactorctlEscaping, ControlCharactersAndBackslashAreEscaped) {
+  EXPECT_EQ(printable("plain name-1 \xc3\xa9t\xc3\xa9"), "plain name-1 \xc3\xa9t\xc3\xa9") << "UTF-8 is kept";
+  EXPECT_EQ(printable("a\nb\rc\td\x1b[2Je\\f"), "a\\nb\\rc\\td\\e[2Je\\\\f");
+  EXPECT_EQ(printable(std::string("x\0y\x7f\x01", 5)), "x\\x00y\\x7f\\x01");
+  EXPECT_EQ(printable("csi\xc2\x9b" "31m"), "csi\\u009b31m") << "C1 control U+009B";
+}
+
+// Issue: a thread name with ESC or a newline forged rows in every table.
+TEST(ReactorctlEscaping, ThreadNameCannotForgeARowInAnyTable) {
+  const std::string evil = "x\n 9  root_thread     0  0-1      99.0       0      0       0\x1b[31m";
+  auto stats = test::stats_sample();
+  stats["threads"][0]["name"] = evil;
+  const std::string threads = format_threads(stats, nullptr, nullptr, FormatOptions{});
+  EXPECT_EQ(std::count(threads.begin(), threads.end(), '\n'), 4) << threads;  // title, header, 2 rows
+  EXPECT_EQ(threads.find('\x1b'), std::string::npos);
+  EXPECT_THAT(threads, HasSubstr("x\\n 9  root_thread"));
+
+  auto pollers = test::pollers_sample();
+  pollers["threads"][0]["name"] = evil;
+  pollers["threads"][0]["timed_pollers"][0]["name"] = evil;
+  const std::string p = format_pollers(pollers);
+  EXPECT_EQ(std::count(p.begin(), p.end(), '\n'), 5) << p;
+  EXPECT_EQ(p.find('\x1b'), std::string::npos);
+
+  auto r = test::reactors_sample();
+  r["reactors"][0]["lw_threads"][0]["name"] = evil;
+  const std::string reactors = format_reactors(r, nullptr, nullptr, FormatOptions{});
+  EXPECT_EQ(reactors.find('\x1b'), std::string::npos) << reactors;
+  EXPECT_EQ(reactors.find("\n 9  root_thread"), std::string::npos) << reactors;
+
+  auto g = test::governor_sample();
+  g["governor_name"] = "gov\nforged line\x1b[0m";
+  const std::string gov = format_governor(g);
+  EXPECT_THAT(gov, HasSubstr("governor: gov\\nforged line\\e[0m"));
+  EXPECT_EQ(gov.find("\nforged"), std::string::npos);
+}
+
 TEST(ReactorctlTolerance, WrongTypesNeverThrow) {
   const auto junk = nlohmann::json::parse(R"({
     "tick_rate": "fast", "scheduler_name": 5, "scheduler_period": -1,
