@@ -6,7 +6,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config git clang-14 libclang-rt-14-dev
   libdpdk-dev liburing-dev libhwloc-dev hwloc libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev libexpected-dev librapidcheck-dev
-  nlohmann-json3-dev libcli11-dev fio python3
+  nlohmann-json3-dev libcli11-dev fio python3 systemtap-sdt-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do
