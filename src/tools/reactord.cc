@@ -71,6 +71,7 @@ struct Cli {
   std::string isolated;
   bool wait_for_rpc = false;
   std::string log_level = "info";
+  std::string log_format;
   std::string mode = "poll";
   bool main_core_given = false;
   bool scheduler_given = false;
@@ -86,6 +87,7 @@ struct Config {
   std::vector<gid_t> allow_gids;
   bool wait_for_rpc = false;
   LogLevel log_level = LogLevel::Info;
+  std::optional<LogFormat> log_format;
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -149,6 +151,11 @@ Config parse_cli(int argc, char** argv) {
                "so that scheduler_set_options and framework_set_scheduler can configure them first\n"
                "(as SPDK's --wait-for-rpc).");
   app.add_option("--log-level", c.log_level, "trace, debug, info (default), warn, error or off. Logs go to stderr.");
+  app.add_option("--log-format", c.log_format,
+                 "text (default: \"[time] [level] [reactor] message\"), json (one object per line: time,\n"
+                 "level, logger, msg) or journal (\"<priority>message\", chosen by default when stderr is\n"
+                 "read by journald). The same message is logged at most 5 times in 5 s, then one line\n"
+                 "says how many similar ones were suppressed.");
   app.add_option(
       "--mode", c.mode,
       "Baseline reactor mode. poll (default, as SPDK): each reactor spins on its core, at the price\n"
@@ -173,6 +180,12 @@ Config parse_cli(int argc, char** argv) {
   cfg.wait_for_rpc = c.wait_for_rpc;
   if (!parse_log_level(c.log_level, cfg.log_level))
     usage_error(fmt::format("--log-level '{}': expected trace, debug, info, warn, error or off", c.log_level));
+  if (!c.log_format.empty()) {
+    LogFormat f = LogFormat::Text;
+    if (!parse_log_format(c.log_format, f))
+      usage_error(fmt::format("--log-format '{}': expected text, json or journal", c.log_format));
+    cfg.log_format = f;
+  }
 
   if (socket_opt->count() == 0) {
     auto def = rpc::default_socket_path();
@@ -296,6 +309,7 @@ int main(int argc, char** argv) {
 
   Config cfg = parse_cli(argc, argv);
   set_log_level(cfg.log_level);
+  if (cfg.log_format) set_log_format(*cfg.log_format);
 
   rpc::ControlPlane plane(std::move(cfg.plane));
   rpc::RpcServer server(cfg.socket);
@@ -357,12 +371,19 @@ int main(int argc, char** argv) {
     if (const int again = take_signal(stop_signals, 100ms); again != 0) {
       log(LogLevel::Error, "reactord: second {}: exiting without waiting for threads", strsignal(again));
       server.remove_files();  // only if still ours
+      log_flush_suppressed();
       std::fflush(stderr);
       std::_Exit(kExitRuntime);
     }
   }
   stopper.join();
-  for (const std::string& s : report.stragglers) log(LogLevel::Warn, "reactord: thread did not exit: {}", s);
+  // One line per straggler would hit the log's rate limit past five of them.
+  if (!report.stragglers.empty()) {
+    std::string names;
+    for (const std::string& s : report.stragglers) names += (names.empty() ? "" : "; ") + s;
+    log(LogLevel::Warn, "reactord: {} threads did not exit: {}", report.stragglers.size(), names);
+  }
   log(LogLevel::Info, "reactord: stopped ({} threads exited)", report.exited);
+  log_flush_suppressed();
   return 0;
 }
