@@ -271,6 +271,9 @@ int run(const Options& o, const sigset_t& signals) {
     fmt::print(stderr, "reactor-bench: {}\n", sh.first_error);
     return kExitRuntime;
   }
+  if (!s.measured)
+    fmt::print(stderr, "reactor-bench: interrupted during the ramp ({:.1f} s of --ramp {} s): nothing measured\n",
+               s.ramped_s, s.ramp_s);
   if (o.json) {
     fmt::print("{}\n", to_json(s).dump(2));
   } else {

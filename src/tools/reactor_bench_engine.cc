@@ -129,15 +129,27 @@ Result<Engine> make_engine(const Options& o, const CpuSet& cores, std::unique_pt
     return {};
   };
   std::vector<std::string> notes;
-  if (auto r = build(needs_global ? GovernorChoice::Auto : GovernorChoice::None); !r) return tl::unexpected(r.error());
-  if (needs_global && !e.rt->governor().available()) {
+  // --governor as given; under auto, none unless global is in the plan (DPDK's
+  // EAL narrows the process's affinity: not started for nothing).
+  const GovernorChoice first = o.governor != GovernorChoice::Auto ? o.governor
+                               : needs_global                      ? GovernorChoice::Auto
+                                                                   : GovernorChoice::None;
+  if (auto r = build(first); !r) return tl::unexpected(r.error());
+  if (needs_global && o.governor == GovernorChoice::Auto && !e.rt->governor().available()) {
     // No cpufreq here (most VMs): global runs with the simulated governor.
-    const std::string why = e.rt->governor().unavailable_reason();
+    // The reason ends with reactord's way out ("use --governor sim"), which
+    // is what happens here anyway: the note says so instead.
+    std::string why = e.rt->governor().unavailable_reason();
+    for (const std::string_view tail : {": use --governor sim to simulate", "; use --governor sim to simulate"})
+      if (why.size() >= tail.size() && why.compare(why.size() - tail.size(), tail.size(), tail) == 0)
+        why.resize(why.size() - tail.size());
     e.plane.reset();  // stops its runtime
     if (e.runtime) e.runtime->stop();
     e.runtime.reset();
     if (auto r = build(GovernorChoice::Sim); !r) return tl::unexpected(r.error());
-    notes.push_back(fmt::format("no real governor ({}): global uses the simulated governor", why));
+    notes.push_back(fmt::format("no real governor ({}): global uses the simulated governor (--governor dpdk makes "
+                                "this an error)",
+                                why));
   }
   if (!e.rt->scheduler_started()) {
     e.rt->pending_scheduler_options().initial = *kind;

@@ -105,9 +105,12 @@ void Monitor::run() {
   end_ = collect(ws_, pool_, true);
   sched_end_ = driver_.counters();
   if (!ramped) {
-    base_ = Totals{};
-    base_.cpu_ns.assign(end_.cpu_ns.size(), 0);
-    base_.at = start_;
+    // Interrupted (or failed) during the warm-up: nothing was measured. The
+    // figures are the empty difference end - end, never the warm-up's data.
+    measured_ = false;
+    ramped_s_ = secs(end_.at - start_);
+    base_ = end_;
+    sched_base_ = sched_end_;
   }
 }
 
@@ -151,6 +154,9 @@ Summary Monitor::summary(const std::string& registered) const {
   s.registered = registered;
   s.ring_flags = describe_ring_flags(sh_.ring_flags.load(std::memory_order_relaxed));
   s.interrupted = interrupted_;
+  s.measured = measured_;
+  s.ramp_s = o_.ramp_s;
+  s.ramped_s = ramped_s_;
   // Outside every window: the whole run minus the windows.
   Histogram::Snapshot outside = end_.hist;
   for (const auto& w : windows_) outside = outside - (w.h1 - w.h0);

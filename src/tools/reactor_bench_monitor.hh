@@ -83,6 +83,8 @@ class Monitor {
   bool open_ = false;  // windows_.back() is still measuring
   SwitchDriver::Counters sched_base_, sched_end_;  // at the ramp cut and at the end
   bool interrupted_ = false;
+  bool measured_ = true;   // false: the run ended before the ramp cut
+  double ramped_s_ = 0;    // warm-up seconds done, when !measured_
 };
 
 }  // namespace reactor::bench

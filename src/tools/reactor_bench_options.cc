@@ -5,6 +5,11 @@
 
 #include "tools/reactor_bench_options.hh"
 
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -15,6 +20,22 @@ namespace reactor::bench {
 namespace {
 
 tl::unexpected<Error> usage(std::string msg) { return tl::unexpected(Error{Errc::invalid_argument, std::move(msg)}); }
+
+// Longest -t or --ramp: about 115 days. Past it a number is a typo, and the
+// monitor's arithmetic in seconds stays exact.
+constexpr double kMaxSeconds = 1e7;
+
+// A number of seconds: the whole text is a finite number (strtod, so "1.5"
+// and "2e1" work). CLI11's own range check printed its bound, DBL_MAX, as a
+// 310-digit number.
+std::optional<double> parse_seconds(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
 
 }  // namespace
 
@@ -29,6 +50,7 @@ Result<Cli> parse_cli(int argc, const char* const* argv) {
       "O_DIRECT alignment, a file smaller than -o or --size), 128 + signal after a second Ctrl-C (exits at once)."};
   app.option_defaults()->always_capture_default();
   std::string io_size = "4k", workload = "randread", size, mask, scheduler = "static", switch_at;
+  std::string time_text = "10", ramp_text = "0", governor = "auto";
   std::optional<uint32_t> read_pct;
   app.add_option("-q,--queue-depth", o.queue_depth, "Requests in flight per thread")
       ->check(CLI::Range(1u, 65536u));
@@ -36,8 +58,8 @@ Result<Cli> parse_cli(int argc, const char* const* argv) {
   app.add_option("-w,--workload", workload, "randread|randwrite|read|write|randrw");
   app.add_option("-M,--rwmixread", read_pct, "Read percentage of -w randrw (default 50)")
       ->check(CLI::Range(0u, 100u));
-  app.add_option("-t,--time", o.time_s, "Measured seconds")->check(CLI::PositiveNumber);
-  app.add_option("--ramp", o.ramp_s, "Seconds of warm-up before measuring")->check(CLI::NonNegativeNumber);
+  app.add_option("-t,--time", time_text, "Measured seconds (above 0)");
+  app.add_option("--ramp", ramp_text, "Seconds of warm-up before measuring (not in the report)");
   app.add_option("--filename", o.filenames, "File or block device (repeatable); the workers share them")
       ->allow_extra_args(false);
   app.add_option("--size", size, "Bytes to use (temp file size, default 64m; or a limit on --filename)");
@@ -59,6 +81,10 @@ Result<Cli> parse_cli(int argc, const char* const* argv) {
       ->check(CLI::Range(kMinPeriodUs, kMaxPeriodUs));
   app.add_flag("--direct", o.direct, "O_DIRECT (bypass the page cache; -o must be a multiple of the block size)");
   app.add_option("--scheduler", scheduler, "Initial policy: static|dynamic|global");
+  app.add_option("--governor", governor,
+                 "Frequency governor for global, as reactord: auto (DPDK rte_power where cpufreq works, else the\n"
+                 "simulated one, said on stderr), dpdk (fail if rte_power cannot start), sim (the simulated\n"
+                 "one), none (global refused)");
   app.add_option("--switch-at", switch_at, "Switch schedule, seconds from the start: 5:dynamic,10:global,15:static");
   app.add_option("--rpc-socket", o.rpc_socket,
                  "Serve reactord's JSON-RPC methods on this Unix socket while running (reactorctl -s PATH ...);\n"
@@ -73,6 +99,16 @@ Result<Cli> parse_cli(int argc, const char* const* argv) {
   } catch (const CLI::ParseError& e) {
     return usage(fmt::format("{} (see --help)", e.what()));
   }
+  const auto t = parse_seconds(time_text);
+  if (!t || *t <= 0 || *t > kMaxSeconds)
+    return usage(fmt::format("-t {}: the measured time must be a number of seconds above 0{}", time_text,
+                             t && *t > kMaxSeconds ? fmt::format(" and at most {:.0f}", kMaxSeconds) : ""));
+  o.time_s = *t;
+  const auto ramp = parse_seconds(ramp_text);
+  if (!ramp || *ramp < 0 || *ramp > kMaxSeconds)
+    return usage(fmt::format("--ramp {}: the warm-up must be a number of seconds from 0 to {:.0f}", ramp_text,
+                             kMaxSeconds));
+  o.ramp_s = *ramp;
   auto sz = parse_size(io_size);
   if (!sz) return usage(fmt::format("-o: {}", sz.error().message));
   if (*sz == 0 || *sz > kMaxIoSize)
@@ -89,6 +125,9 @@ Result<Cli> parse_cli(int argc, const char* const* argv) {
     auto s = parse_size(size);
     if (!s) return usage(fmt::format("--size: {}", s.error().message));
     if (*s == 0) return usage("--size must be more than 0");
+    // Said here, before any file is opened: the file is not what is too small.
+    if (*s < o.io_size)
+      return usage(fmt::format("--size {} ({} B) is less than one I/O (-o {})", size, *s, format_size(o.io_size)));
     o.size = *s;
   }
   if (!mask.empty()) {
@@ -105,6 +144,9 @@ Result<Cli> parse_cli(int argc, const char* const* argv) {
   auto pol = canonical_policy(scheduler);
   if (!pol) return usage(fmt::format("--scheduler: {}", pol.error().message));
   o.scheduler = *pol;
+  auto gov = parse_governor_choice(governor);
+  if (!gov) return usage(fmt::format("--governor: {}", gov.error().message));
+  o.governor = *gov;
   if (!switch_at.empty()) {
     auto s = parse_schedule(switch_at);
     if (!s) return usage(s.error().message);
@@ -116,6 +158,11 @@ Result<Cli> parse_cli(int argc, const char* const* argv) {
                                 st.at_s, end, o.ramp_s, o.time_s));
     o.schedule = std::move(*s);
   }
+  const bool wants_global = o.scheduler == "gscheduler" ||
+                            std::any_of(o.schedule.begin(), o.schedule.end(),
+                                        [](const SwitchStep& st) { return st.policy == "gscheduler"; });
+  if (wants_global && o.governor == GovernorChoice::None)
+    return usage("global (gscheduler) needs a governor, and --governor none disables it (use auto, dpdk or sim)");
   if (!o.rpc_socket.empty() && o.rpc_socket.size() > 107)
     return usage(fmt::format("--rpc-socket: the path is {} bytes; a Unix socket path holds at most 107",
                             o.rpc_socket.size()));
