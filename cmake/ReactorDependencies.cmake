@@ -8,6 +8,16 @@ find_package(CLI11 QUIET CONFIG)
 pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing>=2.1)
 pkg_check_modules(HWLOC REQUIRED IMPORTED_TARGET hwloc>=2.0)
 
+# USDT probes: <sys/sdt.h> is header-only (systemtap-sdt-dev); the probes are
+# nops with ELF notes, so they are on by default.
+if(REACTOR_USDT)
+  include(CheckIncludeFileCXX)
+  check_include_file_cxx(sys/sdt.h REACTOR_HAVE_SDT_H)
+  if(NOT REACTOR_HAVE_SDT_H)
+    message(FATAL_ERROR "REACTOR_USDT=ON needs <sys/sdt.h>: install systemtap-sdt-dev (scripts/install-deps.sh) or configure with -DREACTOR_USDT=OFF")
+  endif()
+endif()
+
 # tl::expected is header-only (libexpected-dev).
 find_path(TL_EXPECTED_INCLUDE tl/expected.hpp REQUIRED)
 add_library(reactor_tl_expected INTERFACE)

@@ -7,7 +7,7 @@ PKGS=(
   libdpdk-dev liburing-dev libhwloc-dev hwloc libfmt-dev libspdlog-dev
   help2man man-db systemd
   libgtest-dev libgmock-dev libbenchmark-dev libexpected-dev librapidcheck-dev
-  nlohmann-json3-dev libcli11-dev fio python3 libnbd-bin
+  nlohmann-json3-dev libcli11-dev fio python3 libnbd-bin systemtap-sdt-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

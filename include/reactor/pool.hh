@@ -75,8 +75,10 @@ class ReactorPool final {
   /// Requests a move; takes effect between polls and is acknowledged in the
   /// ticket (Landed or Skipped with a reason). Any OS thread.
   /// Errors (nothing requested): unknown thread, core not a reactor, core not
-  /// in the thread's cpumask.
-  Result<MoveTicket> move(ThreadId thread, CoreId to);
+  /// in the thread's cpumask. `cause` names who asked ("policy", "restore",
+  /// "request") in the `reactor:thread_move` probe; it must be a string with
+  /// static storage duration (a literal).
+  Result<MoveTicket> move(ThreadId thread, CoreId to, const char* cause = "request");
   /// Changes a thread's home core (static mappings). Same validation as move.
   Result<void> set_home(ThreadId thread, CoreId home);
   /// Changes several home cores at once, all or nothing: if any thread is

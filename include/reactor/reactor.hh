@@ -139,7 +139,7 @@ class Reactor {
   void charge_io_batch(uint64_t ticks, uint32_t unowned) noexcept;
   bool io_ring_has_sqes() noexcept;
   void close_pass(uint64_t ticks, bool work) noexcept;
-  void note_stall(const std::string& what, uint64_t ticks) noexcept;
+  void note_stall(const LwThread& t, const char* what, uint64_t ticks) noexcept;
 
   const CoreId core_;
   ReactorPool& pool_;

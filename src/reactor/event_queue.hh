@@ -18,6 +18,7 @@ struct ReactorEvent {
   std::atomic<ReactorEvent*> next{nullptr};
   std::shared_ptr<LwThread> thread;  // Arrive, Move
   CoreId to;                         // Move
+  const char* cause = "request";     // Move: who asked (a literal), for the thread_move probe
   MoveTicket ack;                    // Arrive (from a move), Move
   Closure call;                         // Call: runs on the reactor, no current thread
 };

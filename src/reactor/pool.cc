@@ -286,7 +286,7 @@ Result<ThreadRef> ReactorPool::spawn(ThreadOptions o, Closure init) {
   return ref;
 }
 
-Result<MoveTicket> ReactorPool::move(ThreadId id, CoreId to) {
+Result<MoveTicket> ReactorPool::move(ThreadId id, CoreId to, const char* cause) {
   std::shared_ptr<LwThread> t;
   {
     std::lock_guard lk(mu_);
@@ -306,6 +306,7 @@ Result<MoveTicket> ReactorPool::move(ThreadId id, CoreId to) {
   auto ev = std::make_unique<detail::ReactorEvent>(detail::ReactorEvent::Kind::Move);
   ev->thread = std::move(t);
   ev->to = to;
+  ev->cause = cause;
   ev->ack = ack;
   host->post(std::move(ev));
   return ack;

@@ -58,6 +58,7 @@
 #include <reactor/log.hh>
 #include <reactor/pool.hh>
 
+#include "env/probes.hh"
 #include "reactor/event_queue.hh"
 #include "reactor/io_access.hh"
 #include "reactor/waker.hh"
@@ -100,6 +101,7 @@ Reactor::Reaped Reactor::reap_io(bool submit, uint64_t start) noexcept {
     if (io_uring_sq_ready(ring) > 0) {
       any = true;
       for (auto& t : threads_) {
+        if (t->io_sqes_ != 0) REACTOR_PROBE3(io_submit, core_.value, t->id().value, t->io_sqes_);
         t->io_weight_ = t->io_sqes_;
         t->io_sqes_ = 0;
       }
@@ -116,6 +118,9 @@ Reactor::Reaped Reactor::reap_io(bool submit, uint64_t start) noexcept {
   io_uring_cqe* cqe = nullptr;
   unsigned head = 0;
   unsigned seen = 0;
+  // io_complete fires once per run of consecutive CQEs of one thread.
+  uint64_t run_owner = 0;
+  uint32_t run_count = 0;
   io_uring_for_each_cqe(ring, head, cqe) {
     ++seen;
     const uint64_t tag = io_uring_cqe_get_data64(cqe);
@@ -130,6 +135,13 @@ Reactor::Reaped Reactor::reap_io(bool submit, uint64_t start) noexcept {
     // alive through it (threads_ holds it; it cannot move or retire here).
     LwThread* owner = c->owner;
     if (owner != nullptr && !detail::IoAccess::hosted_by(*owner, *this)) owner = nullptr;
+    const uint64_t owner_id = owner != nullptr ? owner->id().value : 0;
+    if (owner_id != run_owner && run_count != 0) {
+      REACTOR_PROBE3(io_complete, core_.value, run_owner, run_count);
+      run_count = 0;
+    }
+    run_owner = owner_id;
+    ++run_count;
     if (owner != nullptr) current_thread_.store(owner->id().value, std::memory_order_relaxed);
     c->on_complete(*this, cqe->res, cqe->flags);
     const uint64_t t = clock_.now();
@@ -142,11 +154,12 @@ Reactor::Reaped Reactor::reap_io(bool submit, uint64_t start) noexcept {
       ++owner->io_weight_;
       ++owned;
       if (spent > stall_ticks_)
-        note_stall(fmt::format("I/O completion of thread '{}' (id {})", owner->name(), owner->id().value), spent);
+        note_stall(*owner, "io_completion", spent);
     } else {
       ++unowned;
     }
   }
+  if (run_count != 0) REACTOR_PROBE3(io_complete, core_.value, run_owner, run_count);
   io_uring_cq_advance(ring, seen);
   if (entered || owned > 0) charge_io_batch(sys_ticks, unowned);
   return {any, entered || owned + unowned > 0, prev};
@@ -223,6 +236,7 @@ void Reactor::handle(detail::ReactorEvent& ev, uint64_t now) noexcept {
       threads_.erase(it);
       thread_count_.store(static_cast<uint32_t>(threads_.size()), std::memory_order_relaxed);
       t->in_transit_.store(true, std::memory_order_release);
+      REACTOR_PROBE4(thread_move, t->id().value, core_.value, ev.to.value, ev.cause);
       auto arrive = std::make_unique<detail::ReactorEvent>(K::Arrive);
       arrive->thread = std::move(t);
       arrive->ack = std::move(ev.ack);
@@ -262,14 +276,17 @@ void Reactor::retire(size_t index) noexcept {
   pool_.on_thread_exited(t->id());
 }
 
-void Reactor::note_stall(const std::string& what, uint64_t ticks) noexcept {
+void Reactor::note_stall(const LwThread& t, const char* what, uint64_t ticks) noexcept {
   stalls_.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t us = clock_.ticks_to_us(ticks);
+  REACTOR_PROBE4(stall, core_.value, t.id().value, what, us);
   uint64_t now = clock_.now();
   // At most one line per second per reactor.
   if (last_stall_log_ != 0 && now - last_stall_log_ < clock_.tick_rate()) return;
   last_stall_log_ = now;
-  log(LogLevel::Warn, "reactor {}: {} ran for {} us (stall threshold {} us)", core_.value, what,
-      clock_.ticks_to_us(ticks), clock_.ticks_to_us(stall_ticks_));
+  log(LogLevel::Warn, "reactor {}: {} of thread '{}' (id {}) ran for {} us (stall threshold {} us)", core_.value,
+      std::string_view(what) == "poll" ? "a poll" : "an I/O completion", t.name(), t.id().value, us,
+      clock_.ticks_to_us(stall_ticks_));
 }
 
 bool Reactor::run_once(uint64_t now) noexcept {
@@ -310,7 +327,7 @@ bool Reactor::run_once(uint64_t now) noexcept {
     uint64_t spent = t1 >= t0 ? t1 - t0 : 0;
     attributed_ += spent;
     if (busy) t.pass_busy_ += spent;
-    if (spent > stall_ticks_) note_stall(fmt::format("thread '{}' (id {})", t.name(), t.id().value), spent);
+    if (spent > stall_ticks_) note_stall(t, "poll", spent);
     t0 = t1;
     clocked = true;
     work |= busy;
@@ -396,6 +413,7 @@ bool Reactor::sleep_if_idle(uint64_t max_sleep_ns) noexcept {
     uint64_t until = deadline > now ? clock_.ticks_to_ns(deadline - now) : 0;
     timeout_ns = std::min(timeout_ns, until);
   }
+  REACTOR_PROBE2(reactor_sleep, core_.value, timeout_ns);
   if (timeout_ns > 0) waker_->wait(timeout_ns);
   sleeping_.store(false, std::memory_order_relaxed);
   // The completions that woke us are reaped (and charged) by the next pass.
@@ -413,6 +431,7 @@ bool Reactor::sleep_if_idle(uint64_t max_sleep_ns) noexcept {
   // thread with only a timed poller would look 100 % busy on a sleeping core.
   for (auto& t : threads_) t->account(false, slept);
   wakeups_.store(wakeups_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  REACTOR_PROBE2(reactor_wake, core_.value, clock_.ticks_to_ns(slept));
   return true;
 }
 

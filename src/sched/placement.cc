@@ -128,7 +128,7 @@ PoolPlacement::MoveOutcome PoolPlacement::apply_moves(const std::vector<ThreadMo
   MoveOutcome out;
   std::vector<std::pair<const ThreadMove*, MoveTicket>> tickets;
   for (const ThreadMove& mv : moves) {
-    auto tk = pool_.move(mv.thread, mv.to);
+    auto tk = pool_.move(mv.thread, mv.to, "policy");
     if (!tk) {
       ++out.skipped;
       out.problems.push_back(
@@ -182,7 +182,7 @@ RestoreReport PoolPlacement::restore_placement() noexcept {
           transit.push_back(ref);  // a move now would be refused: wait for it to land first
           continue;
         }
-        if (auto tk = pool_.move(st.id, st.home)) tickets.push_back(*tk);
+        if (auto tk = pool_.move(st.id, st.home, "restore")) tickets.push_back(*tk);
       }
       if (tickets.empty() && transit.empty()) break;
       const bool settled = pool_.wait_for(

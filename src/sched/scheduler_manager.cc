@@ -39,6 +39,7 @@
 
 #include <reactor/log.hh>
 
+#include "env/probes.hh"
 #include "sched/placement.hh"
 
 namespace reactor {
@@ -247,6 +248,7 @@ Result<void> SchedulerManager::switch_locked(PolicyKind target, const PolicyOpti
     rec.seq = ++transition_seq_;
     switching_to_ = target;
   }
+  REACTOR_PROBE2(switch_begin, policy_name(rec.from).data(), policy_name(rec.to).data());
 
   // 2. No round is in flight: rounds take the same lock.
   // 3. Destroy the current policy: its lease and guard restore.
@@ -311,6 +313,8 @@ Result<void> SchedulerManager::switch_locked(PolicyKind target, const PolicyOpti
   log(rec.ok ? LogLevel::Info : LogLevel::Warn, "scheduler: {} -> {} ({}): {} in {} us, {} threads restored home",
       policy_name(rec.from), policy_name(rec.to), rec.options.empty() ? "no options" : rec.options, rec.result,
       rec.duration.count(), rec.restore.moves_done);
+  REACTOR_PROBE4(switch_end, policy_name(rec.from).data(), policy_name(rec.to).data(), rec.result.c_str(),
+                 static_cast<uint64_t>(rec.duration.count()));
   publish_policy();
   {
     std::lock_guard lk(pub_mu_);
@@ -414,6 +418,7 @@ RoundRecord SchedulerManager::round_locked() {
   rec.duration = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
   std::lock_guard lk(pub_mu_);
   rec.seq = ++round_seq_;
+  REACTOR_PROBE4(round, rec.seq, rec.moves_landed, rec.moves_skipped, static_cast<uint64_t>(rec.duration.count()));
   moves_landed_ += rec.moves_landed;
   rounds_.push_back(rec);
   while (rounds_.size() > history_limit_) rounds_.pop_front();

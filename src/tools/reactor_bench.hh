@@ -188,6 +188,11 @@ struct Summary {
   uint64_t rounds = 0;             ///< scheduling rounds in the measured window
   uint64_t moves = 0;              ///< thread moves landed by those rounds
   bool interrupted = false;
+  /// False when the run was interrupted during --ramp: every figure is zero
+  /// and the report says that nothing was measured (not the warm-up's data).
+  bool measured = true;
+  double ramp_s = 0;               ///< --ramp
+  double ramped_s = 0;             ///< warm-up seconds done when interrupted
 };
 std::string format_text(const Summary& s);
 nlohmann::ordered_json to_json(const Summary& s);

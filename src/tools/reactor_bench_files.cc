@@ -80,6 +80,9 @@ Result<void> check_size(Target& t, const TargetRequest& req, uint64_t actual) {
     return make_error(Errc::invalid_argument,
                       fmt::format("{} holds {} bytes, less than --size {}", t.path, actual, *req.size));
   uint64_t use = req.size ? *req.size : actual;
+  if (req.size && use < req.io_size)  // parse_cli refuses this first; the file is not at fault
+    return make_error(Errc::invalid_argument,
+                      fmt::format("--size {} is less than one I/O (-o {})", format_size(use), format_size(req.io_size)));
   if (use < req.io_size)
     return make_error(Errc::invalid_argument,
                       fmt::format("{} is too small: {} bytes, less than one I/O (-o {})", t.path, use, req.io_size));

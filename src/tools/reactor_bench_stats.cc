@@ -161,6 +161,11 @@ double per_sec(uint64_t n, double secs) { return secs > 0 ? static_cast<double>(
 
 std::string format_text(const Summary& s) {
   std::string o;
+  if (!s.measured)
+    return fmt::format("reactor-bench: {} {}, QD {} x {} thread{} on cores {} ({} mode): interrupted during the "
+                       "ramp: nothing measured ({:.1f} s of --ramp {} s done)\n",
+                       s.workload, format_size(s.io_size), s.queue_depth, s.workers, s.workers == 1 ? "" : "s",
+                       s.cores, s.mode, s.ramped_s, s.ramp_s);
   const double iops = per_sec(s.ios, s.runtime_s);
   o += fmt::format("reactor-bench: {} {}, QD {} x {} thread{}, {:.1f} s on cores {} ({} mode){}\n", s.workload,
                    format_size(s.io_size), s.queue_depth, s.workers, s.workers == 1 ? "" : "s", s.runtime_s, s.cores,
@@ -209,6 +214,7 @@ nlohmann::ordered_json to_json(const Summary& s) {
   j["errors"] = s.errors;
   j["runtime_s"] = s.runtime_s;
   j["interrupted"] = s.interrupted;
+  j["measured"] = s.measured;
   j["latency_us"] = {{"avg", s.lat_avg_us}, {"p50", s.lat_p50_us}, {"p99", s.lat_p99_us},
                      {"p99_9", s.lat_p999_us}, {"max", s.lat_max_us}};
   auto cpu = nlohmann::ordered_json::array();

@@ -24,6 +24,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <iostream>
 #include <ostream>
 #include <thread>
 #include <vector>
@@ -37,6 +38,7 @@
 #include "rpc/socket_path.hh"
 #include "tools/atomic_file.hh"
 #include "tools/reactorctl_format.hh"
+#include "tools/reactorctl_top.hh"
 
 namespace reactor::ctl {
 namespace {
@@ -338,6 +340,23 @@ int cmd_history(Session& s, const Globals& g, std::size_t rounds, std::ostream& 
   return kExitOk;
 }
 
+// One sample of `reactorctl top`: reactors and threads are required, pollers
+// and the scheduler only enrich the view.
+bool top_sample(Session& s, TopSample& out) {
+  auto reactors = s.call("top", "framework_get_reactors");
+  if (!reactors || !expect_object(s, "top", "framework_get_reactors", *reactors)) return false;
+  auto threads = s.call("top", "thread_get_stats");
+  if (!threads || !expect_object(s, "top", "thread_get_stats", *threads)) return false;
+  auto pollers = s.optional_call("top", "thread_get_pollers");
+  auto sched = s.optional_call("top", "framework_get_scheduler");
+  if (s.failed()) return false;
+  out.reactors = std::move(*reactors);
+  out.threads = std::move(*threads);
+  out.pollers = pollers ? std::move(*pollers) : json();
+  out.scheduler = sched ? std::move(*sched) : json();
+  return true;
+}
+
 // CLI11 validators with plain messages ("" = valid).
 std::string seconds_check(const std::string& text) {
   double v = 0;
@@ -480,6 +499,17 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                       "busy % over MS milliseconds (two samples) instead of since start")
       ->check(interval_check);
   app.add_subcommand("pollers", "pollers of every thread (thread_get_pollers)");
+  uint64_t top_interval_ms = 1000;
+  std::string top_sort = "busy";
+  bool top_once = false;
+  auto* top = app.add_subcommand(
+      "top", "live view of cores, threads and pollers (like spdk_top); q or Ctrl-C quits, s changes the sort "
+             "key. Without a terminal (or with --once) prints one frame and exits");
+  top->add_option("--interval", top_interval_ms, "refresh every MS milliseconds (default 1000); a frame's "
+                                                 "busy % and rates are over this interval")
+      ->check(interval_check);
+  top->add_option("--sort", top_sort, "busy (default), id, name, core or runs (pollers by runs per second)");
+  top->add_flag("--once", top_once, "print one frame (two samples --interval apart) and exit");
   app.add_subcommand("governor", "frequency governor and per-core frequencies");
   std::size_t max_rounds = 10;
   auto* history = app.add_subcommand("history", "policy switches and recent scheduling rounds");
@@ -524,6 +554,13 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   }
   if (save->parsed() && save->count("file") > 0 && save_file.empty())
     return usage("save-config: the file name is empty");
+  std::optional<TopSort> top_sort_key;
+  if (top->parsed()) {
+    top_sort_key = parse_top_sort(top_sort);
+    if (!top_sort_key)
+      return usage(fmt::format("top: --sort '{}' is not a sort key (busy, id, name, core, runs)", top_sort));
+    if (g.json_out) return usage("top: --json is not supported (use reactors, threads or pollers --json)");
+  }
   std::optional<json> call_json;
   if (call->parsed() && !call_params.empty()) {
     try {
@@ -565,6 +602,16 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     return cmd_simple(s, g, "governor", "framework_get_governor", out,
                       [](const json& v) { return format_governor(v); });
   if (history->parsed()) return cmd_history(s, g, max_rounds, out);
+  if (top->parsed()) {
+    TopOptions to;
+    to.sort = *top_sort_key;
+    to.interval_ms = top_interval_ms;
+    to.socket = g.socket;
+    // Live only when run() writes to the real stdout and stdin/stdout are a terminal.
+    const bool interactive =
+        !top_once && &out == &std::cout && ::isatty(STDOUT_FILENO) == 1 && ::isatty(STDIN_FILENO) == 1;
+    return run_top([&s](TopSample& t) { return top_sample(s, t); }, to, interactive, out);
+  }
   if (call->parsed()) {
     auto r = s.call(call_method, call_method, call_json);
     if (!r) return kExitFailure;

@@ -84,6 +84,7 @@ struct Cli {
   bool wait_for_rpc = false;
   bool restore_cpufreq = false;
   std::string log_level = "info";
+  std::string log_format;
   std::string mode = "poll";
   std::string idle_timeout = "30";
   std::string read_timeout = "10";
@@ -106,6 +107,7 @@ struct Config {
   bool restore_cpufreq = false;
   LogLevel log_level = LogLevel::Info;
   rpc::ConnectionTimeouts timeouts;
+  std::optional<LogFormat> log_format;
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -192,6 +194,11 @@ Config parse_cli(int argc, char** argv) {
                  "Seconds a client has to send the rest of a request it started (0.1 to 86400; default\n"
                  "10); then it is answered -32700 and disconnected.");
   app.add_option("--log-level", c.log_level, "trace, debug, info (default), warn, error or off. Logs go to stderr.");
+  app.add_option("--log-format", c.log_format,
+                 "text (default: \"[time] [level] [reactor] message\"), json (one object per line: time,\n"
+                 "level, logger, msg) or journal (\"<priority>message\", chosen by default when stderr is\n"
+                 "read by journald). The same message is logged at most 5 times in 5 s, then one line\n"
+                 "says how many similar ones were suppressed.");
   app.add_option(
       "--mode", c.mode,
       "Baseline reactor mode. poll (default, as SPDK): each reactor spins on its core, at the price\n"
@@ -225,6 +232,12 @@ Config parse_cli(int argc, char** argv) {
   cfg.restore_cpufreq = c.restore_cpufreq;
   if (!parse_log_level(c.log_level, cfg.log_level))
     usage_error(fmt::format("--log-level '{}': expected trace, debug, info, warn, error or off", c.log_level));
+  if (!c.log_format.empty()) {
+    LogFormat f = LogFormat::Text;
+    if (!parse_log_format(c.log_format, f))
+      usage_error(fmt::format("--log-format '{}': expected text, json or journal", c.log_format));
+    cfg.log_format = f;
+  }
 
   for (auto [option, text, out] : {std::tuple{"--rpc-idle-timeout", &c.idle_timeout, &cfg.timeouts.idle},
                                    std::tuple{"--rpc-read-timeout", &c.read_timeout, &cfg.timeouts.read}}) {
@@ -364,6 +377,7 @@ int main(int argc, char** argv) {
 
   Config cfg = parse_cli(argc, argv);
   set_log_level(cfg.log_level);
+  if (cfg.log_format) set_log_format(*cfg.log_format);
 
   // Governor crash safety: settings a killed daemon left changed go back
   // first (and only that with --restore-cpufreq).
@@ -472,12 +486,19 @@ int main(int argc, char** argv) {
     if (const int again = take_signal(stop_signals, 100ms); again != 0) {
       log(LogLevel::Error, "reactord: second {}: exiting without waiting for threads", strsignal(again));
       server.remove_files();  // only if still ours
+      log_flush_suppressed();
       std::fflush(stderr);
       std::_Exit(kExitRuntime);
     }
   }
   stopper.join();
-  for (const std::string& s : report.stragglers) log(LogLevel::Warn, "reactord: thread did not exit: {}", s);
+  // One line per straggler would hit the log's rate limit past five of them.
+  if (!report.stragglers.empty()) {
+    std::string names;
+    for (const std::string& s : report.stragglers) names += (names.empty() ? "" : "; ") + s;
+    log(LogLevel::Warn, "reactord: {} threads did not exit: {}", report.stragglers.size(), names);
+  }
   log(LogLevel::Info, "reactord: stopped ({} threads exited)", report.exited);
+  log_flush_suppressed();
   return 0;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <chrono>
 #include <cstdlib>
@@ -354,5 +355,135 @@ TEST_F(BenchTest, EnvironmentErrorsAreOneClearLine) {
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("permission denied"), std::string::npos) << r.err;
   }
+  expect_no_temp_left();
+}
+
+namespace {
+
+// The longest run of consecutive digits in `s`.
+size_t longest_digit_run(const std::string& s) {
+  size_t best = 0, cur = 0;
+  for (char c : s) {
+    cur = (c >= '0' && c <= '9') ? cur + 1 : 0;
+    best = std::max(best, cur);
+  }
+  return best;
+}
+
+// Every "--option" token in `text`.
+std::vector<std::string> long_options_in(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t i = text.find("--"); i != std::string::npos; i = text.find("--", i + 2)) {
+    size_t j = i + 2;
+    while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '-')) ++j;
+    if (j > i + 2) out.push_back(text.substr(i, j - i));
+  }
+  return out;
+}
+
+}  // namespace
+
+// Issue 10 §7: "-t 0" printed the upper bound of CLI11's PositiveNumber (DBL_MAX
+// written out: a 310-digit number).
+TEST_F(BenchTest, NonPositiveTimesAreOneShortLine) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"-t", "0"}, {"-t", "-1"}, {"--time", "0"}, {"-t", "nan"}, {"-t", "inf"}, {"--ramp", "-1"},
+           {"--ramp", "inf"}}) {
+    SCOPED_TRACE(args[0] + " " + args[1]);
+    Outcome r = run(args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_LT(longest_digit_run(r.err), 12u) << r.err;
+    EXPECT_LT(r.err.size(), 200u) << r.err;
+    EXPECT_NE(r.err.find(args[1]), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  Outcome r = run({"-t", "0"});
+  EXPECT_EQ(r.err, "reactor-bench: -t 0: the measured time must be a number of seconds above 0\n");
+  expect_no_temp_left();
+}
+
+// Issue 10 §7: "--size 1k" on an 8 MiB file said the file was too small.
+TEST_F(BenchTest, SizeBelowOneIoBlamesSizeNotTheFile) {
+  const fs::path big = root_ / "eight_mib";
+  std::ofstream(big) << std::string(8u << 20, 'x');
+  Outcome r = run({"--filename", big.string(), "--size", "1k", "-t", "1"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err, "reactor-bench: --size 1k (1024 B) is less than one I/O (-o 4 KiB)\n");
+  EXPECT_EQ(r.err.find("too small"), std::string::npos) << r.err;
+  // The temp file too: nothing is created.
+  r = run({"--size", "2k", "-o", "4k", "-t", "1"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err, "reactor-bench: --size 2k (2048 B) is less than one I/O (-o 4 KiB)\n");
+  expect_no_temp_left();
+  // A file really smaller than one I/O is still the file's fault.
+  const fs::path small = root_ / "small";
+  std::ofstream(small) << "tiny";
+  r = run({"--filename", small.string(), "-t", "1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("too small"), std::string::npos) << r.err;
+}
+
+// Issue 10 §7: the fallback note of "--switch-at 1:global" told the user to
+// "use --governor sim", an option reactor-bench did not have. Every option
+// the bench names on stderr must be one of its own; --governor is, with
+// reactord's values.
+TEST_F(BenchTest, GovernorHintsNameOnlyOptionsTheBenchHas) {
+  const Outcome help = run({"--help"});
+  ASSERT_EQ(help.exit_code, 0);
+  Outcome r = run({"--switch-at", "0.5:global", "-t", "1", "--size", "4m", "-m", "[0]", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const std::string& opt : long_options_in(r.err))
+    EXPECT_NE(help.out.find(opt), std::string::npos) << opt << " is named on stderr but is not an option:\n" << r.err;
+  EXPECT_NE(help.out.find("--governor"), std::string::npos);
+
+  // --governor sim: global runs on the simulated governor, no fallback note.
+  r = run({"--scheduler", "global", "--governor", "sim", "-t", "1", "--size", "4m", "-m", "[0]", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(parse_report(r)["policy"], "gscheduler");
+  EXPECT_EQ(r.err.find("no real governor"), std::string::npos) << r.err;
+
+  // --governor none refuses global up front, as reactord does; a bad name is one line.
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--governor", "none", "--switch-at", "0.5:global", "-t", "1"},
+           {"--governor", "none", "--scheduler", "global"},
+           {"--governor", "turbo"}}) {
+    SCOPED_TRACE(args[1]);
+    r = run(args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find("--governor"), std::string::npos) << r.err;
+  }
+  expect_no_temp_left();
+}
+
+// Issue 10 §7: SIGINT during --ramp reported the warm-up as the measurement.
+TEST_F(BenchTest, SigintDuringTheRampReportsThatNothingWasMeasured) {
+  pid_t pid = start({"--ramp", "60", "-t", "5", "--size", "4m", "-m", "[0]", "--json"});
+  // The ramp is running once the first progress line ("[ramp 1s]") is out.
+  for (int i = 0; i < 300 && slurp(root_ / "err").find("[ramp") == std::string::npos; ++i)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  Outcome r = finish(pid);
+  ASSERT_EQ(r.exit_code, 0) << "signal " << r.signal << "\n" << r.err;
+  auto j = parse_report(r);
+  EXPECT_TRUE(j["interrupted"].get<bool>());
+  EXPECT_FALSE(j["measured"].get<bool>()) << r.out;
+  EXPECT_EQ(j["ios"].get<uint64_t>(), 0u) << "warm-up I/O reported as measured:\n" << r.out;
+  EXPECT_EQ(j["iops"].get<double>(), 0.0);
+  EXPECT_EQ(j["runtime_s"].get<double>(), 0.0);
+  EXPECT_NE(r.err.find("interrupted during the ramp"), std::string::npos) << r.err;
+
+  // The text report says so in its first line. (The first run's stderr must
+  // not be mistaken for this one's progress.)
+  fs::remove(root_ / "err");
+  pid = start({"--ramp", "60", "-t", "5", "--size", "4m", "-m", "[0]"});
+  for (int i = 0; i < 300 && slurp(root_ / "err").find("[ramp") == std::string::npos; ++i)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  r = finish(pid);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("interrupted during the ramp: nothing measured"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("IOPS"), std::string::npos) << r.out;
   expect_no_temp_left();
 }

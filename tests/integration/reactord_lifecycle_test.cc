@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <sstream>
+
 #include "reactord_daemon.hh"
 
 using namespace reactor;
@@ -34,6 +36,7 @@ TEST(ReactordLifecycle, BadCommandLinesExitTwoWithOneLineAndStartNothing) {
       {"--governor", "turbo"},
       {"--mode", "fast"},
       {"--log-level", "loud"},
+      {"--log-format", "xml"},
       {"--period-us", "100"},  // static does not balance periodically
       {"--scheduler", "dynamic", "--period-us", "abc"},
       {"--scheduler", "dynamic", "--period-us", "0"},
@@ -149,6 +152,31 @@ TEST(ReactordLifecycle, StaleSocketFileIsReplaced) {
   ASSERT_TRUE(d.wait_ready()) << d.stderr_text();
   auto c = d.client();
   EXPECT_TRUE(call_ok(c, "spdk_get_version").contains("version"));
+}
+
+TEST(ReactordLifecycle, JsonLogFormatWritesOneObjectPerLine) {
+  Daemon d({"-m", two_cores(), "--mode", "interrupt", "--governor", "none", "--log-level", "info", "--log-format",
+            "json"});
+  ASSERT_TRUE(d.wait_ready()) << d.stderr_text();
+  auto st = d.stop();
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << d.stderr_text();
+  const std::string err = d.stderr_text();
+  std::istringstream in(err);
+  std::string line;
+  size_t n = 0;
+  bool saw_stop = false;
+  while (std::getline(in, line)) {
+    ++n;
+    const json j = json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
+    EXPECT_EQ(j.value("logger", ""), "reactor") << line;
+    EXPECT_FALSE(j.value("level", "").empty()) << line;
+    EXPECT_FALSE(j.value("time", "").empty()) << line;
+    saw_stop = saw_stop || j.value("msg", "").find("reactord: stopped") != std::string::npos;
+  }
+  EXPECT_GE(n, 1U) << err;
+  EXPECT_TRUE(saw_stop) << err;
 }
 
 }  // namespace
