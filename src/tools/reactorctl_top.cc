@@ -55,7 +55,7 @@ std::string str(const json& j, const char* key) {
   if (!j.is_object()) return "-";
   auto it = j.find(key);
   if (it == j.end() || !it->is_string()) return "-";
-  return escape_control(it->get<std::string>());
+  return it->get<std::string>();  // raw: Table cells are escaped by Table, the header below by printable()
 }
 
 const json& arr(const json& j, const char* key) {
@@ -156,17 +156,7 @@ std::string_view top_sort_name(TopSort s) {
   return "busy";
 }
 
-std::string escape_control(std::string_view name) {
-  std::string out;
-  out.reserve(name.size());
-  for (char ch : name) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '\\') out += "\\\\";
-    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
-    else out += ch;
-  }
-  return out;
-}
+std::string escape_control(std::string_view name) { return printable(name); }
 
 std::string format_top_frame(const TopSample& now, const TopSample* before, const TopOptions& opt) {
   std::string out;
@@ -177,7 +167,7 @@ std::string format_top_frame(const TopSample& now, const TopSample* before, cons
     if (auto p = u64(now.scheduler, "scheduler_period"); p && *p != 0)
       policy += fmt::format(" (period {})", format_duration_us(*p));
   }
-  out += fmt::format("reactorctl top  {}  policy {}  {}  sort {}\n", escape_control(opt.socket), policy,
+  out += fmt::format("reactorctl top  {}  policy {}  {}  sort {}\n", escape_control(opt.socket), escape_control(policy),
                      before != nullptr ? fmt::format("busy % over {} ms", opt.interval_ms) : "busy % since start",
                      top_sort_name(opt.sort));
 

@@ -151,7 +151,7 @@ def main():
         # Names are escaped: no control byte but the newlines.
         if re.search(rb"[\x00-\x09\x0b-\x1f\x7f]", raw):
             fail(f"top printed a raw control byte: {raw!r}")
-        if "evil\\x1b[2J\\x07" not in out:
+        if "evil\\e[2J\\x07" not in out:
             fail(f"the escaped name is missing:\n{out}")
 
         out, _, _ = ctl("top", "--once", "--interval", "100", "--sort", "name")
