@@ -174,7 +174,11 @@ void time_axis(std::string& s, double x0, double w, double y_top, double y_axis,
                  num(w));
   std::string grid;
   std::vector<std::pair<double, double>> labels;
-  for (double t = std::ceil(t_lo / step - 1e-9) * step; t <= t_hi + step * 1e-9; t += step) {
+  // Ticks as multiples of the step (no accumulated rounding).
+  const auto first = static_cast<long long>(std::ceil(t_lo / step - 1e-9));
+  const auto last = static_cast<long long>(std::floor(t_hi / step + 1e-9));
+  for (long long i = first; i <= last; ++i) {
+    const double t = static_cast<double>(i) * step;
     const double x = x0 + (t - t_lo) / (t_hi - t_lo) * w;
     fmt::format_to(Out(s), "<path d=\"M{} {}v5\"/>\n", num(x), num(y_axis));
     fmt::format_to(Out(grid), "M{} {}V{}", num(x), num(y_top), num(y_axis));
@@ -509,6 +513,14 @@ Result<void> write_line_chart_svg(const LineChart& ch, const std::string& path) 
   double t_lo = ch.t0_s;
   double t_hi = ch.t0_s + static_cast<double>(n > 1 ? n - 1 : 1) * ch.dt_s;
   for (const auto& mk : ch.markers) t_lo = std::min(t_lo, mk.t_s), t_hi = std::max(t_hi, mk.t_s);
+  {
+    // Out to the neighbouring ticks when that adds little (a run of 0.05 ..
+    // 2.95 s is drawn from 0 to 3 s), so the axis starts and ends on a label.
+    const double range = t_hi - t_lo, st = nice_step(range, 8);
+    const double lo_r = std::floor(t_lo / st + 1e-9) * st, hi_r = std::ceil(t_hi / st - 1e-9) * st;
+    if (t_lo - lo_r <= 0.1001 * range) t_lo = lo_r;
+    if (hi_r - t_hi <= 0.1001 * range) t_hi = hi_r;
+  }
 
   constexpr double kPlotW = 900, kLeft = 84, kLegendW = 260, kPanelH = 170, kGap = 26;
   auto x_of = [&](double t) { return kLeft + (t - t_lo) / (t_hi - t_lo) * kPlotW; };
@@ -545,6 +557,7 @@ Result<void> write_line_chart_svg(const LineChart& ch, const std::string& path) 
     // Aggregated points.
     std::vector<std::vector<double>> pts;
     double lo = 0, hi = -std::numeric_limits<double>::infinity();
+    double lo_pos = std::numeric_limits<double>::infinity();  // log scale: the smallest value above 0
     for (const auto& se : panel.series) {
       std::vector<double> v;
       for (std::size_t a = 0; a < se.values.size(); a += k) {
@@ -558,29 +571,52 @@ Result<void> write_line_chart_svg(const LineChart& ch, const std::string& path) 
         }
         double val = std::numeric_limits<double>::quiet_NaN();
         if (cnt) val = se.aggregate == Aggregate::max ? acc : acc / static_cast<double>(cnt);
-        if (!std::isnan(val)) lo = std::min(lo, val), hi = std::max(hi, val);
+        if (panel.log_y && val <= 0) val = std::numeric_limits<double>::quiet_NaN();  // no place on a log axis
+        if (!std::isnan(val)) lo = std::min(lo, val), hi = std::max(hi, val), lo_pos = std::min(lo_pos, val);
         v.push_back(val);
       }
       pts.push_back(std::move(v));
     }
     if (!std::isfinite(hi)) hi = 1;
     if (hi <= lo) hi = lo + 1;
-    const double step = nice_step(hi - lo, 4);
-    const double y_lo = std::floor(lo / step - 1e-9) * step;
-    const double y_hi = std::ceil(hi / step - 1e-9) * step;
-    auto y_of = [&](double v) { return bottom - (v - y_lo) / (y_hi - y_lo) * kPanelH; };
+    // Linear: nice ticks from 0 (or below) to the top. Log: whole decades
+    // around the positive values, with 2 and 5 marked when there are few.
+    double y_lo = 0, y_hi = 1;
+    std::vector<double> ticks;
+    if (panel.log_y) {
+      if (!std::isfinite(lo_pos)) lo_pos = 1, hi = 10;
+      y_lo = std::pow(10.0, std::floor(std::log10(lo_pos) + 1e-9));
+      y_hi = std::pow(10.0, std::ceil(std::log10(hi) - 1e-9));
+      if (y_hi <= y_lo) y_hi = y_lo * 10;
+      const bool few = std::log10(y_hi / y_lo) < 3.5;
+      for (double d = y_lo; d <= y_hi * 1.0001; d *= 10)
+        for (double m : {1.0, 2.0, 5.0})
+          if ((m == 1.0 || few) && d * m <= y_hi * 1.0001) ticks.push_back(d * m);
+    } else {
+      const double step = nice_step(hi - lo, 4);
+      y_lo = std::floor(lo / step + 1e-9) * step;
+      y_hi = std::ceil(hi / step - 1e-9) * step;
+      const auto first = static_cast<long long>(std::llround(y_lo / step));
+      const auto last = static_cast<long long>(std::llround(y_hi / step));
+      for (long long i = first; i <= last; ++i) ticks.push_back(static_cast<double>(i) * step);
+    }
+    auto y_of = [&](double v) {
+      const double f = panel.log_y ? std::log10(v / y_lo) / std::log10(y_hi / y_lo) : (v - y_lo) / (y_hi - y_lo);
+      return bottom - f * kPanelH;
+    };
     fmt::format_to(Out(body), "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fbfbfb\" stroke=\"#888\"/>\n",
                    num(kLeft), num(top), num(kPlotW), num(kPanelH));
     std::string grid;
-    for (double v = y_lo; v <= y_hi + step * 1e-9; v += step) {
+    for (double v : ticks) {
       const double y = y_of(v);
       fmt::format_to(Out(grid), "M{} {}h{}", num(kLeft), num(y), num(kPlotW));
-      text(body, kLeft - 6, y + 4, tick_label(std::fabs(v) < step * 1e-9 ? 0 : v), "text-anchor=\"end\" font-size=\"11\"");
+      text(body, kLeft - 6, y + 4, tick_label(v), "text-anchor=\"end\" font-size=\"11\"");
     }
     fmt::format_to(Out(body), "<path d=\"{}\" stroke=\"#000\" stroke-opacity=\"0.1\"/>\n", grid);
     fmt::format_to(Out(body),
                    "<text transform=\"translate(16 {}) rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">{}</text>\n",
-                   num(top + kPanelH / 2), escape_xml(shorten(panel.y_label, 30)));
+                   num(top + kPanelH / 2),
+                   escape_xml(shorten(panel.log_y ? panel.y_label + ", log scale" : panel.y_label, 34)));
     // Lines (a NaN breaks the line; a lone point is a dot).
     for (std::size_t si = 0; si < pts.size(); ++si) {
       const char* colour = kLineColour[si % kLineColour.size()];
@@ -646,8 +682,10 @@ Result<void> write_line_chart_svg(const LineChart& ch, const std::string& path) 
   {
     const double step = nice_step(t_hi - t_lo, 8);
     std::string grid;
-    for (double t = std::ceil(t_lo / step - 1e-9) * step; t <= t_hi + step * 1e-9; t += step)
-      fmt::format_to(Out(grid), "M{} {}V{}", num(x_of(t)), num(first_top), num(last_bottom));
+    const auto first = static_cast<long long>(std::ceil(t_lo / step - 1e-9));
+    const auto last = static_cast<long long>(std::floor(t_hi / step + 1e-9));
+    for (long long i = first; i <= last; ++i)
+      fmt::format_to(Out(grid), "M{} {}V{}", num(x_of(static_cast<double>(i) * step)), num(first_top), num(last_bottom));
     fmt::format_to(Out(body), "<path d=\"{}\" stroke=\"#000\" stroke-opacity=\"0.07\"/>\n", grid);
   }
   double foot = last_bottom + 58;
@@ -678,6 +716,11 @@ std::string url_path(std::string_view p) {
   }
   return out;
 }
+
+// A policy's column is never narrower than this: the pictures are 1000-1300 px
+// wide, and below about half size their 12 px text stops being readable. A
+// window 1400 px wide shows two policies side by side, a wide screen three.
+constexpr int kMinColumnPx = 600;
 
 Result<void> check_picture_path(std::string_view policy, std::string_view p) {
   if (p.empty()) return {};
@@ -726,13 +769,13 @@ Result<void> write_html_report(const std::string& title, const std::string& subt
                  "table.cmp th, table.cmp td {{ border: 1px solid #ccc; padding: 3px 10px; }}\n"
                  "table.cmp td {{ text-align: right; font-variant-numeric: tabular-nums; }}\n"
                  "table.cmp th {{ background: #f0f0f0; }} table.cmp th.metric {{ text-align: left; }}\n"
-                 "div.grid {{ display: grid; grid-template-columns: repeat({}, minmax(0, 1fr)); gap: 14px; }}\n"
+                 "div.grid {{ display: grid; grid-template-columns: repeat(auto-fit, minmax({}px, 1fr)); gap: 14px; }}\n"
                  "section.policy {{ border: 1px solid #ddd; padding: 8px; }}\n"
                  "section.policy h2 {{ font-size: 16px; margin: 0 0 6px 0; }}\n"
                  "section.policy img {{ width: 100%; height: auto; display: block; margin-bottom: 8px; }}\n"
                  "p.foot {{ color: #777; font-size: 12px; }}\n"
                  "</style>\n</head>\n<body>\n",
-                 std::min<std::size_t>(entries.size(), 4));
+                 kMinColumnPx);
   fmt::format_to(Out(h), "<h1>{}</h1>\n", escape_xml(title));
   if (!subtitle.empty()) fmt::format_to(Out(h), "<p class=\"sub\">{}</p>\n", escape_xml(subtitle));
 

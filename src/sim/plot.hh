@@ -68,6 +68,9 @@ struct Series {
 struct Panel {
   std::string y_label;
   std::vector<Series> series;
+  /// Logarithmic y axis (latencies whose spikes would flatten the rest);
+  /// values <= 0 are then gaps, and the label says "log scale".
+  bool log_y = false;
 };
 
 /// Panels stacked on a shared time axis, with vertical markers across all of them.
