@@ -144,7 +144,7 @@ void svg_open(std::string& s, double w, double h, std::string_view title) {
   fmt::format_to(Out(s),
                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-                 "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"12\" fill=\"#222\">\n"
+                 "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"13\" fill=\"#222\">\n"
                  "<title>{2}</title>\n<rect width=\"{0}\" height=\"{1}\" fill=\"#fff\"/>\n",
                  num(w), num(h), escape_xml(title));
 }
@@ -153,7 +153,7 @@ void svg_open(std::string& s, double w, double h, std::string_view title) {
 double svg_title(std::string& s, std::string_view title, double x) {
   double y = 24;
   for (const auto& line : wrap(title, 110)) {
-    fmt::format_to(Out(s), "<text x=\"{}\" y=\"{}\" font-size=\"16\" font-weight=\"bold\">{}</text>\n", num(x), num(y),
+    fmt::format_to(Out(s), "<text x=\"{}\" y=\"{}\" font-size=\"17\" font-weight=\"bold\">{}</text>\n", num(x), num(y),
                    escape_xml(line));
     y += 20;
   }
@@ -188,7 +188,7 @@ void time_axis(std::string& s, double x0, double w, double y_top, double y_axis,
   if (!grid.empty() && y_top < y_axis)
     fmt::format_to(Out(s), "<path d=\"{}\" stroke=\"#000\" stroke-opacity=\"0.08\"/>\n", grid);
   for (const auto& [x, t] : labels) text(s, x, y_axis + 18, tick_label(std::fabs(t) < 1e-12 ? 0 : t), "text-anchor=\"middle\"");
-  text(s, x0 + w / 2, y_axis + 38, label, "text-anchor=\"middle\" font-size=\"13\"");
+  text(s, x0 + w / 2, y_axis + 38, label, "text-anchor=\"middle\" font-size=\"14\"");
 }
 
 // ---- heatmap --------------------------------------------------------------
@@ -352,7 +352,7 @@ Result<void> write_heatmap_svg(const Heatmap& m, const std::string& path) {
   fmt::format_to(Out(body), "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#f7f7f7\" stroke=\"#ccc\"/>\n",
                  num(kLeft), num(strip_top), num(kPlotW), num(kStripH));
   text(body, kLeft - 6, strip_top + 14, "moves", "text-anchor=\"end\"");
-  text(body, kLeft - 6, strip_top + 28, fmt::format("max {}", max_moves), "text-anchor=\"end\" font-size=\"10\"");
+  text(body, kLeft - 6, strip_top + 28, fmt::format("max {}", max_moves), "text-anchor=\"end\" font-size=\"11\"");
   if (max_moves > 0) {
     std::string bars;
     for (std::size_t j = 0; j < cols; ++j) {
@@ -412,9 +412,9 @@ Result<void> write_heatmap_svg(const Heatmap& m, const std::string& path) {
   // Core labels: every row when rows are tall enough, else every k-th.
   const auto label_every = static_cast<std::size_t>(std::ceil(12.0 / rh));
   for (std::size_t r = 0; r < rows; r += label_every)
-    text(body, kLeft - 6, y_of_row(r) + 4, fmt::format("{}", m.cores[r]), "text-anchor=\"end\" font-size=\"10\"");
+    text(body, kLeft - 6, y_of_row(r) + 4, fmt::format("{}", m.cores[r]), "text-anchor=\"end\" font-size=\"11\"");
   fmt::format_to(Out(body),
-                 "<text transform=\"translate(18 {}) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">core</text>\n",
+                 "<text transform=\"translate(18 {}) rotate(-90)\" text-anchor=\"middle\" font-size=\"14\">core</text>\n",
                  num(map_top + plot_h / 2));
   time_axis(body, kLeft, kPlotW, map_top, map_bottom, t_lo, t_hi, "time (s)");
 
@@ -426,7 +426,7 @@ Result<void> write_heatmap_svg(const Heatmap& m, const std::string& path) {
   for (int b = 9; b >= 0; --b) {
     fmt::format_to(Out(body), "<rect x=\"{}\" y=\"{}\" width=\"22\" height=\"14\" fill=\"{}\"/>\n", num(lx), num(ly),
                    kHeatColour[static_cast<std::size_t>(b)]);
-    text(body, lx + 28, ly + 11, fmt::format("{}-{} %", b * 10, b * 10 + 10), "font-size=\"11\"");
+    text(body, lx + 28, ly + 11, fmt::format("{}-{} %", b * 10, b * 10 + 10), "font-size=\"12\"");
     ly += 14;
   }
   ly += 8;
@@ -435,7 +435,7 @@ Result<void> write_heatmap_svg(const Heatmap& m, const std::string& path) {
                    num(lx), num(ly), colour);
     double y = ly + 11;
     for (const auto& line : wrap(label, 38)) {
-      text(body, lx + 28, y, line, "font-size=\"11\"");
+      text(body, lx + 28, y, line, "font-size=\"12\"");
       y += 13;
     }
     ly = std::max(ly + 20, y + 4);
@@ -447,8 +447,8 @@ Result<void> write_heatmap_svg(const Heatmap& m, const std::string& path) {
                  "<path d=\"M{0} {1}h0\" stroke=\"#000\" stroke-width=\"{2}\" stroke-linecap=\"round\"/>"
                  "<path d=\"M{0} {1}h0\" stroke=\"#fff\" stroke-width=\"{3}\" stroke-linecap=\"round\"/>\n",
                  num(lx + 11), num(ly + 7), num(dot + 1.5), num(dot));
-  text(body, lx + 28, ly + 11, fmt::format("a thread moved onto the core ({} moves)", m.moves.size()),
-       "font-size=\"11\"");
+  text(body, lx + 28, ly + 11, fmt::format("thread moved onto core ({} moves)", m.moves.size()),
+       "font-size=\"12\"");
   ly += 28;
   std::vector<std::string> agg;
   if (k == 1) {
@@ -460,11 +460,11 @@ Result<void> write_heatmap_svg(const Heatmap& m, const std::string& path) {
     agg.push_back(fmt::format("sleeping only if asleep in all {}", k));
   }
   for (const auto& line : agg) {
-    text(body, lx, ly, line, "font-size=\"11\"");
+    text(body, lx, ly, line, "font-size=\"12\"");
     ly += 14;
   }
   ly += 4;
-  text(body, lx, ly, fmt::format("{} cores x {} samples", rows, n), "font-size=\"11\" fill=\"#555\"");
+  text(body, lx, ly, fmt::format("{} cores x {} samples", rows, n), "font-size=\"12\" fill=\"#555\"");
 
   const double height = std::max(map_bottom + 52, ly + 16);
   svg_open(s, width, height, m.title);
@@ -610,11 +610,11 @@ Result<void> write_line_chart_svg(const LineChart& ch, const std::string& path) 
     for (double v : ticks) {
       const double y = y_of(v);
       fmt::format_to(Out(grid), "M{} {}h{}", num(kLeft), num(y), num(kPlotW));
-      text(body, kLeft - 6, y + 4, tick_label(v), "text-anchor=\"end\" font-size=\"11\"");
+      text(body, kLeft - 6, y + 4, tick_label(v), "text-anchor=\"end\" font-size=\"12\"");
     }
     fmt::format_to(Out(body), "<path d=\"{}\" stroke=\"#000\" stroke-opacity=\"0.1\"/>\n", grid);
     fmt::format_to(Out(body),
-                   "<text transform=\"translate(16 {}) rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">{}</text>\n",
+                   "<text transform=\"translate(16 {}) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">{}</text>\n",
                    num(top + kPanelH / 2),
                    escape_xml(shorten(panel.log_y ? panel.y_label + ", log scale" : panel.y_label, 34)));
     // Lines (a NaN breaks the line; a lone point is a dot).
@@ -651,7 +651,7 @@ Result<void> write_line_chart_svg(const LineChart& ch, const std::string& path) 
     const auto fit = static_cast<std::size_t>((kPanelH - 8) / 16);
     for (std::size_t si = 0; si < panel.series.size(); ++si) {
       if (si + 1 == fit && panel.series.size() > fit) {
-        text(body, lx, ly + 10, fmt::format("... and {} more", panel.series.size() - si), "font-size=\"11\"");
+        text(body, lx, ly + 10, fmt::format("... and {} more", panel.series.size() - si), "font-size=\"12\"");
         break;
       }
       const auto& se = panel.series[si];
@@ -662,7 +662,7 @@ Result<void> write_line_chart_svg(const LineChart& ch, const std::string& path) 
       bool any = false;
       for (double x : se.values) any = any || !std::isnan(x);
       if (!any) name += " (no data)";
-      text(body, lx + 26, ly + 10, name, "font-size=\"11\"");
+      text(body, lx + 26, ly + 10, name, "font-size=\"12\"");
       ly += 16;
     }
   }
@@ -674,7 +674,7 @@ Result<void> write_line_chart_svg(const LineChart& ch, const std::string& path) 
     fmt::format_to(Out(body),
                    "<path d=\"M{0} {1}V{2}\" stroke=\"#c00\" stroke-width=\"1.2\" stroke-dasharray=\"5 3\"/>\n",
                    num(x), num(ly + 3), num(last_bottom));
-    text(body, x + 3, ly, shorten(ch.markers[i].label, 60), "font-size=\"11\" fill=\"#c00\"");
+    text(body, x + 3, ly, shorten(ch.markers[i].label, 60), "font-size=\"12\" fill=\"#c00\"");
   }
 
   time_axis(body, kLeft, kPlotW, last_bottom, last_bottom, t_lo, t_hi, ch.x_label);
@@ -693,7 +693,7 @@ Result<void> write_line_chart_svg(const LineChart& ch, const std::string& path) 
     text(body, kLeft, foot,
          fmt::format("Downsampled: each point aggregates {} values ({} s), by mean or max as the legend says.", k,
                      tick_label(static_cast<double>(k) * ch.dt_s)),
-         "font-size=\"11\" fill=\"#555\"");
+         "font-size=\"12\" fill=\"#555\"");
     foot += 16;
   }
   std::string s;

@@ -61,7 +61,7 @@ inline LineChart chart(std::size_t n, double dt, std::string title) {
     cpu.series[0].values.push_back(8 + 6 * std::sin(6.28 * x));
     cpu.series[1].values.push_back(8 - 6 * std::sin(6.28 * x));
     queued.series[0].values.push_back(i > n / 2 && i < n / 2 + n / 20 ? NAN : 2 + 40 * x * x);
-    moves.series[0].values.push_back(static_cast<double>((i * 13) % 7));
+    moves.series[0].values.push_back(i % 50 < 4 ? static_cast<double>(4 - i % 50) : 0.0);  // bursts
   }
   ch.panels = {cpu, queued, moves};
   const double end = dt * static_cast<double>(n);
