@@ -1,6 +1,7 @@
 // plot_sample DIR: writes a sample policy-lab report (three policies, a
 // heatmap and a chart each, report.html) into DIR from plot_samples.hh, for
-// the screenshot test and for looking at the pictures by hand.
+// the screenshot test and for looking at the pictures by hand, and beside it
+// big_heatmap.svg (256 cores x 3600 s, downsampled).
 
 #include <cstdio>
 #include <string>
@@ -37,6 +38,13 @@ int main(int argc, char** argv) {
                         {"moves", fmt::format("{}", i == 1 ? 40 : 0)}},
                        heat,
                        chart});
+  }
+  // Not in the report: a 256-core hour, downsampled, to look at.
+  if (auto ok = write_heatmap_svg(samples::heatmap(256, 3600, 10, "dynamic on package:2 core:64 pu:2, diurnal, 10000 threads"),
+                                  dir + "/big_heatmap.svg");
+      !ok) {
+    std::fprintf(stderr, "plot_sample: %s\n", ok.error().message.c_str());
+    return 1;
   }
   if (auto ok = write_html_report("Policy lab: diurnal load, 64 cores <sample>",
                                   "600 s simulated, 1 s rounds; sample data from tests/unit/sim/plot_samples.hh",
