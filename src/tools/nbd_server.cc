@@ -241,7 +241,7 @@ struct Connection {
   uint64_t id = 0;
   IoChannel ch;
   BufferPool pool;
-  std::vector<Request> slots{opts.max_inflight};
+  std::vector<Request> slots;  // max_inflight of them, sized in run()
   std::vector<Request*> free_slots;
   Event idle;            // inflight reached 0 or dropped below the limit
   uint32_t inflight = 0; // requests read and not yet answered
@@ -575,7 +575,11 @@ struct Connection {
           log(LogLevel::Warn, "reactor-nbd: connection {}: bad request magic {:#x}; closing it", id, get32(h));
           co_return;
         }
-        while (inflight >= opts.max_inflight) co_await idle.wait();
+        if (inflight >= slots.size() && armed) {
+          disarm();  // the client sent its part: waiting for room is ours
+          armed = false;
+        }
+        while (inflight >= slots.size()) co_await idle.wait();
         if (broken) co_return;
         Request* r = take_slot();
         r->flags = get16(h + 4);
@@ -668,6 +672,7 @@ struct Connection {
       co_return;
     }
     ch = std::move(*c);
+    slots.resize(std::max<uint32_t>(opts.max_inflight, 1));
     free_slots.reserve(slots.size());
     for (Request& r : slots) free_slots.push_back(&r);
     arm(opts.handshake_timeout);
