@@ -237,6 +237,12 @@ class IoChannel {
   Result<void> writev(int fd, const iovec* iov, unsigned iovcnt, uint64_t offset, IoCallback cb);
   /// fsync (or fdatasync with SyncKind::DataOnly). Errors as read().
   Result<void> fsync(int fd, SyncKind kind, IoCallback cb);
+  /// fallocate(2) of [offset, offset+len) with `mode` (FALLOC_FL_*: punch a
+  /// hole, zero a range, preallocate) through the ring, so that the thread
+  /// does not block in the file system; res is 0 or -errno (-EOPNOTSUPP where
+  /// the file system or device lacks the mode). Errors as read(), plus
+  /// len 0 or a negative mode.
+  Result<void> fallocate(int fd, int mode, uint64_t offset, uint64_t len, IoCallback cb);
 
   // Sockets (TCP, Unix stream, anything with the socket calls). Same rules
   // and errors as read(); res is what the system call returns (bytes, a new

@@ -376,6 +376,23 @@ Result<void> IoChannel::fsync(int fd, SyncKind kind, IoCallback cb) {
   return {};
 }
 
+Result<void> IoChannel::fallocate(int fd, int mode, uint64_t offset, uint64_t len, IoCallback cb) {
+  if (len == 0) return make_error(Errc::invalid_argument, "IoChannel::fallocate: empty range");
+  if (mode < 0) return make_error(Errc::invalid_argument, fmt::format("IoChannel::fallocate: bad mode {}", mode));
+  if (auto c = check_cb(cb, st_, "fallocate"); !c) return c;
+  Reactor* host = nullptr;
+  auto sqe = st_->begin(host, "fallocate");
+  if (!sqe) return tl::unexpected(std::move(sqe.error()));
+  const int ffd = st_->fixed_file_for(fd, host->core());
+  io_uring_prep_fallocate(*sqe, ffd >= 0 ? ffd : fd, mode, static_cast<off_t>(offset), static_cast<off_t>(len));
+  if (ffd >= 0) {
+    (*sqe)->flags |= IOSQE_FIXED_FILE;
+    IoChannelState::bump(st_->fixed_file);
+  }
+  st_->commit(*host, *sqe, st_->take_slot(), std::move(cb));
+  return {};
+}
+
 uint32_t IoChannel::in_flight() const noexcept {
   return st_ ? st_->in_flight.load(std::memory_order_relaxed) : 0;
 }

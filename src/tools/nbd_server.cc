@@ -3,17 +3,27 @@
 // Per connection, on its own LwThread:
 //   session  - handshake (newstyle fixed: OPT_GO, OPT_INFO, OPT_LIST,
 //              OPT_ABORT, OPT_EXPORT_NAME; others ERR_UNSUP), then the
-//              reader loop: one request header (and a WRITE's payload) at a
-//              time, each command handed to its own task so that reads and
-//              writes overlap up to max_inflight;
-//   commands - file I/O through the thread's IoChannel, then the reply under
-//              the connection's send lock (replies never interleave);
-//   watchdog - a 1 s sleep loop that shuts the socket down when the
+//              reader loop: recv into a 64 KiB buffer, as many requests as
+//              arrived (a WRITE's payload copied out, the rest received in
+//              place), each command started at once up to max_inflight, so
+//              that a client's burst becomes one batch of submissions;
+//   commands - one self-freeing coroutine per request (pooled frame, no
+//              spawned root), file I/O through the thread's IoChannel into a
+//              pooled, never-zeroed buffer; TRIM/WRITE_ZEROES as fallocate on
+//              the ring; the finished request joins the reply queue;
+//   sender   - drains the reply queue with one sendmsg per batch (header and
+//              payload of every ready reply), resuming inside a reply after a
+//              short send; a failed send drops the queue and shuts the socket;
+//   watchdog - a 250 ms sleep loop that shuts the socket down when the
 //              handshake or a started request overruns its timeout
 //              (slowloris); the reader then sees EOF and the session ends.
-// The session returns only after every command task finished, so their
-// references into its frame stay valid. A protocol violation (bad magic, an
-// oversized WRITE whose payload cannot be skipped) ends only that connection.
+// Safety of the pooled buffers: a READ's payload is sent only when the file
+// filled all `len` bytes (a short read is EIO with no payload), so no byte of
+// an earlier request can reach the client.
+// The session returns only after every request was answered (or dropped on
+// a broken socket) and the sender stopped, so their references into its
+// frame stay valid. A protocol violation (bad magic, an oversized WRITE whose
+// payload cannot be skipped) ends only that connection.
 
 #include "tools/nbd_server.hh"
 
@@ -30,7 +40,10 @@
 #include <cerrno>
 #include <coroutine>
 #include <cstring>
-#include <deque>
+#include <array>
+#include <bit>
+#include <cstdlib>
+#include <exception>
 
 #include <fmt/format.h>
 
@@ -65,6 +78,13 @@ enum : uint16_t {
 enum : uint16_t { kCmdRead = 0, kCmdWrite = 1, kCmdDisc = 2, kCmdFlush = 3, kCmdTrim = 4, kCmdWriteZeroes = 6 };
 enum : uint16_t { kCmdFlagFua = 1, kCmdFlagNoHole = 2 };
 constexpr uint32_t kEperm = 1, kEio = 5, kEinval = 22, kEnospc = 28, kEoverflow = 75;
+
+constexpr size_t kRequestBytes = 28;  // a request header
+// Received at once: a client at QD 32 sends 32 x 28 bytes of READ headers, or
+// a dozen 4 KiB WRITEs with their payloads, per recv.
+constexpr size_t kRecvBuffer = 64 * 1024;
+// iovecs in one reply sendmsg: 64 replies with payload (IOV_MAX is 1024).
+constexpr unsigned kMaxReplyIov = 128;
 
 constexpr uint32_t kMaxOptionBytes = 64 * 1024;  // option data we read; more is refused
 constexpr uint32_t kMaxOptionDrain = 1u << 20;   // ... and skipped up to this, else disconnect
@@ -110,30 +130,106 @@ struct Event {
   Awaiter wait() { return Awaiter{*this}; }
 };
 
-// FIFO lock for the connection's socket: one reply on the wire at a time.
-struct SendLock {
-  bool held = false;
-  std::deque<std::coroutine_handle<>> waiters;
-  struct Awaiter {
-    SendLock& l;
-    bool await_ready() noexcept {
-      if (l.held) return false;
-      l.held = true;
-      return true;
-    }
-    void await_suspend(std::coroutine_handle<> h) { l.waiters.push_back(h); }
-    void await_resume() const noexcept {}
+// Payload buffers of one connection, reused from request to request: size
+// classes of 4 KiB << k, aligned for O_DIRECT, at most kPoolBytes kept. Never
+// zeroed: a READ's buffer is sent only after the file filled all of it, a
+// WRITE's only after the client sent all of it (whoever needs zeroes writes
+// them).
+class BufferPool {
+ public:
+  struct Buf {
+    std::byte* p = nullptr;
+    uint32_t cap = 0;
   };
-  Awaiter lock() { return Awaiter{*this}; }
-  void unlock() {
-    if (waiters.empty()) {
-      held = false;
+  BufferPool() = default;
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+  ~BufferPool() {
+    for (auto& list : free_)
+      for (Buf b : list) std::free(b.p);
+  }
+  /// A buffer of at least max(len, 1) bytes; p is null when out of memory.
+  Buf get(uint32_t len) {
+    const unsigned c = size_class(len);
+    if (!free_[c].empty()) {
+      Buf b = free_[c].back();
+      free_[c].pop_back();
+      cached_ -= b.cap;
+      return b;
+    }
+    const uint32_t cap = kMinBuffer << c;
+    return {static_cast<std::byte*>(std::aligned_alloc(kMinBuffer, cap)), cap};
+  }
+  void put(Buf b) {
+    if (b.p == nullptr) return;
+    if (cached_ + b.cap > kPoolBytes) {
+      std::free(b.p);
       return;
     }
-    auto h = waiters.front();  // ownership passes to it
-    waiters.pop_front();
-    detail::post_resume(*current_thread(), h);
+    free_[size_class(b.cap)].push_back(b);
+    cached_ += b.cap;
   }
+
+ private:
+  static constexpr uint32_t kMinBuffer = 4096;  // O_DIRECT alignment and the common I/O size
+  // Enough for QD 128 of 128 KiB requests; bigger bursts go back to malloc.
+  static constexpr size_t kPoolBytes = 16u << 20;
+  static unsigned size_class(uint32_t len) {
+    return len <= kMinBuffer ? 0u : static_cast<unsigned>(std::bit_width(len - 1)) - 12u;
+  }
+  std::array<std::vector<Buf>, 20> free_;  // up to 4 KiB << 19 = 2 GiB > max_request
+  size_t cached_ = 0;
+};
+
+// One request from header to reply.
+struct Request {
+  uint64_t cookie = 0;
+  uint64_t offset = 0;
+  uint32_t len = 0;
+  uint16_t type = 0;
+  uint16_t flags = 0;
+  BufferPool::Buf buf;    // READ: the payload read; WRITE: the payload received
+  uint32_t payload = 0;   // bytes of buf sent after the reply header
+  std::byte header[16];   // the simple reply
+  Request* next = nullptr;  // reply queue
+};
+
+// A request's coroutine: starts at once and frees itself at its end; its
+// frame comes from the frame pool of <reactor/task.hh> (no malloc once warm).
+// Not a spawned root: no stop source nor shared state per request (the
+// connection waits for its commands by counting them).
+struct Detached {
+  struct promise_type {
+    static void* operator new(std::size_t n) { return detail::alloc_frame(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { detail::free_frame(p, n); }
+    Detached get_return_object() noexcept { return {}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::terminate(); }  // command() catches everything
+  };
+};
+
+// fallocate through the channel; resumes with the raw result (0 or -errno).
+struct FallocateAwaiter {
+  IoChannel& ch;
+  int fd;
+  int mode;
+  uint64_t offset;
+  uint64_t len;
+  int res = 0;
+  std::coroutine_handle<> h;
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> caller) noexcept {
+    h = caller;
+    auto r = ch.fallocate(fd, mode, offset, len, [this](int v) {
+      res = v;
+      h.resume();
+    });
+    if (!r) res = -EIO;
+    return static_cast<bool>(r);
+  }
+  int await_resume() const noexcept { return res; }
 };
 
 struct Connection {
@@ -144,9 +240,17 @@ struct Connection {
   int sock;
   uint64_t id = 0;
   IoChannel ch;
-  SendLock send;
+  BufferPool pool;
+  std::vector<Request> slots;  // max_inflight of them, sized in run()
+  std::vector<Request*> free_slots;
   Event idle;            // inflight reached 0 or dropped below the limit
-  uint32_t inflight = 0;
+  uint32_t inflight = 0; // requests read and not yet answered
+  Request* replies_head = nullptr;  // completed, reply not yet sent
+  Request* replies_tail = nullptr;
+  Event sender_wake;
+  bool sender_stop = false;
+  SpawnedTask sender_task;
+  bool sender_started = false;
   bool wrote = false;    // something was written: flush at the end
   bool broken = false;   // the socket failed: stop reading
   std::atomic<uint64_t> deadline_ms{0};  // 0: no deadline (idle between requests)
@@ -281,23 +385,96 @@ struct Connection {
     }
   }
 
-  // Sends a simple reply (and `data` on success) under the send lock.
-  Task<void> reply(uint64_t cookie, uint32_t error, const std::byte* data, size_t len) {
-    std::byte h[16];
-    put32(h, kSimpleReplyMagic);
-    put32(h + 4, error);
-    put64(h + 8, cookie);
-    co_await send.lock();
-    if (!broken) {
-      auto r = co_await send_bytes(h, sizeof h);
-      if (r && error == 0 && len != 0) r = co_await send_bytes(data, len);
-      if (!r) broken = true;
-    }
-    send.unlock();
-    shared.requests.fetch_add(1, std::memory_order_relaxed);
-    if (error != 0) shared.errors.fetch_add(1, std::memory_order_relaxed);
+  // ------------------------------------------------------------ transmission
+  // Request slots: max_inflight per connection, taken by the reader and
+  // given back once the reply went out (or was dropped on a broken socket).
+  Request* take_slot() {
+    Request* r = free_slots.back();
+    free_slots.pop_back();
+    *r = Request{};
+    ++inflight;
+    return r;
+  }
+  void release(Request* r) {
+    pool.put(std::exchange(r->buf, {}));
+    free_slots.push_back(r);
+    --inflight;
+    idle.notify();
   }
 
+  // The command finished: its reply joins the queue the sender drains (one
+  // sendmsg for every reply that is ready, header and payload together).
+  void complete(Request* r, uint32_t err) {
+    put32(r->header, kSimpleReplyMagic);
+    put32(r->header + 4, err);
+    put64(r->header + 8, r->cookie);
+    r->payload = (err == 0 && r->type == kCmdRead) ? r->len : 0;
+    r->next = nullptr;
+    (replies_tail ? replies_tail->next : replies_head) = r;
+    replies_tail = r;
+    shared.requests.fetch_add(1, std::memory_order_relaxed);
+    if (err != 0) shared.errors.fetch_add(1, std::memory_order_relaxed);
+    sender_wake.notify();
+  }
+
+  Request* pop_reply() {
+    Request* r = replies_head;
+    replies_head = r->next;
+    if (replies_head == nullptr) replies_tail = nullptr;
+    return r;
+  }
+
+  // Sends queued replies until the session stops it. Woken by a message, so
+  // the replies of every completion reaped in the same reactor pass leave in
+  // one sendmsg; replies completed while a sendmsg is in flight go in the
+  // next. A short send resumes inside the reply it stopped in.
+  Task<void> sender() {
+    iovec iov[kMaxReplyIov];
+    size_t head_sent = 0;  // bytes of the first queued reply already on the wire
+    for (;;) {
+      while (replies_head == nullptr) {
+        if (sender_stop) co_return;
+        co_await sender_wake.wait();
+      }
+      if (broken) {  // nobody can read them: drop
+        while (replies_head != nullptr) release(pop_reply());
+        head_sent = 0;
+        continue;
+      }
+      unsigned n = 0;
+      size_t skip = head_sent;
+      for (Request* r = replies_head; r != nullptr && n + 2 <= kMaxReplyIov; r = r->next) {
+        if (skip < sizeof r->header) iov[n++] = {r->header + skip, sizeof r->header - skip};
+        const size_t off = skip > sizeof r->header ? skip - sizeof r->header : 0;
+        if (r->payload > off) iov[n++] = {r->buf.p + off, r->payload - off};
+        skip = 0;
+      }
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = n;
+      auto sent = co_await co_sendmsg(ch, sock, &msg);
+      if (!sent || *sent == 0) {
+        broken = true;
+        ::shutdown(sock, SHUT_RDWR);  // the reader sees EOF and stops
+        continue;
+      }
+      size_t left = *sent;
+      while (replies_head != nullptr) {
+        const size_t rest = sizeof replies_head->header + replies_head->payload - head_sent;
+        if (left < rest) {
+          head_sent += left;
+          break;
+        }
+        left -= rest;
+        head_sent = 0;
+        release(pop_reply());
+      }
+    }
+  }
+
+  // Reads or writes all `len` bytes; a short transfer (the file shrank under
+  // us) is an error, so a READ's pool buffer is sent only when the file
+  // filled every byte of it.
   Task<uint32_t> file_io(bool write, std::byte* buf, uint32_t len, uint64_t offset) {
     uint32_t done_bytes = 0;
     while (done_bytes < len) {
@@ -314,59 +491,52 @@ struct Connection {
     co_return r ? 0 : kEio;
   }
 
-  Task<void> do_read(uint64_t cookie, uint64_t offset, uint32_t len) {
-    auto buf = AlignedBuffer::allocate(std::max<size_t>(len, 1));
-    uint32_t err = buf ? co_await file_io(false, buf->data(), len, offset) : kEio;
-    co_await reply(cookie, err, buf ? buf->data() : nullptr, len);
-    finish();
-  }
-
-  Task<void> do_write(uint64_t cookie, uint16_t flags, uint64_t offset, AlignedBuffer buf, uint32_t len) {
-    uint32_t err = co_await file_io(true, buf.data(), len, offset);
-    if (err == 0 && (flags & kCmdFlagFua)) err = co_await sync(true);
-    co_await reply(cookie, err, nullptr, 0);
-    finish();
-  }
-
-  Task<void> do_flush(uint64_t cookie) {
-    uint32_t err = co_await sync(false);
-    co_await reply(cookie, err, nullptr, 0);
-    finish();
-  }
-
-  Task<void> do_zero(uint64_t cookie, uint16_t type, uint16_t flags, uint64_t offset, uint32_t len) {
-    uint32_t err = 0;
+  // TRIM and WRITE_ZEROES: fallocate on the ring (IORING_OP_FALLOCATE), never
+  // a blocking system call on the reactor.
+  Task<uint32_t> zero(uint16_t type, uint16_t flags, uint64_t offset, uint32_t len) {
+    if (len == 0) co_return 0;
     if (type == kCmdTrim) {
       // Advisory: a file system without hole punching keeps the data.
-      if (::fallocate(file_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), len) != 0 &&
-          errno != EOPNOTSUPP)
-        err = kEio;
-    } else {
-      int mode = (flags & kCmdFlagNoHole) ? FALLOC_FL_ZERO_RANGE : (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
-      if (::fallocate(file_fd, mode | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), len) != 0) {
-        // Devices and file systems without it: write zeroes.
-        auto zeros = AlignedBuffer::allocate(std::min<uint32_t>(len, 1u << 20));
-        uint32_t pos = 0;
-        while (zeros && err == 0 && pos < len) {
-          uint32_t n = std::min<uint32_t>(len - pos, static_cast<uint32_t>(zeros->size()));
-          err = co_await file_io(true, zeros->data(), n, offset + pos);
-          pos += n;
-        }
-        if (!zeros) err = kEio;
-      }
+      const int res = co_await FallocateAwaiter{ch, file_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, len};
+      co_return res == 0 || res == -EOPNOTSUPP ? 0 : kEio;
     }
-    if (err == 0 && (flags & kCmdFlagFua)) err = co_await sync(true);
-    co_await reply(cookie, err, nullptr, 0);
-    finish();
+    const int mode = (flags & kCmdFlagNoHole) ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE;
+    if (co_await FallocateAwaiter{ch, file_fd, mode | FALLOC_FL_KEEP_SIZE, offset, len} == 0) co_return 0;
+    // Devices and file systems without it: write zeroes (a pool buffer,
+    // zeroed here: pool buffers are not).
+    BufferPool::Buf zeros = pool.get(std::min<uint32_t>(len, 1u << 20));
+    if (zeros.p == nullptr) co_return kEio;
+    std::memset(zeros.p, 0, zeros.cap);
+    uint32_t err = 0;
+    for (uint32_t pos = 0; err == 0 && pos < len;) {
+      const uint32_t n = std::min<uint32_t>(len - pos, zeros.cap);
+      err = co_await file_io(true, zeros.p, n, offset + pos);
+      pos += n;
+    }
+    pool.put(zeros);
+    co_return err;
   }
 
-  void start_task(Task<void> t) {
-    ++inflight;
-    if (!co_spawn(std::move(t))) --inflight;
-  }
-  void finish() {
-    --inflight;
-    idle.notify();
+  // One request's command: runs until its first suspension when the reader
+  // starts it, ends by queueing the reply.
+  Detached command(Request* r) {
+    uint32_t err = 0;
+    try {
+      switch (r->type) {
+        case kCmdRead: err = co_await file_io(false, r->buf.p, r->len, r->offset); break;
+        case kCmdWrite:
+          err = co_await file_io(true, r->buf.p, r->len, r->offset);
+          if (err == 0 && (r->flags & kCmdFlagFua)) err = co_await sync(true);
+          break;
+        case kCmdFlush: err = co_await sync(false); break;
+        default:  // TRIM, WRITE_ZEROES
+          err = co_await zero(r->type, r->flags, r->offset, r->len);
+          if (err == 0 && (r->flags & kCmdFlagFua)) err = co_await sync(true);
+      }
+    } catch (...) {  // out of memory for a frame: the client gets an error, the connection lives
+      err = kEio;
+    }
+    complete(r, err);
   }
 
   void arm(std::chrono::milliseconds d) { deadline_ms.store(now_ms() + static_cast<uint64_t>(d.count())); }
@@ -385,83 +555,114 @@ struct Connection {
     }
   }
 
-  // Reads and dispatches requests until the client disconnects or breaks
-  // the protocol.
+  // Reads requests into a per-connection buffer, as many as one recv brings
+  // (a client at QD 32 sends its headers back to back), and starts each
+  // command at once, up to max_inflight in flight; so a batch of requests
+  // becomes a batch of submissions in one io_uring_enter. A WRITE's payload
+  // is copied out of the buffer, the rest of it received in place.
+  // Idle between requests is allowed; once a request has started to arrive,
+  // all of it (and a WRITE's payload) must within request_timeout.
   Task<void> transmission() {
+    std::vector<std::byte> in(kRecvBuffer);
+    size_t begin = 0, end = 0;
+    bool armed = false;
     for (;;) {
-      while (inflight >= opts.max_inflight) co_await idle.wait();
-      if (broken) co_return;
-      std::byte h[28];
-      // Idle between requests is allowed; once a header starts, the whole
-      // request (and a WRITE's payload) must arrive within request_timeout.
-      auto first = co_await co_recv(ch, sock, h, 1);
-      if (!first || *first == 0) co_return;
-      arm(opts.request_timeout);
-      if (!co_await co_recv_exact(ch, sock, h + 1, 27)) co_return;
-      if (get32(h) != kRequestMagic) {
-        shared.dropped.fetch_add(1, std::memory_order_relaxed);
-        log(LogLevel::Warn, "reactor-nbd: connection {}: bad request magic {:#x}; closing it", id, get32(h));
-        co_return;
-      }
-      const uint16_t flags = get16(h + 4);
-      const uint16_t type = get16(h + 6);
-      const uint64_t cookie = get64(h + 8);
-      const uint64_t offset = get64(h + 16);
-      const uint32_t len = get32(h + 24);
-      const bool in_range = offset <= size && len <= size - offset;
-      switch (type) {
-        case kCmdRead:
-          disarm();
-          if (len > opts.max_request) start_task(reply_then_finish(cookie, kEoverflow));
-          else if (!in_range) start_task(reply_then_finish(cookie, kEinval));
-          else start_task(do_read(cookie, offset, len));
-          break;
-        case kCmdWrite: {
-          if (len > opts.max_request) {
-            // The payload cannot be skipped safely: answer and disconnect.
-            shared.dropped.fetch_add(1, std::memory_order_relaxed);
-            start_task(reply_then_finish(cookie, kEoverflow));
-            co_return;
-          }
-          auto buf = AlignedBuffer::allocate(std::max<size_t>(len, 1));
-          if (!buf) co_return;
-          if (len && !co_await co_recv_exact(ch, sock, buf->data(), len)) co_return;
-          disarm();
-          if (opts.read_only) start_task(reply_then_finish(cookie, kEperm));
-          else if (!in_range) start_task(reply_then_finish(cookie, kEnospc));
-          else {
-            wrote = true;
-            start_task(do_write(cookie, flags, offset, std::move(*buf), len));
-          }
-          break;
-        }
-        case kCmdDisc:
-          disarm();
+      bool started = false;  // a request completed in this pass: a partial one after it is new
+      while (end - begin >= kRequestBytes) {
+        const std::byte* h = in.data() + begin;
+        if (get32(h) != kRequestMagic) {
+          shared.dropped.fetch_add(1, std::memory_order_relaxed);
+          log(LogLevel::Warn, "reactor-nbd: connection {}: bad request magic {:#x}; closing it", id, get32(h));
           co_return;
-        case kCmdFlush:
-          disarm();
-          start_task(do_flush(cookie));
-          break;
-        case kCmdTrim:
-        case kCmdWriteZeroes:
-          disarm();
-          if (opts.read_only) start_task(reply_then_finish(cookie, kEperm));
-          else if (!in_range) start_task(reply_then_finish(cookie, type == kCmdTrim ? kEinval : kEnospc));
-          else {
-            wrote = true;
-            start_task(do_zero(cookie, type, flags, offset, len));
+        }
+        if (inflight >= slots.size() && armed) {
+          disarm();  // the client sent its part: waiting for room is ours
+          armed = false;
+        }
+        while (inflight >= slots.size()) co_await idle.wait();
+        if (broken) co_return;
+        Request* r = take_slot();
+        r->flags = get16(h + 4);
+        r->type = get16(h + 6);
+        r->cookie = get64(h + 8);
+        r->offset = get64(h + 16);
+        r->len = get32(h + 24);
+        begin += kRequestBytes;
+        started = true;
+        const bool in_range = r->offset <= size && r->len <= size - r->offset;
+        switch (r->type) {
+          case kCmdRead:
+            if (r->len > opts.max_request) complete(r, kEoverflow);
+            else if (!in_range) complete(r, kEinval);
+            else if ((r->buf = pool.get(r->len)).p == nullptr) complete(r, kEio);
+            else command(r);
+            break;
+          case kCmdWrite: {
+            if (r->len > opts.max_request) {
+              // The payload cannot be skipped safely: answer and disconnect.
+              shared.dropped.fetch_add(1, std::memory_order_relaxed);
+              complete(r, kEoverflow);
+              co_return;
+            }
+            if ((r->buf = pool.get(r->len)).p == nullptr) {
+              release(r);
+              co_return;
+            }
+            const size_t have = std::min<size_t>(end - begin, r->len);
+            std::memcpy(r->buf.p, in.data() + begin, have);
+            begin += have;
+            if (have < r->len) {
+              if (!armed) arm(opts.request_timeout);
+              armed = true;
+              if (!co_await co_recv_exact(ch, sock, r->buf.p + have, r->len - have)) {
+                release(r);
+                co_return;
+              }
+            }
+            if (opts.read_only) complete(r, kEperm);
+            else if (!in_range) complete(r, kEnospc);
+            else {
+              wrote = true;
+              command(r);
+            }
+            break;
           }
-          break;
-        default:
-          disarm();
-          start_task(reply_then_finish(cookie, kEinval));
+          case kCmdDisc:
+            release(r);
+            co_return;
+          case kCmdFlush:
+            command(r);
+            break;
+          case kCmdTrim:
+          case kCmdWriteZeroes:
+            if (opts.read_only) complete(r, kEperm);
+            else if (!in_range) complete(r, r->type == kCmdTrim ? kEinval : kEnospc);
+            else {
+              wrote = true;
+              command(r);
+            }
+            break;
+          default:
+            complete(r, kEinval);
+        }
       }
+      // At most one partial header is left: move it to the front.
+      if (begin != 0) {
+        std::memmove(in.data(), in.data() + begin, end - begin);
+        end -= begin;
+        begin = 0;
+      }
+      if (end == 0) {
+        if (armed) disarm();
+        armed = false;
+      } else if (!armed || started) {
+        arm(opts.request_timeout);
+        armed = true;
+      }
+      auto got = co_await co_recv(ch, sock, in.data() + end, in.size() - end);
+      if (!got || *got == 0) co_return;
+      end += *got;
     }
-  }
-
-  Task<void> reply_then_finish(uint64_t cookie, uint32_t err) {
-    co_await reply(cookie, err, nullptr, 0);
-    finish();
   }
 
   Task<void> run() {
@@ -471,17 +672,27 @@ struct Connection {
       co_return;
     }
     ch = std::move(*c);
+    slots.resize(std::max<uint32_t>(opts.max_inflight, 1));
+    free_slots.reserve(slots.size());
+    for (Request& r : slots) free_slots.push_back(&r);
     arm(opts.handshake_timeout);
     if (auto w = co_spawn(watchdog())) watchdog_task = *w;
     if (co_await handshake()) {
       disarm();
-      co_await transmission();
+      if (auto s = co_spawn(sender())) {
+        sender_task = *s;
+        sender_started = true;
+        co_await transmission();
+      }
     } else {
       shared.dropped.fetch_add(1, std::memory_order_relaxed);
     }
     disarm();
     // Nothing is read any more: let in-flight commands finish and answer.
     while (inflight > 0) co_await idle.wait();
+    sender_stop = true;
+    sender_wake.notify();
+    while (sender_started && !sender_task.done()) co_await yield();
     if (wrote) (void)co_await sync(false);
     done = true;
     watchdog_task.request_stop();  // ends its sleep; it uses this object

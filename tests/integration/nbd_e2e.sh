@@ -13,7 +13,14 @@
 #     WRITE, a disconnect mid-request, a slowloris that never finishes its
 #     header, a bad option magic) each get the protocol's answer or are
 #     disconnected, and nbdinfo still works after each.
-#  5. SIGTERM: exit 0, the socket file is gone.
+#  5. Pipelining and pooled buffers: 300 READs sent in one go (more than
+#     max_inflight) and 40 WRITEs with their payloads in one go all come back
+#     with the right cookie and bytes; WRITE_ZEROES (punched and NO_HOLE)
+#     reads back as zeros around kept data, TRIM answers 0; a READ that
+#     the file can only partly fill (it was truncated behind the server's
+#     back) after a READ that dirtied the same pooled buffer gets EIO and
+#     no payload, never the earlier request's bytes.
+#  6. SIGTERM: exit 0, the socket file is gone.
 # Needs libnbd-bin (nbdinfo, nbdcopy), fio with the nbd engine, python3.
 set -u
 
@@ -80,9 +87,9 @@ if [[ $frc -eq 0 && $ferr == 0 && ${fw:-0} -eq 8192 && ${fr:-0} -eq 8192 ]] && !
 [[ $(grep -c '^ok$' "$DIR/switches" 2>/dev/null) -eq 5 ]] && ok "5 switches under load" || fail "switches: $(cat "$DIR/switches")"
 
 # 4. bad clients
-python3 - "$SOCK" <<'PY' || FAILURES=$((FAILURES + 1))
-import socket, struct, sys, time
-path = sys.argv[1]
+python3 - "$SOCK" "$DIR/export.img" <<'PY' || FAILURES=$((FAILURES + 1))
+import os, socket, struct, sys, time
+path, img = sys.argv[1], sys.argv[2]
 def hs(no_zero=True):
     s = socket.socket(socket.AF_UNIX); s.connect(path); s.settimeout(10)
     hello = recvn(s, 18)
@@ -128,11 +135,43 @@ s = socket.socket(socket.AF_UNIX); s.connect(path); s.settimeout(10); recvn(s, 1
 check(closed(s) and time.time() - t < 8, "silent handshake: disconnected after the handshake timeout")
 s = socket.socket(socket.AF_UNIX); s.connect(path); s.settimeout(10); recvn(s, 18); s.sendall(struct.pack(">I", 3))
 s.sendall(struct.pack(">QII", 0x1122334455667788, 7, 0)); check(closed(s), "bad option magic: disconnected")
+
+# 5. pipelining, pooled buffers, zeroes
+def blk(i, n=4096): return bytes([(i * 7 + j) % 251 for j in range(64)]) * (n // 64)
+s = hs()
+s.sendall(b"".join(req(1, (2 << 20) + i * 4096, 4096, cookie=1000 + i) + blk(i) for i in range(40)))
+got = sorted(reply(s) for _ in range(40))
+check(got == [(0, 1000 + i) for i in range(40)], "40 pipelined WRITEs answered")
+s.sendall(b"".join(req(0, (2 << 20) + (i % 40) * 4096, 4096, cookie=i) for i in range(300)))
+ok_reads = 0
+for _ in range(300):
+    err, c = reply(s); data = recvn(s, 4096) if err == 0 else b""
+    ok_reads += err == 0 and data == blk(c % 40)
+check(ok_reads == 300, "300 pipelined READs (above max_inflight): %d right" % ok_reads)
+s.sendall(req(1, 1 << 20, 65536, cookie=1) + blk(3, 65536)); reply(s)
+s.sendall(req(6, (1 << 20) + 16384, 16384, cookie=2) + req(6, (1 << 20) + 49152, 4096, flags=2, cookie=3))
+z = sorted(reply(s) for _ in range(2))
+s.sendall(req(0, 1 << 20, 65536, cookie=4)); err, _ = reply(s); data = recvn(s, 65536)
+want = bytearray(blk(3, 65536)); want[16384:32768] = bytes(16384); want[49152:53248] = bytes(4096)
+check(z == [(0, 2), (0, 3)] and err == 0 and data == bytes(want), "WRITE_ZEROES (punch, NO_HOLE) reads back as zeros")
+s.sendall(req(4, 1 << 20, 4096, cookie=5) + req(4, 48 << 20, 4096, cookie=6) + req(6, 48 << 20, 4096, cookie=7))
+check(sorted(reply(s) for _ in range(3)) == [(0, 5), (22, 6), (28, 7)], "TRIM 0; TRIM/WRITE_ZEROES past the end EINVAL/ENOSPC")
+full = os.path.getsize(img)
+s.sendall(req(1, 0, 8192, cookie=8) + blk(5, 8192)); reply(s)
+s.sendall(req(0, 0, 8192, cookie=9)); err, _ = reply(s); recvn(s, 8192)   # the 8 KiB pool buffer now holds blk(5)
+os.truncate(img, full - 6144)
+s.sendall(req(0, full - 8192, 8192, cookie=10) + req(0, 0, 4096, cookie=11))
+seen = {}
+for _ in range(2):  # replies come in completion order
+    err, c = reply(s); seen[c] = (err, recvn(s, 4096) if c == 11 and err == 0 else b"")
+check(seen.get(10) == (5, b"") and seen.get(11) == (0, blk(5, 8192)[:4096]),
+      "READ short at the file's end: EIO without payload, the next reply intact")
+os.truncate(img, full)
 sys.exit(1 if bad else 0)
 PY
 nbdinfo "$URI" 2>/dev/null | grep -q "export-size: 50331648" && ok "still serving after the bad clients" || fail "not serving after the bad clients"
 
-# 5. graceful stop
+# 6. graceful stop
 kill -TERM "$PID"
 for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$PID" 2>/dev/null; then fail "still running 10 s after SIGTERM"; else

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -240,6 +241,43 @@ TEST_F(IoChannelTest, KernelErrorsArriveAsNegativeErrno) {
   EXPECT_EQ(bad_write, -EBADF);  // written through a read-only descriptor
   EXPECT_EQ(past_end, 0);        // EOF
   EXPECT_EQ(ch.stats().errors, 2u);
+}
+
+// TRIM and WRITE_ZEROES of reactor-nbd: fallocate on the ring punches a hole
+// (reads back as zeros, size kept) and zeroes a range; kernel errors come back
+// as -errno, an empty range is refused at submission.
+TEST_F(IoChannelTest, FallocatePunchesAndZeroesOnTheRing) {
+  ThreadRef t = h_.spawn("io");
+  int fd = open_file("holes");
+  ASSERT_GE(fd, 0);
+  constexpr size_t kSize = 64 * 1024;
+  auto data = pattern(kSize, 7);
+  ASSERT_EQ(::pwrite(fd, data.data(), kSize, 0), static_cast<ssize_t>(kSize));
+  IoChannel ch = make_channel(t);
+  int punch = 1, zero = 1, bad = 1;
+  Result<void> empty;
+  on(t, [&] {
+    ASSERT_TRUE(ch.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 8192, 8192, [&](int res) { punch = res; }));
+    ASSERT_TRUE(ch.fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 32768, 4096, [&](int res) { zero = res; }));
+    ASSERT_TRUE(ch.fallocate(-1, 0, 0, 4096, [&](int res) { bad = res; }));
+    empty = ch.fallocate(fd, 0, 0, 0, [](int) {});
+  });
+  ASSERT_TRUE(poll_until([&] { return punch != 1 && zero != 1 && bad != 1; }));
+  EXPECT_EQ(bad, -EBADF);
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().code, Errc::invalid_argument);
+  if (punch == -EOPNOTSUPP || zero == -EOPNOTSUPP) GTEST_SKIP() << "this file system has no hole punching / zero range";
+  ASSERT_EQ(punch, 0);
+  ASSERT_EQ(zero, 0);
+  std::vector<char> back(kSize);
+  ASSERT_EQ(::pread(fd, back.data(), kSize, 0), static_cast<ssize_t>(kSize));
+  for (size_t i = 0; i < kSize; ++i) {
+    const bool zeroed = (i >= 8192 && i < 16384) || (i >= 32768 && i < 36864);
+    ASSERT_EQ(back[i], zeroed ? 0 : data[i]) << "byte " << i;
+  }
+  struct stat st {};
+  ASSERT_EQ(::fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(kSize));
 }
 
 TEST_F(IoChannelTest, SubmissionErrorsAreResults) {
