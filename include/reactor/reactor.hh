@@ -127,7 +127,6 @@ class Reactor {
   void host(std::shared_ptr<LwThread> t, uint64_t now) noexcept;
   void retire(size_t index) noexcept;
   bool init_waiter() noexcept;
-  void release_waiter() noexcept;
   // I/O: the ring (created on first use by the driving thread), and the
   // completion reaping done every pass while I/O is in flight.
   io_uring* io_ring() noexcept;
@@ -164,7 +163,6 @@ class Reactor {
   uint64_t pass_end_ = 0;     // driving thread only
   uint64_t attributed_ = 0;   // driving thread only: ticks of this pass charged to a thread (busy or idle)
   uint32_t io_inflight_ = 0;  // driving thread only: SQEs submitted on this ring, not yet reaped
-  uint64_t reap_time_ = 0;    // driving thread only: clock read of the completion batch being reaped
 };
 
 }  // namespace reactor

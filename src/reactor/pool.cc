@@ -194,7 +194,7 @@ void ReactorPool::run_reactor(Reactor& r) {
   r.run_once(clock_->now());
   // The ring outlives this OS thread (the pool destroys it): its fd
   // registration belongs to this thread, so drop it here.
-  r.release_waiter();
+  r.waker_->release_ring_fd();
 }
 
 bool ReactorPool::on_reactor_thread() const noexcept {

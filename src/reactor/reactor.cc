@@ -86,8 +86,6 @@ bool Reactor::init_waiter() noexcept {
   return waker_->init().has_value();
 }
 
-void Reactor::release_waiter() noexcept { waker_->release_ring_fd(); }
-
 io_uring* Reactor::io_ring() noexcept {
   if (waker_->ring() == nullptr) (void)waker_->init();
   return waker_->ring();
@@ -126,7 +124,7 @@ Reactor::Reaped Reactor::reap_io(bool submit, uint64_t start) noexcept {
   unsigned seen = 0;
   // The batch's clock read (after the syscall, else the pass's last one):
   // completion callbacks read it as their completion time (IoAccess::reap_time).
-  reap_time_ = prev;
+  waker_->reap_time = prev;
   // Callbacks are timed per run of consecutive CQEs of one owner (one clock
   // read per run, not per CQE: a clock read costs 20-90 ns, as much as a
   // small callback); the run is charged to its owner, or is overhead.

@@ -45,6 +45,9 @@ struct Waker {
   unsigned ring_flags() const noexcept { return flags_; }
 
   int efd = -1;
+  /// Driving thread: the clock read of the completion batch being reaped
+  /// (kept here, not in Reactor, whose layout is public ABI).
+  uint64_t reap_time = 0;
   int efd_errno() const noexcept { return efd_errno_; }
 
  private:
