@@ -19,6 +19,10 @@
 //     post_to_thread; it runs at T's next poll on its new reactor. The
 //     forwarding path touches nothing of the channel but the immutable thread
 //     pointer: the channel state belongs to whichever reactor hosts T.
+// Completion time: the reactor reads the clock once per reaped batch (after
+// io_uring_enter); a direct delivery takes that reading, a forwarded one reads
+// the clock when it runs. A callback that stamps latencies reads
+// completion_time() instead of the clock: no clock read per I/O.
 // Delivery: in_flight -= 1 before the callback (so it can resubmit), the slot
 // returns to the free list after it (queue_depth + 1 slots cover the one being
 // delivered), then io_end(T): T cannot retire with a callback still to run.
@@ -83,6 +87,7 @@ struct IoChannelState {
   // Below: owned by the reactor hosting `thread`.
   IoRequest* free_list = nullptr;
   uint32_t delivering = 0;            // callbacks running right now (0 or 1)
+  uint64_t completion_time = 0;       // the reaping batch's clock read, for the callback running
   bool orphaned = false;
   std::atomic<uint32_t> in_flight{0};  // single writer; atomic for readers elsewhere
   std::atomic<uint64_t> submitted{0}, completed{0}, errors{0}, forwarded{0}, fixed_file{0}, fixed_buf{0};
@@ -194,6 +199,7 @@ struct IoChannelState {
 void IoRequest::on_complete(Reactor& r, int res, uint32_t /*flags*/) noexcept {
   LwThread& t = *ch->thread;
   if (IoAccess::hosted_by(t, r)) {
+    ch->completion_time = IoAccess::reap_time(r);
     ch->deliver(*this, res);
     return;
   }
@@ -202,6 +208,8 @@ void IoRequest::on_complete(Reactor& r, int res, uint32_t /*flags*/) noexcept {
   IoRequest* self = this;
   IoAccess::post_to_thread(t, [self, res] {
     IoChannelState::bump(self->ch->forwarded);
+    // Delivered outside a reaped batch: its own clock read.
+    self->ch->completion_time = self->ch->clock->now();
     self->ch->deliver(*self, res);
   });
 }
@@ -398,6 +406,8 @@ uint32_t IoChannel::in_flight() const noexcept {
 }
 
 uint32_t IoChannel::queue_depth() const noexcept { return st_ ? st_->queue_depth : 0; }
+
+uint64_t IoChannel::completion_time() const noexcept { return st_ ? st_->completion_time : 0; }
 
 LwThread* IoChannel::thread() const noexcept { return st_ ? st_->thread : nullptr; }
 

@@ -12,6 +12,8 @@ namespace reactor::detail {
 
 unsigned IoAccess::ring_flags(Reactor& r) noexcept { return r.waker_->ring_flags(); }
 
+uint64_t IoAccess::reap_time(const Reactor& r) noexcept { return r.waker_->reap_time; }
+
 void IoAccess::post_to_thread(LwThread& t, Closure task) noexcept {
   auto* ev = new ReactorEvent(ReactorEvent::Kind::Call);
   ev->call = std::move(task);

@@ -49,6 +49,9 @@ struct IoAccess {
   static bool hosted_by(const LwThread& t, const Reactor& r) noexcept {
     return !t.in_transit_.load(std::memory_order_acquire) && t.reactor_.load(std::memory_order_acquire) == &r;
   }
+  /// R's clock read for the completion batch it is reaping (R's driving
+  /// thread, inside on_complete): taken once per batch, after io_uring_enter.
+  static uint64_t reap_time(const Reactor& r) noexcept;
   /// R's tick source (the pool's clock).
   static const Clock& clock(const Reactor& r) noexcept { return r.clock_; }
   /// T (hosted by R, on R's driving thread) prepared `n` SQEs on R's ring.

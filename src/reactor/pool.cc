@@ -192,6 +192,9 @@ void ReactorPool::run_reactor(Reactor& r) {
   }
   // Land whatever is still queued (arrivals) so no thread is lost in an event.
   r.run_once(clock_->now());
+  // The ring outlives this OS thread (the pool destroys it): its fd
+  // registration belongs to this thread, so drop it here.
+  r.waker_->release_ring_fd();
 }
 
 bool ReactorPool::on_reactor_thread() const noexcept {

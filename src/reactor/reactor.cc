@@ -3,7 +3,8 @@
 // run_once(now), driving thread only, never blocks:
 //   1. drain the event queue (arrivals, move requests, calls);
 //   2. if the pool is stopping, ask every hosted thread to exit;
-//   3. reap (and, with I/O in flight, submit/get events) completions;
+//   3. reap completions (with I/O in flight and an empty CQ, submit/get
+//      events first);
 //   4. poll each hosted thread once; retire threads that finished exiting;
 //   5. submit what the threads prepared (one io_uring_enter) and reap;
 //   6. close the pass: charge it to every hosted thread and to the reactor.
@@ -20,10 +21,13 @@
 // thread's busy + idle grows by the wall time of the pass:
 //   - a poll that did work is busy for the thread, an idle poll is idle (its
 //     ticks are still the thread's: not overhead);
-//   - a completion callback is timed (one clock read per CQE) and charged busy
-//     to the request's owner if this reactor hosts it; a completion whose
-//     owner moved away is forwarded and runs (and is charged) in the owner's
-//     poll on its new reactor, only the forwarding here is overhead;
+//   - completion callbacks are timed per run of consecutive CQEs of one owner
+//     (one clock read per run, not per CQE) and charged busy to the owner if
+//     this reactor hosts it; a completion whose owner moved away is forwarded
+//     and runs (and is charged) in the owner's poll on its new reactor, only
+//     the forwarding here is overhead. Callbacks read the batch's clock read
+//     as their completion time (IoChannel::completion_time), so an I/O loop
+//     needs no clock read per I/O;
 //   - each submit/reap syscall (page-cache reads are copied inside
 //     io_uring_enter) is timed (one clock read) and split among the hosted
 //     threads in proportion to their SQEs that went in plus their CQEs that
@@ -118,9 +122,32 @@ Reactor::Reaped Reactor::reap_io(bool submit, uint64_t start) noexcept {
   io_uring_cqe* cqe = nullptr;
   unsigned head = 0;
   unsigned seen = 0;
-  // io_complete fires once per run of consecutive CQEs of one thread.
-  uint64_t run_owner = 0;
+  // The batch's clock read (after the syscall, else the pass's last one):
+  // completion callbacks read it as their completion time (IoAccess::reap_time).
+  waker_->reap_time = prev;
+  // Callbacks are timed per run of consecutive CQEs of one owner (one clock
+  // read per run, not per CQE: a clock read costs 20-90 ns, as much as a
+  // small callback); the run is charged to its owner, or is overhead.
+  LwThread* run_thread = nullptr;  // the run's hosted owner, nullptr: owned by no hosted thread
+  uint64_t run_owner = 0;          // its id (0: unowned)
   uint32_t run_count = 0;
+  auto close_run = [&]() noexcept {
+    const uint64_t t = clock_.now();
+    const uint64_t spent = t > prev ? t - prev : 0;
+    prev = t;
+    REACTOR_PROBE3(io_complete, core_.value, run_owner, run_count);
+    if (run_thread != nullptr) {
+      current_thread_.store(0, std::memory_order_relaxed);
+      run_thread->pass_busy_ += spent;
+      attributed_ += spent;
+      run_thread->io_weight_ += run_count;
+      owned += run_count;
+      if (spent > stall_ticks_) note_stall(*run_thread, "io_completion", spent);
+    } else {
+      unowned += run_count;
+    }
+    run_count = 0;
+  };
   io_uring_for_each_cqe(ring, head, cqe) {
     ++seen;
     const uint64_t tag = io_uring_cqe_get_data64(cqe);
@@ -132,34 +159,21 @@ Reactor::Reaped Reactor::reap_io(bool submit, uint64_t start) noexcept {
     if (io_inflight_ > 0 && !(cqe->flags & IORING_CQE_F_MORE)) --io_inflight_;
     auto* c = reinterpret_cast<detail::IoCompletion*>(static_cast<uintptr_t>(tag));
     // Read before the callback: it may free the request. A hosted owner stays
-    // alive through it (threads_ holds it; it cannot move or retire here).
+    // alive through the whole batch (threads_ holds it; it cannot move or
+    // retire while completions run).
     LwThread* owner = c->owner;
     if (owner != nullptr && !detail::IoAccess::hosted_by(*owner, *this)) owner = nullptr;
     const uint64_t owner_id = owner != nullptr ? owner->id().value : 0;
-    if (owner_id != run_owner && run_count != 0) {
-      REACTOR_PROBE3(io_complete, core_.value, run_owner, run_count);
-      run_count = 0;
+    if (run_count != 0 && owner_id != run_owner) close_run();
+    if (run_count == 0) {
+      run_thread = owner;
+      run_owner = owner_id;
+      if (owner != nullptr) current_thread_.store(owner_id, std::memory_order_relaxed);
     }
-    run_owner = owner_id;
     ++run_count;
-    if (owner != nullptr) current_thread_.store(owner->id().value, std::memory_order_relaxed);
     c->on_complete(*this, cqe->res, cqe->flags);
-    const uint64_t t = clock_.now();
-    const uint64_t spent = t > prev ? t - prev : 0;
-    prev = t;
-    if (owner != nullptr) {
-      current_thread_.store(0, std::memory_order_relaxed);
-      owner->pass_busy_ += spent;
-      attributed_ += spent;
-      ++owner->io_weight_;
-      ++owned;
-      if (spent > stall_ticks_)
-        note_stall(*owner, "io_completion", spent);
-    } else {
-      ++unowned;
-    }
   }
-  if (run_count != 0) REACTOR_PROBE3(io_complete, core_.value, run_owner, run_count);
+  if (run_count != 0) close_run();
   io_uring_cq_advance(ring, seen);
   if (entered || owned > 0) charge_io_batch(sys_ticks, unowned);
   return {any, entered || owned + unowned > 0, prev};
@@ -285,7 +299,7 @@ void Reactor::note_stall(const LwThread& t, const char* what, uint64_t ticks) no
   if (last_stall_log_ != 0 && now - last_stall_log_ < clock_.tick_rate()) return;
   last_stall_log_ = now;
   log(LogLevel::Warn, "reactor {}: {} of thread '{}' (id {}) ran for {} us (stall threshold {} us)", core_.value,
-      std::string_view(what) == "poll" ? "a poll" : "an I/O completion", t.name(), t.id().value, us,
+      std::string_view(what) == "poll" ? "a poll" : "a batch of I/O completions", t.name(), t.id().value, us,
       clock_.ticks_to_us(stall_ticks_));
 }
 
@@ -313,8 +327,12 @@ bool Reactor::run_once(uint64_t now) noexcept {
     t0 = clock_.now();
     clocked = true;
   }
-  if (io_inflight_ > 0 || waker_->has_cqes()) {
-    const Reaped r = reap_io(io_inflight_ > 0, t0);
+  if (const bool cqes = waker_->has_cqes(); io_inflight_ > 0 || cqes) {
+    // Enter the kernel (submit, and with DEFER_TASKRUN run the task work that
+    // posts completions) only when no completion is waiting: after a wake-up
+    // the CQ already holds what woke us, and the submit at the end of this
+    // pass collects whatever arrived since (one io_uring_enter less per wake).
+    const Reaped r = reap_io(io_inflight_ > 0 && !cqes, t0);
     work |= r.any;
     t0 = r.end;
     clocked |= r.clocked;

@@ -25,6 +25,13 @@ struct Waker {
   Result<void> init() noexcept;
   /// Any thread: makes the next (or current) wait return.
   void wake() noexcept;
+  /// On the OS thread that called init(), before it stops driving the ring:
+  /// drops the ring fd registration (a registration belongs to that thread;
+  /// unregistering from another one would hit that thread's slot instead).
+  void release_ring_fd() noexcept;
+  /// True when io_uring_enter goes through a registered ring fd (no file
+  /// lookup and refcount per call).
+  bool ring_fd_registered() const noexcept { return ring_fd_registered_; }
   /// Driving thread: waits for a wake-up or `timeout_ns`.
   void wait(uint64_t timeout_ns) noexcept;
   /// The reactor reaped the eventfd read's completion: re-arm on the next wait.
@@ -38,6 +45,9 @@ struct Waker {
   unsigned ring_flags() const noexcept { return flags_; }
 
   int efd = -1;
+  /// Driving thread: the clock read of the completion batch being reaped
+  /// (kept here, not in Reactor, whose layout is public ABI).
+  uint64_t reap_time = 0;
   int efd_errno() const noexcept { return efd_errno_; }
 
  private:
@@ -45,6 +55,7 @@ struct Waker {
   io_uring ring_{};
   bool ring_ok_ = false;
   bool read_armed_ = false;
+  bool ring_fd_registered_ = false;
   unsigned flags_ = 0;
   uint64_t efd_buf_ = 0;
 };

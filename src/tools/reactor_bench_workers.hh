@@ -56,8 +56,8 @@ struct Worker {
 
   void start();
 
-  // `now`: the submission time (a completion passes its own timestamp: one
-  // clock read per I/O, as fio does).
+  // `now`: the submission time (a completion passes the reactor's clock read
+  // of its batch, IoChannel::completion_time: no clock read per I/O).
   void issue(uint32_t slot, uint64_t now);
 
   void done(uint32_t slot, int res);

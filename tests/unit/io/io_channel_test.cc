@@ -379,10 +379,12 @@ TEST_F(IoChannelTest, InFlightReadSurvivesAMove) {
   char buf[16] = {};
   int res = 0;
   uint32_t core_at_callback = 99;
+  uint64_t stamp = 0;
   on(t, [&] {
     ASSERT_TRUE(ch.read(p[0], buf, sizeof buf, 0, [&](int r) {
       res = r;
       core_at_callback = current_thread()->current_core().value;
+      stamp = ch.completion_time();
     }));
   });
   h_.poll_until_idle();  // submitted; the pipe is empty, so it stays in flight
@@ -391,8 +393,11 @@ TEST_F(IoChannelTest, InFlightReadSurvivesAMove) {
   ASSERT_TRUE(tk);
   ASSERT_TRUE(poll_until([&] { return (*tk)->done(); }));
   ASSERT_EQ((*tk)->result.load(), MoveResult::Landed);
+  h_.clock().advance(2'000'000);
+  const uint64_t before_delivery = h_.clock().now();
   ASSERT_EQ(::write(p[1], "hello, moved io!", 16), 16);
   ASSERT_TRUE(poll_until([&] { return res != 0; }));
+  EXPECT_EQ(stamp, before_delivery) << "a forwarded completion reads the clock when it is delivered";
   EXPECT_EQ(res, 16);
   EXPECT_EQ(core_at_callback, 1u);
   EXPECT_EQ(std::string(buf, 16), "hello, moved io!");
@@ -457,6 +462,44 @@ TEST_F(IoChannelTest, DirectCompletionTimeIsChargedToTheThread) {
   ASSERT_EQ(::write(p[1], "x", 1), 1);
   ASSERT_TRUE(poll_until([&] { return ran; }));
   EXPECT_GE(t->stats().busy - busy_before, 5'000'000u);
+}
+
+// Completions reaped in one batch share the batch's clock read: a callback
+// that spends time does not move the completion time of the next one, and
+// the whole run of callbacks is still charged to the thread.
+TEST_F(IoChannelTest, CompletionTimeIsTheBatchClockRead) {
+  int p[2], q[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(q, O_CLOEXEC), 0);
+  fds_.insert(fds_.end(), {p[0], p[1], q[0], q[1]});
+  ThreadRef t = h_.spawn("stamps");
+  IoChannel ch = make_channel(t);
+  EXPECT_EQ(ch.completion_time(), 0u);
+  char a[1], b[1];
+  std::vector<uint64_t> seen;
+  uint64_t submitted_at = 0;
+  on(t, [&] {
+    submitted_at = h_.clock().now();
+    auto cb = [&](int r) {
+      EXPECT_EQ(r, 1);
+      seen.push_back(ch.completion_time());
+      h_.clock().advance(5'000'000);  // each callback "works" for 5 ms of manual time
+    };
+    ASSERT_TRUE(ch.read(p[0], a, 1, 0, cb));
+    ASSERT_TRUE(ch.read(q[0], b, 1, 0, cb));
+  });
+  h_.poll_until_idle();
+  ASSERT_EQ(ch.in_flight(), 2u);
+  h_.clock().advance(1'000'000);
+  const uint64_t before_reap = h_.clock().now();
+  const uint64_t busy_before = t->stats().busy;
+  ASSERT_EQ(::write(p[1], "x", 1), 1);
+  ASSERT_EQ(::write(q[1], "y", 1), 1);
+  ASSERT_TRUE(poll_until([&] { return seen.size() == 2; }));
+  EXPECT_GE(seen[0], before_reap);
+  EXPECT_GT(seen[0], submitted_at);
+  EXPECT_EQ(seen[1], seen[0]) << "the second completion of the batch read a later clock";
+  EXPECT_GE(t->stats().busy - busy_before, 10'000'000u) << "the run of callbacks was not charged to the thread";
 }
 
 TEST_F(IoChannelTest, DestroyedChannelStillDeliversInFlightCompletions) {
