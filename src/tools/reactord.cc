@@ -79,6 +79,7 @@ struct Cli {
   std::string isolated;
   bool wait_for_rpc = false;
   bool restore_cpufreq = false;
+  std::string cpufreq_state = std::string(kDefaultCpufreqStatePath);
   std::string log_level = "info";
   std::string log_format;
   std::string mode = "poll";
@@ -100,6 +101,7 @@ struct Config {
   std::vector<gid_t> allow_gids;
   bool wait_for_rpc = false;
   bool restore_cpufreq = false;
+  std::string cpufreq_state;  // the governor's crash-safety state file
   LogLevel log_level = LogLevel::Info;
   rpc::ConnectionTimeouts timeouts;
   std::optional<LogFormat> log_format;
@@ -176,8 +178,13 @@ Config parse_cli(int argc, char** argv) {
                "(as SPDK's --wait-for-rpc).");
   app.add_flag("--restore-cpufreq", c.restore_cpufreq,
                "Put back the cpufreq governor and frequency limits that a reactord killed while a policy\n"
-               "held the DPDK governor left changed (recorded in /run/reactor/governor.state), then exit.\n"
+               "held the DPDK governor left changed (recorded in the --cpufreq-state file), then exit.\n"
                "reactord also does this by itself at every start.");
+  auto* state_opt = app.add_option(
+      "--cpufreq-state", c.cpufreq_state,
+      "File where the DPDK governor records each core's cpufreq governor and limits before it\n"
+      "takes the core, read back by --restore-cpufreq and at every start. An absolute path in an\n"
+      "existing directory reactord can write. Default: /run/reactor/governor.state.");
   app.add_option("--rpc-idle-timeout", c.idle_timeout,
                  "Seconds after which a connection with no request in progress that sent and received\n"
                  "nothing is closed (0.1 to 86400; default 30). When all 64 connections are taken, the one\n"
@@ -222,6 +229,13 @@ Config parse_cli(int argc, char** argv) {
   cfg.config_file = c.config_file;
   if (config_opt->count() > 0 && c.config_file.empty()) usage_error("--config is empty");
   cfg.restore_cpufreq = c.restore_cpufreq;
+  if (state_opt->count() > 0) {
+    // The default's directory is created when the governor first needs it.
+    if (auto ok = detail::check_cpufreq_state_path(c.cpufreq_state); !ok)
+      usage_error("--cpufreq-state: " + ok.error().message);
+  }
+  cfg.cpufreq_state = c.cpufreq_state;
+  cfg.plane.cpufreq_state_path = c.cpufreq_state;
   if (!parse_log_level(c.log_level, cfg.log_level))
     usage_error(fmt::format("--log-level '{}': expected trace, debug, info, warn, error or off", c.log_level));
   if (!c.log_format.empty()) {
@@ -341,7 +355,7 @@ int main(int argc, char** argv) {
   // Governor crash safety: settings a killed daemon left changed go back
   // first (and only that with --restore-cpufreq).
   {
-    const std::string state(detail::kGovernorStatePath);
+    const std::string& state = cfg.cpufreq_state;
     auto restored = detail::restore_cpufreq_state(state);
     if (!restored) {
       fmt::print(stderr, "reactord: {}\n", restored.error().message);
