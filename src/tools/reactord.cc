@@ -458,5 +458,5 @@ int main(int argc, char** argv) {
   }
   log(LogLevel::Info, "reactord: stopped ({} threads exited)", report.exited);
   log_flush_suppressed();
-  return 0;
+  return tools::kExitOk;
 }
