@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <reactor/cpuset.hh>
@@ -116,8 +117,17 @@ class GovernorSlot {
 std::unique_ptr<Governor> make_sim_governor(const CpuSet& cores,
                                             std::vector<uint32_t> ladder_khz = {});
 
+/// Where the DPDK governor records each core's cpufreq governor and limits
+/// before it takes the core (crash safety: the next start, or `reactord
+/// --restore-cpufreq`, puts them back). reactord --cpufreq-state changes it.
+inline constexpr std::string_view kDefaultCpufreqStatePath = "/run/reactor/governor.state";
+
 /// A DPDK rte_power governor. Probes sysfs cpufreq first; fails with a clear
 /// reason when the machine has none (this includes most VMs) or EAL cannot start.
+/// Records the cores' cpufreq settings in kDefaultCpufreqStatePath.
 Result<std::unique_ptr<Governor>> make_dpdk_governor(const CpuSet& cores);
+/// The same, recording the cores' cpufreq settings in `cpufreq_state_path`
+/// (its directory must exist; see reactord --cpufreq-state).
+Result<std::unique_ptr<Governor>> make_dpdk_governor(const CpuSet& cores, const std::string& cpufreq_state_path);
 
 }  // namespace reactor

@@ -44,6 +44,10 @@ struct RuntimeOptions {
 class Runtime {
  public:
   static Result<std::unique_ptr<Runtime>> create(RuntimeOptions options);
+  /// The same, with the DPDK governor (GovernorChoice::Auto or Dpdk)
+  /// recording the cores' cpufreq settings in `cpufreq_state_path` instead
+  /// of kDefaultCpufreqStatePath (reactord --cpufreq-state).
+  static Result<std::unique_ptr<Runtime>> create(RuntimeOptions options, const std::string& cpufreq_state_path);
   ~Runtime();
 
   ReactorPool& pool() noexcept { return *pool_; }

@@ -212,7 +212,7 @@ Result<void> ControlPlane::register_methods(RpcEngine& engine) {
 Result<void> ControlPlane::initialize() {
   if (runtime_) return {};
   if (stopped_) return make_error(Errc::exited, "the control plane is stopped");
-  auto rt = Runtime::create(opts_.runtime);
+  auto rt = Runtime::create(opts_.runtime, opts_.cpufreq_state_path);
   if (!rt) return tl::unexpected(rt.error());
   runtime_ = std::move(*rt);
   ReactorPool& pool = runtime_->pool();

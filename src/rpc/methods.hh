@@ -125,6 +125,9 @@ struct ControlPlaneOptions {
   /// The scheduler was chosen explicitly (reactord --scheduler): before init
   /// framework_get_scheduler names it (SPDK shows no name until one is set).
   bool scheduler_chosen = false;
+  /// Where the DPDK governor records the cores' cpufreq settings
+  /// (reactord --cpufreq-state).
+  std::string cpufreq_state_path = std::string(kDefaultCpufreqStatePath);
 };
 
 class ControlPlane {

@@ -8,6 +8,7 @@
 
 #include "sched/cpufreq_state.hh"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -117,6 +118,32 @@ Result<void> record_cpufreq_state(const CpuSet& cores, const std::string& state_
     return make_error(Errc::io, fmt::format("cannot put cpufreq state file {} in place: {}", state_path,
                                             std::strerror(err)));
   }
+  return {};
+}
+
+Result<void> check_cpufreq_state_path(const std::string& state_path) {
+  namespace fs = std::filesystem;
+  const fs::path path(state_path);
+  if (state_path.empty() || !path.is_absolute())
+    return make_error(Errc::invalid_argument, fmt::format("'{}' is not an absolute path", state_path));
+  if (!path.has_filename())
+    return make_error(Errc::invalid_argument, fmt::format("{} names a directory, not a file", state_path));
+  const std::string dir = path.parent_path().string();
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return make_error(Errc::invalid_argument,
+                      fmt::format("directory {} of {} does not exist", dir, state_path));
+  if (::stat(state_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    return make_error(Errc::invalid_argument, fmt::format("{} is a directory", state_path));
+  // access(W_OK) says yes to root on a read-only mount's directories' modes
+  // and on /proc: only creating a file tells.
+  const std::string probe = fmt::format("{}.probe-{}", state_path, ::getpid());
+  const int fd = ::open(probe.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return make_error(Errc::invalid_argument, fmt::format("directory {} of {} is not writable: {}", dir, state_path,
+                                                          std::strerror(errno)));
+  ::close(fd);
+  ::unlink(probe.c_str());
   return {};
 }
 

@@ -18,13 +18,23 @@
 
 #include <reactor/cpuset.hh>
 #include <reactor/error.hh>
+#include <reactor/governor.hh>
 
 #include "sched/dpdk_governor.hh"
 
 namespace reactor::detail {
 
 /// Where the state lives by default (root's runtime directory).
-inline constexpr std::string_view kGovernorStatePath = "/run/reactor/governor.state";
+inline constexpr std::string_view kGovernorStatePath = kDefaultCpufreqStatePath;
+
+/// Checks a state path an operator chose (reactord --cpufreq-state): absolute,
+/// not a directory, in an existing directory where this process can create
+/// and remove a file (tried with a uniquely named probe file, so a read-only
+/// file system or a directory of another user is found even as root).
+/// Errors (invalid_argument), naming the path: "PATH is not an absolute
+/// path", "directory DIR of PATH does not exist", "PATH is a directory",
+/// "directory DIR of PATH is not writable: <errno text>". Changes nothing.
+Result<void> check_cpufreq_state_path(const std::string& state_path);
 
 /// One core's cpufreq settings as found before rte_power changed them.
 struct CoreFreqState {

@@ -24,7 +24,8 @@
 // governor -- static, or dynamic without one -- the kernel governs again.
 //
 // Crash safety: activation first records each core's cpufreq governor and
-// limits in /run/reactor/governor.state (cpufreq_state.hh); deactivation
+// limits in the state file (/run/reactor/governor.state unless reactord
+// --cpufreq-state says otherwise; cpufreq_state.hh); deactivation
 // removes the file once rte_power_exit gave the cores back. A daemon killed
 // in between leaves it for the next start or `reactord --restore-cpufreq`.
 //
@@ -125,7 +126,7 @@ std::string environment_name(enum power_management_env env) {
 
 class DpdkGovernor final : public Governor {
  public:
-  static Result<std::unique_ptr<Governor>> create(const CpuSet& cores);
+  static Result<std::unique_ptr<Governor>> create(const CpuSet& cores, std::string state_path);
 
   DpdkGovernor(const DpdkGovernor&) = delete;
   DpdkGovernor& operator=(const DpdkGovernor&) = delete;
@@ -180,7 +181,8 @@ class DpdkGovernor final : public Governor {
     bool turbo_enabled_here = false;
   };
 
-  explicit DpdkGovernor(const CpuSet& cores) : cores_(cores), state_(cores.cores().back().value + 1) {}
+  DpdkGovernor(const CpuSet& cores, std::string state_path)
+      : cores_(cores), state_(cores.cores().back().value + 1), state_path_(std::move(state_path)) {}
 
   Result<void> check_core(CoreId core) const {
     if (cores_.test(core) && active_) return {};
@@ -208,7 +210,7 @@ class DpdkGovernor final : public Governor {
     if (active_) return {};
     // Crash safety: the originals go to the state file before rte_power
     // changes anything, so the next start can put them back.
-    if (auto rec = detail::record_cpufreq_state(cores_, std::string(detail::kGovernorStatePath)); !rec)
+    if (auto rec = detail::record_cpufreq_state(cores_, state_path_); !rec)
       log(LogLevel::Warn,
           "dpdk_governor: cannot record the cores' cpufreq settings ({}); if reactord is killed while a policy "
           "holds the governor, they stay under rte_power's settings",
@@ -217,7 +219,7 @@ class DpdkGovernor final : public Governor {
     for (CoreId core : cores_.cores()) {
       if (rte_power_init(core.value) != 0) {
         shutdown(controlled);
-        detail::forget_cpufreq_state(std::string(detail::kGovernorStatePath));
+        detail::forget_cpufreq_state(state_path_);
         return make_error(Errc::unsupported,
                           fmt::format("rte_power cannot control core {} (scaling driver '{}'): it needs a "
                                       "supported driver and write access to /sys/devices/system/cpu/cpu{}/"
@@ -247,7 +249,7 @@ class DpdkGovernor final : public Governor {
   void deactivate() noexcept {
     if (!active_) return;
     shutdown(cores_.cores());
-    detail::forget_cpufreq_state(std::string(detail::kGovernorStatePath));  // every core is back with its kernel governor
+    detail::forget_cpufreq_state(state_path_);  // every core is back with its kernel governor
     active_ = false;
   }
 
@@ -266,13 +268,14 @@ class DpdkGovernor final : public Governor {
 
   CpuSet cores_;
   std::vector<CoreState> state_;  // indexed by core value
+  std::string state_path_;        // the cpufreq state file (crash safety)
   std::string driver_;
   std::string environment_ = "unknown";
   bool turbo_ = false;
   bool active_ = false;  // rte_power controls the cores (a lease is held)
 };
 
-Result<std::unique_ptr<Governor>> DpdkGovernor::create(const CpuSet& cores) {
+Result<std::unique_ptr<Governor>> DpdkGovernor::create(const CpuSet& cores, std::string state_path) {
   auto driver = detail::probe_cpufreq(cores);  // step 1
   if (!driver) return tl::unexpected(driver.error());
   if (auto smt = detail::check_smt_siblings(cores); !smt) return tl::unexpected(smt.error());  // step 2
@@ -282,7 +285,7 @@ Result<std::unique_ptr<Governor>> DpdkGovernor::create(const CpuSet& cores) {
                       fmt::format("dpdk_governor needs DPDK EAL, which cannot start: {}", eal.error().message));
   }
 
-  std::unique_ptr<DpdkGovernor> gov(new DpdkGovernor(cores));
+  std::unique_ptr<DpdkGovernor> gov(new DpdkGovernor(cores, std::move(state_path)));
   gov->driver_ = *driver;
   if (auto ok = gov->activate(); !ok) {  // step 4
     gov->cores_ = CpuSet{};
@@ -297,7 +300,11 @@ Result<std::unique_ptr<Governor>> DpdkGovernor::create(const CpuSet& cores) {
 }  // namespace
 
 Result<std::unique_ptr<Governor>> make_dpdk_governor(const CpuSet& cores) {
-  return DpdkGovernor::create(cores);
+  return DpdkGovernor::create(cores, std::string(kDefaultCpufreqStatePath));
+}
+
+Result<std::unique_ptr<Governor>> make_dpdk_governor(const CpuSet& cores, const std::string& cpufreq_state_path) {
+  return DpdkGovernor::create(cores, cpufreq_state_path);
 }
 
 }  // namespace reactor

@@ -27,6 +27,10 @@ Result<GovernorChoice> parse_governor_choice(std::string_view t) {
 }
 
 Result<std::unique_ptr<Runtime>> Runtime::create(RuntimeOptions o) {
+  return create(std::move(o), std::string(kDefaultCpufreqStatePath));
+}
+
+Result<std::unique_ptr<Runtime>> Runtime::create(RuntimeOptions o, const std::string& cpufreq_state_path) {
   auto rt = std::make_unique<Runtime>(Token{});
   switch (o.governor) {
     case GovernorChoice::None:
@@ -38,7 +42,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(RuntimeOptions o) {
       break;
     case GovernorChoice::Dpdk:
     case GovernorChoice::Auto: {
-      auto g = make_dpdk_governor(o.pool.cores);
+      auto g = make_dpdk_governor(o.pool.cores, cpufreq_state_path);
       if (g) {
         rt->governor_ = std::make_unique<GovernorSlot>(std::move(*g));
       } else if (o.governor == GovernorChoice::Dpdk) {

@@ -36,15 +36,11 @@
 // and switch driver), reactor_bench_workers (the I/O loop),
 // reactor_bench_monitor (sampling, switch windows, summary),
 // reactor_bench_files (targets), reactor_bench_stats (histogram, report);
-// this file holds the signals and the order of a run.
-
-#include <pthread.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <unistd.h>
+// this file holds the order of a run. Signals, the socket's lifetime, the
+// two-signal stop and the exit statuses are shared with reactord and
+// reactor-nbd (tools/daemon_support.hh).
 
 #include <algorithm>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,6 +55,7 @@
 
 #include "rpc/server.hh"
 #include "rpc/startup_checks.hh"
+#include "tools/daemon_support.hh"
 #include "tools/reactor_bench.hh"
 #include "tools/reactor_bench_engine.hh"
 #include "tools/reactor_bench_monitor.hh"
@@ -70,54 +67,14 @@ namespace reactor::bench {
 namespace {
 
 // SIGINT/SIGTERM are blocked in every thread (main blocks them before any
-// thread starts) and collected by the monitor with sigtimedwait. After the
-// first one a handler takes over, so a second Ctrl-C ends the process at once:
-// it removes the RPC socket and its lock file if they are still the files the
-// server created (lstat and unlink are async-signal-safe; the paths and their
-// device/inode are copied into fixed globals before any signal can arrive)
-// and exits with 128 + the signal. The temp file is already unlinked.
-char g_socket_path[128];
-char g_lock_path[136];
-rpc::FileId g_socket_id;
-rpc::FileId g_lock_id;
+// thread starts) and collected by the monitor. After the first one the
+// workers drain and the engine stops on a helper thread while the main thread
+// takes signals: a second one ends the process at once with 128 + the signal,
+// still removing the RPC socket and its lock file if they are the files the
+// server created. The temp file is already unlinked.
+constexpr std::string_view kTool = "reactor-bench";
 
-void remember_socket_for_second_signal(const rpc::RpcServer& server) {
-  const std::string& path = server.socket_path();
-  const std::string lock = path + ".lock";
-  if (lock.size() >= sizeof g_lock_path) return;  // --rpc-socket is at most 107 bytes
-  std::memcpy(g_socket_path, path.c_str(), path.size() + 1);
-  std::memcpy(g_lock_path, lock.c_str(), lock.size() + 1);
-  g_socket_id = server.socket_file_id();
-  g_lock_id = server.lock_file_id();
-}
-
-void unlink_if_same(const char* path, const rpc::FileId& id) {
-  struct stat st {};
-  if (id.ino != 0 && ::lstat(path, &st) == 0 && st.st_dev == id.dev && st.st_ino == id.ino) ::unlink(path);
-}
-
-void exit_on_second_signal(int sig) {
-  if (g_socket_path[0] != '\0') {
-    unlink_if_same(g_socket_path, g_socket_id);
-    unlink_if_same(g_lock_path, g_lock_id);
-  }
-  ::_exit(128 + sig);
-}
-
-bool take_signal(const sigset_t& set) {
-  timespec zero{};
-  const int sig = sigtimedwait(&set, nullptr, &zero);
-  if (sig <= 0) return false;
-  struct sigaction again {};
-  again.sa_handler = exit_on_second_signal;
-  sigemptyset(&again.sa_mask);
-  sigaction(SIGINT, &again, nullptr);
-  sigaction(SIGTERM, &again, nullptr);
-  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
-  return true;
-}
-
-int run(const Options& o, const sigset_t& signals) {
+int run(const Options& o, const tools::StopSignals& signals) {
   // Cores: -m, or every core of the machine.
   auto topo = Topology::discover();
   if (!topo) {
@@ -125,11 +82,8 @@ int run(const Options& o, const sigset_t& signals) {
     return kExitRuntime;
   }
   const CpuSet cores = o.cores.empty() ? topo->all() : o.cores;
-  if (!cores.is_subset_of(topo->all())) {
-    CpuSet missing = cores;
-    for (CoreId c : topo->all().cores()) missing.reset(c);
-    fmt::print(stderr, "reactor-bench: -m: cores {} are not available here (available: {})\n", missing.to_list(),
-               topo->all().to_list());
+  if (auto ok = tools::check_cores_available("-m", o.cores_text, cores, topo->all()); !ok) {
+    fmt::print(stderr, "reactor-bench: {}\n", ok.error().message);
     return kExitUsage;
   }
   const uint32_t nworkers = o.workers != 0 ? o.workers : cores.count() * o.threads_per_core;
@@ -165,14 +119,14 @@ int run(const Options& o, const sigset_t& signals) {
   // The socket before anything else: a path in use creates no file and starts
   // no reactor. Removed with its lock file when the engine stops.
   std::unique_ptr<rpc::RpcServer> server;
+  tools::ForcedExitFiles forced_exit_files;
   if (!o.rpc_socket.empty()) {
     server = std::make_unique<rpc::RpcServer>(o.rpc_socket);
     server->set_timeouts(o.rpc_timeouts);
-    if (auto r = server->start(); !r) {
+    if (auto r = tools::take_control_socket(*server, tools::ControlSocketPath{o.rpc_socket}, forced_exit_files); !r) {
       fmt::print(stderr, "reactor-bench: --rpc-socket: {}\n", r.error().message);
       return r.error().code == Errc::invalid_argument ? kExitUsage : kExitRuntime;
     }
-    remember_socket_for_second_signal(*server);
   }
 
   TargetRequest req;
@@ -276,20 +230,30 @@ int run(const Options& o, const sigset_t& signals) {
     idle.push_back(*t);
   }
 
-  Monitor mon(o, pool, driver, sh, ws, [&signals] { return take_signal(signals); });
+  int first_signal = 0;
+  Monitor mon(o, pool, driver, sh, ws, [&] { return (first_signal = signals.take(std::chrono::milliseconds(0))) != 0; });
   mon.run();
 
-  // Stop submitting; every worker drains what it has in flight.
-  sh.stop.store(true, std::memory_order_release);
-  pool.wait_for(
-      [&] {
-        return std::all_of(ws.begin(), ws.end(), [](const auto& w) { return w->drained.load(std::memory_order_acquire); });
-      },
-      std::chrono::seconds(10));
-  Summary s = mon.summary(registered);
-  registry.reset();
-  engine->stop();
-  ws.clear();
+  // Stop submitting; every worker drains what it has in flight. After a
+  // signal, on a helper thread: a second one exits at once.
+  Summary s;
+  auto finish = [&] {
+    sh.stop.store(true, std::memory_order_release);
+    pool.wait_for(
+        [&] {
+          return std::all_of(ws.begin(), ws.end(),
+                             [](const auto& w) { return w->drained.load(std::memory_order_acquire); });
+        },
+        std::chrono::seconds(10));
+    s = mon.summary(registered);
+    registry.reset();
+    engine->stop();
+    ws.clear();
+  };
+  if (first_signal != 0)
+    tools::stop_in_two_steps(signals, kTool, first_signal, finish, forced_exit_files, tools::ForcedStatus::SignalNumber);
+  else
+    finish();
 
   if (sh.fatal.load(std::memory_order_acquire)) {
     std::lock_guard lk(sh.err_mu);
@@ -311,7 +275,7 @@ int run(const Options& o, const sigset_t& signals) {
     }
     fmt::print(stderr, "reactor-bench: wrote {}\n", o.plot_file);
   }
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace
@@ -319,6 +283,7 @@ int run(const Options& o, const sigset_t& signals) {
 
 int main(int argc, char** argv) {
   using namespace reactor::bench;
+  const reactor::tools::StopSignals signals;  // before any thread starts: they inherit the mask
   auto cli = parse_cli(argc, argv);
   if (!cli) {
     fmt::print(stderr, "reactor-bench: {}\n", cli.error().message);
@@ -326,14 +291,9 @@ int main(int argc, char** argv) {
   }
   if (cli->help) {
     fmt::print("{}", *cli->help);
-    return 0;
+    return kExitOk;
   }
   const Options& o = cli->options;
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts: they inherit it
   reactor::set_log_level(reactor::LogLevel::Warn);
   return run(o, signals);
 }

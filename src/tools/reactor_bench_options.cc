@@ -164,6 +164,7 @@ Result<Cli> parse_cli(int argc, const char* const* argv) {
                         : fmt::format("-m '{}' selects no core (use [0] for core 0)", mask));
     if (both) fmt::print(stderr, "reactor-bench: warning: -m '{}' is ambiguous: {}\n", mask, *both);
     o.cores = *c;
+    o.cores_text = mask;
   }
   auto pol = canonical_policy(scheduler);
   if (!pol) return usage(fmt::format("--scheduler: {}", pol.error().message));
@@ -192,9 +193,9 @@ Result<Cli> parse_cli(int argc, const char* const* argv) {
   if (plot_opt->count() > 0) {
     if (auto r = check_plot_file(o.plot_file); !r) return usage(r.error().message);
   }
-  if (!o.rpc_socket.empty() && o.rpc_socket.size() > 107)
-    return usage(fmt::format("--rpc-socket: the path is {} bytes; a Unix socket path holds at most 107",
-                            o.rpc_socket.size()));
+  if (!o.rpc_socket.empty()) {
+    if (auto ok = tools::check_socket_path("--rpc-socket", o.rpc_socket); !ok) return usage(ok.error().message);
+  }
   return cli;
 }
 

@@ -13,12 +13,15 @@
 #include <reactor/runtime.hh>
 
 #include "rpc/server.hh"
+#include "tools/daemon_support.hh"
 #include "tools/reactor_bench.hh"
 
 namespace reactor::bench {
 
-inline constexpr int kExitUsage = 2;
-inline constexpr int kExitRuntime = 1;
+// Exit statuses shared with reactord and reactor-nbd.
+using tools::kExitOk;
+using tools::kExitRuntime;
+using tools::kExitUsage;
 // Largest -o: the completion result is an int, and 64 MiB per request is far
 // beyond what any device benefits from.
 inline constexpr uint64_t kMaxIoSize = 64ull << 20;
@@ -38,6 +41,7 @@ struct Options {
   std::vector<std::string> filenames;
   std::optional<uint64_t> size;
   CpuSet cores;
+  std::string cores_text;  ///< -m as given (empty: every core), for messages
   uint32_t threads_per_core = 1;
   uint32_t workers = 0;  // 0: cores x threads_per_core
   uint32_t idle_threads = 0;

@@ -6,22 +6,18 @@
 // Start-up: options -> export opened -> runtime (reactors, scheduler) ->
 // RPC socket (-r) -> listeners -> one ready line on stdout. SIGINT/SIGTERM:
 // listeners close, connections finish what is in flight and flush, the
-// runtime stops; a second signal exits at once. Exit status: 0 after a
-// graceful stop, 1 when it cannot start, 2 for bad options.
+// runtime stops; a second signal removes the sockets and exits at once.
+// Exit status: 0 after a graceful stop, 1 when it cannot start (or was
+// forced), 2 for bad options. Signals, the control socket's lifetime, the
+// two-signal stop and the exit statuses are shared with reactord and
+// reactor-bench (tools/daemon_support.hh).
 
-#include <pthread.h>
-#include <signal.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <ctime>
+#include <memory>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -36,6 +32,7 @@
 
 #include "rpc/methods.hh"
 #include "rpc/server.hh"
+#include "tools/daemon_support.hh"
 #include "tools/nbd_server.hh"
 
 namespace {
@@ -43,45 +40,21 @@ namespace {
 using namespace reactor;
 using namespace std::chrono_literals;
 
-constexpr int kExitUsage = 2;
-constexpr int kExitRuntime = 1;
+constexpr std::string_view kTool = "reactor-nbd";
 
-[[noreturn]] void usage_error(const std::string& message) {
-  fmt::print(stderr, "reactor-nbd: {} (see reactor-nbd --help)\n", message);
-  std::exit(kExitUsage);
-}
+[[noreturn]] void usage_error(const std::string& message) { tools::exit_usage(kTool, message); }
 
-[[noreturn]] void runtime_error(const std::string& message) {
-  fmt::print(stderr, "reactor-nbd: {}\n", message);
-  std::exit(kExitRuntime);
-}
+[[noreturn]] void runtime_error(const std::string& message) { tools::exit_runtime(kTool, message); }
 
 std::string default_socket() {
   const char* tmp = std::getenv("TMPDIR");
   return std::string(tmp && *tmp ? tmp : "/tmp") + "/reactor-nbd.sock";
 }
 
-int take_signal(const sigset_t& set, std::chrono::milliseconds timeout) {
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-  ts.tv_nsec = static_cast<long>((timeout.count() % 1000) * 1'000'000);
-  for (;;) {
-    const int s = ::sigtimedwait(&set, nullptr, &ts);
-    if (s > 0) return s;
-    if (errno == EINTR) continue;
-    return 0;
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  const tools::StopSignals stop_signals;  // before any thread starts: they inherit the mask
 
   std::string cpumask, socket_path, listen_addr, rpc_socket, scheduler = "static", governor = "auto", mode = "interrupt";
   std::string file, name, log_level = "info";
@@ -111,7 +84,8 @@ int main(int argc, char** argv) {
                  "Also serve TCP on HOST:PORT ([V6]:PORT; ':PORT' is loopback). Give 0.0.0.0 or [::]\n"
                  "yourself to serve other hosts: NBD has no authentication.");
   app.add_flag("--no-unix", no_unix, "Serve TCP only (needs --listen).");
-  app.add_option("-r,--rpc-socket", rpc_socket, "Serve the JSON-RPC control socket (reactord's methods) here.");
+  auto* rpc_opt =
+      app.add_option("-r,--rpc-socket", rpc_socket, "Serve the JSON-RPC control socket (reactord's methods) here.");
   auto* sched_opt = app.add_option("--scheduler", scheduler, "static (default), dynamic or gscheduler/global.");
   auto* period_opt = app.add_option("--period-us", period_us, "Balancing period (dynamic, gscheduler): 10000 us to one year.");
   app.add_option("--governor", governor, "auto (default), dpdk, sim or none (as reactord).");
@@ -131,7 +105,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     fmt::print("{}", app.help());
-    return 0;
+    return tools::kExitOk;
   } catch (const CLI::ParseError& e) {
     usage_error(e.what());
   }
@@ -173,9 +147,8 @@ int main(int argc, char** argv) {
     auto m = CpuSet::parse(cpumask);
     if (!m) usage_error("--cpumask: " + m.error().message);
     if (m->empty()) usage_error(fmt::format("--cpumask '{}' names no core", cpumask));
-    if (!m->is_subset_of(topo->all()))
-      usage_error(fmt::format("--cpumask '{}' names cores not available to this process (available: {})", cpumask,
-                              topo->all().to_list()));
+    if (auto ok = tools::check_cores_available("--cpumask", cpumask, *m, topo->all()); !ok)
+      usage_error(ok.error().message);
     pool.cores = *m;
   }
   pool.main_core = pool.cores.first();
@@ -202,12 +175,21 @@ int main(int argc, char** argv) {
   plane_opts.scheduler_chosen = true;  // started with a policy, named or the default static
   (void)sched_opt;
 
+  std::optional<tools::ControlSocketPath> rpc_where;
+  if (rpc_opt->count() > 0) {
+    auto w = tools::control_socket_path("--rpc-socket", "-r", rpc_socket);
+    if (!w) usage_error(w.error().message);
+    rpc_where = std::move(*w);
+  }
+
   rpc::ControlPlane plane(std::move(plane_opts));
+  tools::ForcedExitFiles forced_exit_files;
   std::unique_ptr<rpc::RpcServer> rpc_server;
-  if (!rpc_socket.empty()) {
-    rpc_server = std::make_unique<rpc::RpcServer>(rpc_socket);
+  if (rpc_where) {
+    rpc_server = std::make_unique<rpc::RpcServer>(rpc_where->path);
     if (auto r = plane.register_methods(rpc_server->engine()); !r) runtime_error(r.error().message);
-    if (auto r = rpc_server->start(); !r) runtime_error(r.error().message);
+    if (auto r = tools::take_control_socket(*rpc_server, *rpc_where, forced_exit_files); !r)
+      runtime_error(r.error().message);
   }
   if (auto r = plane.initialize(); !r) {
     if (rpc_server) rpc_server->stop();
@@ -237,34 +219,24 @@ int main(int argc, char** argv) {
     auto bound = (*server)->listen(a);
     if (!bound) fail(bound.error().message);
     where.push_back(bound->family() == AF_UNIX ? socket_path : bound->to_string());
+    if (bound->family() == AF_UNIX) forced_exit_files.add_path(socket_path);
   }
   if (auto r = (*server)->start(); !r) fail(r.error().message);
   fmt::print("reactor-nbd: serving {} ({} bytes) on {}\n", file, (*server)->size(), fmt::join(where, ", "));
   std::fflush(stdout);
 
-  int sig = 0;
-  while (sig == 0) sig = take_signal(stop_signals, 1000ms);
-  log(LogLevel::Info, "reactor-nbd: {} received, stopping (send it again to exit at once)", strsignal(sig));
-  std::atomic<bool> done{false};
+  const int sig = stop_signals.wait();
   bool drained = true;
-  std::thread stopper([&] {
-    drained = (*server)->stop(30s);
-    server->reset();
-    plane.stop();
-    if (rpc_server) rpc_server->stop();
-    done.store(true, std::memory_order_release);
-  });
-  while (!done.load(std::memory_order_acquire)) {
-    if (const int again = take_signal(stop_signals, 100ms); again != 0) {
-      log(LogLevel::Error, "reactor-nbd: second {}: exiting without waiting", strsignal(again));
-      if (!socket_path.empty() && !no_unix) ::unlink(socket_path.c_str());
-      if (rpc_server) rpc_server->remove_files();
-      std::fflush(stderr);
-      std::_Exit(kExitRuntime);
-    }
-  }
-  stopper.join();
-  auto st_line = fmt::format("reactor-nbd: stopped{}", drained ? "" : " (connections still open were dropped)");
-  log(LogLevel::Info, "{}", st_line);
-  return drained ? 0 : kExitRuntime;
+  tools::stop_in_two_steps(
+      stop_signals, kTool, sig,
+      [&] {
+        drained = (*server)->stop(30s);
+        server->reset();
+        plane.stop();
+        if (rpc_server) rpc_server->stop();
+      },
+      forced_exit_files, tools::ForcedStatus::Runtime);
+  log(LogLevel::Info, "reactor-nbd: stopped{}", drained ? "" : " (connections still open were dropped)");
+  log_flush_suppressed();
+  return drained ? tools::kExitOk : tools::kExitRuntime;
 }

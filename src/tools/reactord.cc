@@ -25,21 +25,17 @@
 // Stop: the first signal stops gracefully on a helper thread (control thread
 // joined, placement restored, threads exit, reactors joined, then the socket
 // and its lock file removed) while the main thread keeps listening; a second
-// signal removes the socket and the lock file and exits at once.
+// signal removes the socket and the lock file and exits at once (status 1).
+// Signals, the socket's lifetime, the two-signal stop and the exit statuses
+// are shared with reactor-bench and reactor-nbd (tools/daemon_support.hh).
 
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cctype>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <optional>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -55,18 +51,18 @@
 #include "rpc/config_file.hh"
 #include "rpc/methods.hh"
 #include "rpc/server.hh"
-#include "rpc/socket_path.hh"
 #include "rpc/startup_checks.hh"
 #include "sched/cpufreq_state.hh"
+#include "tools/daemon_support.hh"
 
 namespace {
 
 using namespace reactor;
 using namespace std::chrono_literals;
+using tools::kExitRuntime;
+using tools::kExitUsage;
 
-constexpr int kExitUsage = 2;
-constexpr int kExitRuntime = 1;
-constexpr std::size_t kMaxSocketPath = 107;  // sizeof(sockaddr_un::sun_path) - 1
+constexpr std::string_view kTool = "reactord";
 // Load threads busy-wait up to 100 ms per poller call by design; the stall
 // detector should only report what runs clearly longer than that.
 constexpr auto kStallThreshold = 250ms;
@@ -83,6 +79,7 @@ struct Cli {
   std::string isolated;
   bool wait_for_rpc = false;
   bool restore_cpufreq = false;
+  std::string cpufreq_state = std::string(kDefaultCpufreqStatePath);
   std::string log_level = "info";
   std::string log_format;
   std::string mode = "poll";
@@ -99,21 +96,18 @@ struct Cli {
 struct Config {
   rpc::ControlPlaneOptions plane;
   std::string config_file;  // --config; empty: none
-  std::string socket;
-  bool socket_is_default = false;  // root's default: its directory is created and checked
+  tools::ControlSocketPath socket;
   std::vector<uid_t> allow_uids;
   std::vector<gid_t> allow_gids;
   bool wait_for_rpc = false;
   bool restore_cpufreq = false;
+  std::string cpufreq_state;  // the governor's crash-safety state file
   LogLevel log_level = LogLevel::Info;
   rpc::ConnectionTimeouts timeouts;
   std::optional<LogFormat> log_format;
 };
 
-[[noreturn]] void usage_error(const std::string& message) {
-  fmt::print(stderr, "reactord: {} (see reactord --help)\n", message);
-  std::exit(kExitUsage);
-}
+[[noreturn]] void usage_error(const std::string& message) { tools::exit_usage(kTool, message); }
 
 std::string_view trim_spaces(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) s.remove_prefix(1);
@@ -184,8 +178,13 @@ Config parse_cli(int argc, char** argv) {
                "(as SPDK's --wait-for-rpc).");
   app.add_flag("--restore-cpufreq", c.restore_cpufreq,
                "Put back the cpufreq governor and frequency limits that a reactord killed while a policy\n"
-               "held the DPDK governor left changed (recorded in /run/reactor/governor.state), then exit.\n"
+               "held the DPDK governor left changed (recorded in the --cpufreq-state file), then exit.\n"
                "reactord also does this by itself at every start.");
+  auto* state_opt = app.add_option(
+      "--cpufreq-state", c.cpufreq_state,
+      "File where the DPDK governor records each core's cpufreq governor and limits before it\n"
+      "takes the core, read back by --restore-cpufreq and at every start. An absolute path in an\n"
+      "existing directory reactord can write. Default: /run/reactor/governor.state.");
   app.add_option("--rpc-idle-timeout", c.idle_timeout,
                  "Seconds after which a connection with no request in progress that sent and received\n"
                  "nothing is closed (0.1 to 86400; default 30). When all 64 connections are taken, the one\n"
@@ -230,6 +229,13 @@ Config parse_cli(int argc, char** argv) {
   cfg.config_file = c.config_file;
   if (config_opt->count() > 0 && c.config_file.empty()) usage_error("--config is empty");
   cfg.restore_cpufreq = c.restore_cpufreq;
+  if (state_opt->count() > 0) {
+    // The default's directory is created when the governor first needs it.
+    if (auto ok = detail::check_cpufreq_state_path(c.cpufreq_state); !ok)
+      usage_error("--cpufreq-state: " + ok.error().message);
+  }
+  cfg.cpufreq_state = c.cpufreq_state;
+  cfg.plane.cpufreq_state_path = c.cpufreq_state;
   if (!parse_log_level(c.log_level, cfg.log_level))
     usage_error(fmt::format("--log-level '{}': expected trace, debug, info, warn, error or off", c.log_level));
   if (!c.log_format.empty()) {
@@ -246,17 +252,10 @@ Config parse_cli(int argc, char** argv) {
     *out = *t;
   }
 
-  if (socket_opt->count() == 0) {
-    auto def = rpc::default_socket_path();
-    if (!def) usage_error(def.error().message + "; pass -r PATH");
-    c.socket = *def;
-    cfg.socket_is_default = ::geteuid() == 0;
-  }
-  if (c.socket.empty()) usage_error("--rpc-socket is empty");
-  if (c.socket.size() > kMaxSocketPath)
-    usage_error(fmt::format("--rpc-socket {} is {} bytes long; a Unix socket path is at most {} bytes", c.socket,
-                            c.socket.size(), kMaxSocketPath));
-  cfg.socket = c.socket;
+  auto where = tools::control_socket_path("--rpc-socket", "-r",
+                                          socket_opt->count() > 0 ? std::optional(c.socket) : std::nullopt);
+  if (!where) usage_error(where.error().message);
+  cfg.socket = std::move(*where);
   for (uint32_t uid : c.allow_uids) {
     if (uid == static_cast<uint32_t>(-1)) usage_error("--allow-uid 4294967295 is not a uid");
     cfg.allow_uids.push_back(static_cast<uid_t>(uid));
@@ -267,10 +266,7 @@ Config parse_cli(int argc, char** argv) {
   }
 
   auto topo = Topology::discover();
-  if (!topo) {
-    fmt::print(stderr, "reactord: cannot read this machine's topology: {}\n", topo.error().message);
-    std::exit(kExitRuntime);
-  }
+  if (!topo) tools::exit_runtime(kTool, "cannot read this machine's topology: " + topo.error().message);
   PoolOptions& pool = cfg.plane.runtime.pool;
   if (cpumask_opt->count() > 0 && trim_spaces(c.cpumask).empty())
     usage_error("--cpumask is empty: name the cores (0-3, [0], 0x3) or leave the option out for every core");
@@ -286,13 +282,8 @@ Config parse_cli(int argc, char** argv) {
       usage_error(both ? fmt::format("--cpumask '{}' names no core: {}", c.cpumask, *both)
                        : fmt::format("--cpumask '{}' names no core", c.cpumask));
     if (both) warn_ambiguous("--cpumask", c.cpumask, *both);
-    if (!m->is_subset_of(topo->all())) {
-      CpuSet missing;
-      for (CoreId core : m->cores())
-        if (!topo->all().test(core)) missing.set(core);
-      usage_error(fmt::format("--cpumask '{}': cores [{}] are not available to this process (available: {})",
-                              c.cpumask, missing.to_list(), topo->all().to_list()));
-    }
+    if (auto ok = tools::check_cores_available("--cpumask", c.cpumask, *m, topo->all()); !ok)
+      usage_error(ok.error().message);
     pool.cores = *m;
   }
   pool.topology = *topo;
@@ -345,19 +336,6 @@ Config parse_cli(int argc, char** argv) {
   return cfg;
 }
 
-// Waits up to `timeout` for a blocked stop signal; returns it, or 0.
-int take_signal(const sigset_t& set, std::chrono::milliseconds timeout) {
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-  ts.tv_nsec = static_cast<long>((timeout.count() % 1000) * 1'000'000);
-  for (;;) {
-    const int s = ::sigtimedwait(&set, nullptr, &ts);
-    if (s > 0) return s;
-    if (errno == EINTR) continue;
-    return 0;  // EAGAIN: timeout
-  }
-}
-
 std::string describe_runtime(rpc::ControlPlane& plane) {
   Runtime* rt = plane.runtime();
   SchedulerManager* m = rt->scheduler();
@@ -368,12 +346,7 @@ std::string describe_runtime(rpc::ControlPlane& plane) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);  // a client that vanishes must not kill the daemon
+  const tools::StopSignals stop_signals;  // before any thread starts: they inherit the mask
 
   Config cfg = parse_cli(argc, argv);
   set_log_level(cfg.log_level);
@@ -382,7 +355,7 @@ int main(int argc, char** argv) {
   // Governor crash safety: settings a killed daemon left changed go back
   // first (and only that with --restore-cpufreq).
   {
-    const std::string state(detail::kGovernorStatePath);
+    const std::string& state = cfg.cpufreq_state;
     auto restored = detail::restore_cpufreq_state(state);
     if (!restored) {
       fmt::print(stderr, "reactord: {}\n", restored.error().message);
@@ -417,7 +390,7 @@ int main(int argc, char** argv) {
   }
 
   rpc::ControlPlane plane(std::move(cfg.plane));
-  rpc::RpcServer server(cfg.socket);
+  rpc::RpcServer server(cfg.socket.path);
   server.set_timeouts(cfg.timeouts);
   for (uid_t uid : cfg.allow_uids) server.allow_uid(uid);
   for (gid_t gid : cfg.allow_gids) server.allow_gid(gid);
@@ -434,13 +407,8 @@ int main(int argc, char** argv) {
     }
     log(LogLevel::Info, "reactord: --config {}: {} methods applied", cfg.config_file, *applied);
   }
-  if (cfg.socket_is_default) {
-    if (auto r = rpc::ensure_private_dir(rpc::kRootSocketDir); !r) {
-      fmt::print(stderr, "reactord: {}\n", r.error().message);
-      return kExitRuntime;
-    }
-  }
-  if (auto r = server.start(); !r) {
+  tools::ForcedExitFiles forced_exit_files;
+  if (auto r = tools::take_control_socket(server, cfg.socket, forced_exit_files); !r) {
     fmt::print(stderr, "reactord: {}\n", r.error().message);
     return kExitRuntime;
   }
@@ -450,9 +418,9 @@ int main(int argc, char** argv) {
       server.stop();
       return kExitRuntime;
     }
-    fmt::print("reactord: listening on {} ({})\n", cfg.socket, describe_runtime(plane));
+    fmt::print("reactord: listening on {} ({})\n", cfg.socket.path, describe_runtime(plane));
   } else {
-    fmt::print("reactord: listening on {} (cores {}, waiting for framework_start_init)\n", cfg.socket,
+    fmt::print("reactord: listening on {} (cores {}, waiting for framework_start_init)\n", cfg.socket.path,
                plane.options().pool.cores.to_list());
   }
   std::fflush(stdout);
@@ -461,7 +429,7 @@ int main(int argc, char** argv) {
   int sig = 0;
   while (!plane.initialized() && sig == 0) {
     server.poll(50ms);
-    sig = take_signal(stop_signals, 0ms);
+    sig = stop_signals.take(0ms);
   }
   if (sig == 0) {
     if (cfg.wait_for_rpc) {
@@ -471,27 +439,17 @@ int main(int argc, char** argv) {
     // From here on only the control thread touches the server.
     plane.runtime()->set_control_hook([&server](std::chrono::milliseconds wait) { server.poll(wait); },
                                       [&server] { server.wake(); });
-    while (sig == 0) sig = take_signal(stop_signals, 1000ms);
+    sig = stop_signals.wait();
   }
 
-  log(LogLevel::Info, "reactord: {} received, stopping (send it again to exit at once)", strsignal(sig));
-  std::atomic<bool> done{false};
   StopReport report;
-  std::thread stopper([&] {
-    report = plane.stop();  // joins the control thread: nobody steps the server after this
-    server.stop();
-    done.store(true, std::memory_order_release);
-  });
-  while (!done.load(std::memory_order_acquire)) {
-    if (const int again = take_signal(stop_signals, 100ms); again != 0) {
-      log(LogLevel::Error, "reactord: second {}: exiting without waiting for threads", strsignal(again));
-      server.remove_files();  // only if still ours
-      log_flush_suppressed();
-      std::fflush(stderr);
-      std::_Exit(kExitRuntime);
-    }
-  }
-  stopper.join();
+  tools::stop_in_two_steps(
+      stop_signals, kTool, sig,
+      [&] {
+        report = plane.stop();  // joins the control thread: nobody steps the server after this
+        server.stop();
+      },
+      forced_exit_files, tools::ForcedStatus::Runtime);
   // One line per straggler would hit the log's rate limit past five of them.
   if (!report.stragglers.empty()) {
     std::string names;
@@ -500,5 +458,5 @@ int main(int argc, char** argv) {
   }
   log(LogLevel::Info, "reactord: stopped ({} threads exited)", report.exited);
   log_flush_suppressed();
-  return 0;
+  return tools::kExitOk;
 }

@@ -28,6 +28,7 @@
 #include <reactor/pool.hh>
 #include <reactor/runtime.hh>
 
+#include "support/real_pool.hh"
 #include "support/scale.hh"
 #include "support/wait.hh"
 
@@ -36,29 +37,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-PoolOptions pool_options() {
-  auto topo = Topology::discover();
-  EXPECT_TRUE(topo) << topo.error().message;
-  PoolOptions o;
-  o.topology = *topo;
-  auto cores = topo->all().cores();
-  for (size_t i = 0; i < cores.size() && i < 2; ++i) o.cores.set(cores[i]);
-  o.baseline = ReactorMode::Interrupt;  // two vCPUs: let idle reactors sleep
-  o.max_sleep = 60s;                    // a lost wake-up shows as a timeout, not a delay
-  return o;
-}
-
-std::unique_ptr<ReactorPool> make_pool() {
-  auto p = ReactorPool::create(pool_options());
-  EXPECT_TRUE(p) << p.error().message;
-  return std::move(*p);
-}
+using reactor::test::make_pool;
 
 // A Runtime (control thread, SchedulerManager with 20 ms rounds, simulated
 // governor so that global can run anywhere).
 std::unique_ptr<Runtime> make_runtime() {
   RuntimeOptions o;
-  o.pool = pool_options();
+  o.pool = reactor::test::real_pool_options();
   o.governor = GovernorChoice::Sim;
   o.scheduler.options.period_us = 20'000;
   auto rt = Runtime::create(std::move(o));

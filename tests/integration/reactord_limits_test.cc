@@ -11,6 +11,7 @@
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -319,6 +320,63 @@ TEST(ReactordCpufreq, RestoreWithoutAStateFileSaysSoAndExits) {
   const RunResult r = run_reactord({"--restore-cpufreq"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "reactord: nothing to restore (no /run/reactor/governor.state)\n");
+}
+
+// --cpufreq-state PATH: a path that cannot hold the state file is one line,
+// exit 2, and nothing starts (no socket, no lock file, no state file).
+TEST(ReactordCpufreq, BadStatePathIsOneLineAndStartsNothing) {
+  const std::string dir = fmt::format("/tmp/rd-state-{}", ::getpid());
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0) << dir;
+  struct Case {
+    std::string path;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"governor.state", "'governor.state' is not an absolute path"},
+      {"run/governor.state", "'run/governor.state' is not an absolute path"},
+      {dir + "/missing/governor.state", "directory " + dir + "/missing of " + dir + "/missing/governor.state does not exist"},
+      {dir, dir + " is a directory"},
+      {dir + "/", dir + "/ names a directory, not a file"},
+      // A file system nobody can create files in, root included.
+      {"/proc/governor.state", "directory /proc of /proc/governor.state is not writable: "},
+  };
+  for (const Case& c : cases) {
+    const std::string sock = daemon_socket_path();
+    const RunResult r = run_reactord({"-m", two_cores(), "--mode", "interrupt", "-r", sock, "--cpufreq-state", c.path});
+    EXPECT_EQ(r.exit_code, 2) << c.path << "\n" << r.err;
+    EXPECT_EQ(r.err.rfind("reactord: --cpufreq-state: " + c.says, 0), 0U) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_FALSE(file_exists(sock)) << "started with --cpufreq-state " << c.path;
+    EXPECT_FALSE(file_exists(sock + ".lock"));
+  }
+  // The same with --restore-cpufreq: nothing is read or restored.
+  const RunResult r = run_reactord({"--restore-cpufreq", "--cpufreq-state", "relative.state"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err, "reactord: --cpufreq-state: 'relative.state' is not an absolute path (see reactord --help)\n");
+  EXPECT_EQ(::rmdir(dir.c_str()), 0) << "the path check left a file in " << dir;
+}
+
+// --restore-cpufreq reads the --cpufreq-state file, not the default one:
+// absent, it says so with that path; unreadable as a state file, it fails
+// naming that path and keeps it (nothing is written to sysfs: the bad line
+// is refused before any core is touched).
+TEST(ReactordCpufreq, RestoreReadsTheGivenStateFile) {
+  const std::string dir = fmt::format("/tmp/rd-state-{}-r", ::getpid());
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0) << dir;
+  const std::string state = dir + "/governor.state";
+  RunResult r = run_reactord({"--restore-cpufreq", "--cpufreq-state", state});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "reactord: nothing to restore (no " + state + ")\n");
+
+  std::ofstream(state) << "# reactor cpufreq state v1: core governor min_khz max_khz\n0 schedutil 800000\n";
+  r = run_reactord({"--restore-cpufreq", "--cpufreq-state", state});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.err, "reactord: cpufreq state file " + state +
+                       " line 2 is not 'core governor min_khz max_khz': '0 schedutil 800000'\n");
+  EXPECT_TRUE(file_exists(state)) << "kept for another try";
+  ::unlink(state.c_str());
+  ::rmdir(dir.c_str());
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include <reactor/pool.hh>
 
+#include "support/real_pool.hh"
 #include "support/scale.hh"
 #include "support/wait.hh"
 
@@ -18,21 +19,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::unique_ptr<ReactorPool> make_pool(ReactorMode mode, std::chrono::milliseconds max_sleep = 60s) {
-  auto topo = Topology::discover();
-  EXPECT_TRUE(topo) << topo.error().message;
-  PoolOptions o;
-  o.topology = *topo;
-  // Up to two reactors: this suite must pass on 2 vCPUs.
-  auto cores = topo->all().cores();
-  for (size_t i = 0; i < cores.size() && i < 2; ++i) o.cores.set(cores[i]);
-  o.baseline = mode;
-  // A long max_sleep: a lost wake-up shows up as a test timeout, not a 1 s delay.
-  o.max_sleep = max_sleep;
-  auto p = ReactorPool::create(std::move(o));
-  EXPECT_TRUE(p) << p.error().message;
-  return std::move(*p);
-}
+// Up to two real reactors (this suite must pass on 2 vCPUs), a long max_sleep.
+using reactor::test::make_pool;
 
 using reactor::test::eventually;
 

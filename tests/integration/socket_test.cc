@@ -28,6 +28,7 @@
 #include <reactor/pool.hh>
 #include <reactor/task.hh>
 
+#include "support/real_pool.hh"
 #include "support/wait.hh"
 
 using namespace reactor;
@@ -35,27 +36,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::unique_ptr<ReactorPool> make_pool() {
-  auto topo = Topology::discover();
-  EXPECT_TRUE(topo) << topo.error().message;
-  PoolOptions o;
-  o.topology = *topo;
-  auto cores = topo->all().cores();
-  for (size_t i = 0; i < cores.size() && i < 2; ++i) o.cores.set(cores[i]);
-  o.baseline = ReactorMode::Interrupt;
-  o.max_sleep = 60s;
-  auto p = ReactorPool::create(std::move(o));
-  EXPECT_TRUE(p) << p.error().message;
-  return std::move(*p);
-}
-
-ThreadRef spawn_thread(ReactorPool& pool, const std::string& name) {
-  ThreadOptions o;
-  o.name = name;
-  auto t = pool.spawn(std::move(o));
-  EXPECT_TRUE(t) << t.error().message;
-  return t ? *t : ThreadRef{};
-}
+using reactor::test::make_pool;
+using reactor::test::spawn_thread;
 
 std::string temp_socket_path() {
   const char* base = std::getenv("TMPDIR");
@@ -138,36 +120,79 @@ bool run_client(const SocketAddress& addr, size_t total, unsigned seed) {
   return back == data;
 }
 
-void echo_under_moves(const SocketAddress& where) {
-  auto pool = make_pool();
-  auto lfd = listen_on(where);
-  ASSERT_TRUE(lfd) << lfd.error().message;
-  auto bound = local_address(*lfd);
-  ASSERT_TRUE(bound);
-  ThreadRef t = spawn_thread(*pool, "echo");
+// Real reactors and one listening socket: listen() binds it (TCP loopback
+// with an ephemeral port by default, or a Unix socket in a fresh temporary
+// directory) and records the address it got; TearDown closes it and removes
+// the Unix socket and its directory.
+class SocketTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pool_ = make_pool();
+    ASSERT_TRUE(pool_);
+  }
+  void TearDown() override {
+    if (lfd_ >= 0) ::close(lfd_);
+    if (!unix_path_.empty()) {
+      ::unlink(unix_path_.c_str());
+      ::rmdir(unix_path_.substr(0, unix_path_.rfind('/')).c_str());
+    }
+  }
+  // Call as ASSERT_NO_FATAL_FAILURE(listen(...)).
+  void listen(const SocketAddress& where) {
+    auto fd = listen_on(where);
+    ASSERT_TRUE(fd) << fd.error().message;
+    lfd_ = *fd;
+    auto b = local_address(lfd_);
+    ASSERT_TRUE(b) << b.error().message;
+    bound_ = *b;
+  }
+  void listen_tcp(const std::string& host_port = "127.0.0.1:0") {
+    auto a = parse_host_port(host_port);
+    ASSERT_TRUE(a) << a.error().message;
+    listen(*a);
+  }
+  void listen_unix() {
+    unix_path_ = temp_socket_path();
+    ASSERT_FALSE(unix_path_.empty());
+    auto a = unix_address(unix_path_);
+    ASSERT_TRUE(a) << a.error().message;
+    listen(*a);
+  }
+
+  // An echo server on the listening socket whose thread the test moves
+  // between reactors as fast as the moves land, with three blocking clients.
+  void echo_under_moves();
+
+  std::unique_ptr<ReactorPool> pool_;
+  int lfd_ = -1;
+  SocketAddress bound_;
+  std::string unix_path_;
+};
+
+void SocketTest::echo_under_moves() {
+  ThreadRef t = spawn_thread(*pool_, "echo");
   EchoStats st;
   constexpr int kConns = 3;
-  auto h = spawn(t, echo_server(*lfd, kConns, st));
+  auto h = spawn(t, echo_server(lfd_, kConns, st));
   ASSERT_TRUE(h);
   std::atomic<int> good{0};
   std::vector<std::thread> clients;
   for (int i = 0; i < kConns; ++i)
     clients.emplace_back([&, i] {
-      if (run_client(*bound, 2 << 20, 1234u + static_cast<unsigned>(i))) ++good;
+      if (run_client(bound_, 2 << 20, 1234u + static_cast<unsigned>(i))) ++good;
     });
-  std::vector<CoreId> cores = pool->cores().cores();
+  std::vector<CoreId> cores = pool_->cores().cores();
   size_t moves = 0;
   while (!h->done()) {
-    auto ticket = pool->move(t.id(), cores[moves % cores.size()]);
+    auto ticket = pool_->move(t.id(), cores[moves % cores.size()]);
     if (!ticket) break;
     MoveTicket tk = *ticket;
-    pool->wait_for([&] { return tk->done(); }, 5s);
+    pool_->wait_for([&] { return tk->done(); }, 5s);
     ++moves;
     std::this_thread::sleep_for(200us);
   }
   for (auto& c : clients) c.join();
   ASSERT_TRUE(reactor::test::eventually([&] { return h->done(); }, 60s));
-  ::close(*lfd);
   EXPECT_FALSE(h->failed());
   EXPECT_EQ(good.load(), kConns);
   EXPECT_EQ(st.bytes.load(), uint64_t{kConns} * (2 << 20));
@@ -179,47 +204,36 @@ void echo_under_moves(const SocketAddress& where) {
   }
 }
 
-TEST(SocketTest, UnixEchoSurvivesMovesMidStream) {
-  std::string path = temp_socket_path();
-  ASSERT_FALSE(path.empty());
-  auto a = unix_address(path);
-  ASSERT_TRUE(a) << a.error().message;
-  echo_under_moves(*a);
-  ::unlink(path.c_str());
-  ::rmdir(path.substr(0, path.rfind('/')).c_str());
+TEST_F(SocketTest, UnixEchoSurvivesMovesMidStream) {
+  ASSERT_NO_FATAL_FAILURE(listen_unix());
+  echo_under_moves();
 }
 
-TEST(SocketTest, TcpEchoSurvivesMovesMidStream) {
-  auto a = parse_host_port("127.0.0.1:0");
-  ASSERT_TRUE(a) << a.error().message;
-  echo_under_moves(*a);
+TEST_F(SocketTest, TcpEchoSurvivesMovesMidStream) {
+  ASSERT_NO_FATAL_FAILURE(listen_tcp());
+  echo_under_moves();
 }
 
-TEST(SocketTest, Tcp6EchoWhereTheHostHasIpv6) {
+TEST_F(SocketTest, Tcp6EchoWhereTheHostHasIpv6) {
   auto a = parse_host_port("[::1]:0");
   ASSERT_TRUE(a) << a.error().message;
   auto probe = listen_on(*a);
   if (!probe) GTEST_SKIP() << "no IPv6 loopback here: " << probe.error().message;
   ::close(*probe);
-  echo_under_moves(*a);
+  ASSERT_NO_FATAL_FAILURE(listen(*a));
+  echo_under_moves();
 }
 
-TEST(SocketTest, APeerResetIsAnOrdinaryResult) {
-  auto pool = make_pool();
-  auto a = parse_host_port("127.0.0.1:0");
-  ASSERT_TRUE(a);
-  auto lfd = listen_on(*a);
-  ASSERT_TRUE(lfd);
-  auto bound = local_address(*lfd);
-  ASSERT_TRUE(bound);
-  ThreadRef t = spawn_thread(*pool, "reset");
+TEST_F(SocketTest, APeerResetIsAnOrdinaryResult) {
+  ASSERT_NO_FATAL_FAILURE(listen_tcp());
+  ThreadRef t = spawn_thread(*pool_, "reset");
   std::atomic<bool> accepted{false}, peer_gone{false};
   std::atomic<int> code{-1};
   std::string message;
   auto server = [&]() -> Task<void> {
     auto ch = IoChannel::create({});
     if (!ch) co_return;
-    auto fd = co_await co_accept(*ch, *lfd);
+    auto fd = co_await co_accept(*ch, lfd_);
     if (!fd) co_return;
     accepted = true;
     while (!peer_gone) (void)co_await sleep_for(1ms);
@@ -238,30 +252,23 @@ TEST(SocketTest, APeerResetIsAnOrdinaryResult) {
   auto h = spawn(t, server());
   ASSERT_TRUE(h);
   int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_EQ(::connect(c, bound->get(), bound->len), 0);
+  ASSERT_EQ(::connect(c, bound_.get(), bound_.len), 0);
   ASSERT_TRUE(reactor::test::eventually([&] { return accepted.load(); }));
   linger lg{1, 0};  // close with RST
   ::setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
   ::close(c);
   peer_gone = true;
   ASSERT_TRUE(reactor::test::eventually([&] { return h->done(); }));
-  ::close(*lfd);
   EXPECT_EQ(code.load(), static_cast<int>(Errc::io));
   EXPECT_TRUE(message.find("Connection reset") != std::string::npos || message.find("Broken pipe") != std::string::npos)
       << message;
 }
 
-TEST(SocketTest, ConnectSendAllAndRecvExactFromATask) {
-  auto pool = make_pool();
-  auto a = parse_host_port("127.0.0.1:0");
-  ASSERT_TRUE(a);
-  auto lfd = listen_on(*a);
-  ASSERT_TRUE(lfd);
-  auto bound = local_address(*lfd);
-  ASSERT_TRUE(bound);
+TEST_F(SocketTest, ConnectSendAllAndRecvExactFromATask) {
+  ASSERT_NO_FATAL_FAILURE(listen_tcp());
   // The peer: a plain thread that answers each 1 MiB with its bytes reversed.
   std::thread peer([&] {
-    int c = ::accept(*lfd, nullptr, nullptr);
+    int c = ::accept(lfd_, nullptr, nullptr);
     if (c < 0) return;
     std::vector<unsigned char> buf(1 << 20);
     size_t got = 0;
@@ -279,15 +286,15 @@ TEST(SocketTest, ConnectSendAllAndRecvExactFromATask) {
     }
     ::close(c);
   });
-  ThreadRef t = spawn_thread(*pool, "client");
+  ThreadRef t = spawn_thread(*pool_, "client");
   std::atomic<bool> ok{false};
   std::string err;
   auto client = [&]() -> Task<void> {
     auto ch = IoChannel::create({});
     if (!ch) co_return;
-    auto fd = stream_socket(*bound);
+    auto fd = stream_socket(bound_);
     if (!fd) co_return;
-    auto c = co_await co_connect(*ch, *fd, bound->get(), bound->len);
+    auto c = co_await co_connect(*ch, *fd, bound_.get(), bound_.len);
     std::vector<unsigned char> out(1 << 20), in(1 << 20);
     for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<unsigned char>(i * 31 + 7);
     auto s = c ? co_await co_send_all(*ch, *fd, out.data(), out.size()) : Result<void>(tl::unexpected(c.error()));
@@ -305,11 +312,10 @@ TEST(SocketTest, ConnectSendAllAndRecvExactFromATask) {
   ASSERT_TRUE(h);
   ASSERT_TRUE(reactor::test::eventually([&] { return h->done(); }));
   peer.join();
-  ::close(*lfd);
   EXPECT_TRUE(ok.load()) << err;
 }
 
-TEST(SocketTest, AddressErrorsNameTheProblem) {
+TEST_F(SocketTest, AddressErrorsNameTheProblem) {
   auto no_port = parse_host_port("localhost");
   ASSERT_FALSE(no_port);
   EXPECT_NE(no_port.error().message.find("no port"), std::string::npos);
@@ -322,17 +328,12 @@ TEST(SocketTest, AddressErrorsNameTheProblem) {
   auto longp = unix_address(std::string(200, 'x'));
   ASSERT_FALSE(longp);
   EXPECT_NE(longp.error().message.find("at most"), std::string::npos);
-  auto a = parse_host_port("127.0.0.1:0");
-  ASSERT_TRUE(a);
-  auto l1 = listen_on(*a);
-  ASSERT_TRUE(l1);
-  auto bound = local_address(*l1);
-  ASSERT_TRUE(bound);
-  auto l2 = listen_on(*bound);
+  // A port in use names the address.
+  ASSERT_NO_FATAL_FAILURE(listen_tcp());
+  auto l2 = listen_on(bound_);
   ASSERT_FALSE(l2);
   EXPECT_EQ(l2.error().code, Errc::exists);
-  EXPECT_NE(l2.error().message.find(bound->to_string()), std::string::npos);
-  ::close(*l1);
+  EXPECT_NE(l2.error().message.find(bound_.to_string()), std::string::npos);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include <reactor/pool.hh>
 #include <reactor/task.hh>
 
+#include "support/real_pool.hh"
 #include "support/wait.hh"
 
 using namespace reactor;
@@ -29,30 +30,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::unique_ptr<ReactorPool> make_pool() {
-  auto topo = Topology::discover();
-  EXPECT_TRUE(topo) << topo.error().message;
-  PoolOptions o;
-  o.topology = *topo;
-  auto cores = topo->all().cores();
-  for (size_t i = 0; i < cores.size() && i < 2; ++i) o.cores.set(cores[i]);
-  o.baseline = ReactorMode::Interrupt;  // two vCPUs: idle reactors sleep
-  o.max_sleep = 60s;                    // a lost wake-up shows as a timeout
-  auto p = ReactorPool::create(std::move(o));
-  EXPECT_TRUE(p) << p.error().message;
-  return std::move(*p);
-}
+using reactor::test::make_pool;
+using reactor::test::spawn_thread;
 
 bool eventually(const std::function<bool()>& f, std::chrono::milliseconds limit = 30s) {
   return reactor::test::eventually(f, limit);
-}
-
-ThreadRef spawn_thread(ReactorPool& pool, const std::string& name) {
-  ThreadOptions o;
-  o.name = name;
-  auto t = pool.spawn(std::move(o));
-  EXPECT_TRUE(t) << t.error().message;
-  return t ? *t : ThreadRef{};
 }
 
 Task<int> add_later(int a, int b) {

@@ -122,5 +122,40 @@ TEST_F(CpufreqState, MissingSysfsAndBadFilesAreErrorsThatChangeNothing) {
   EXPECT_TRUE(fs::exists(state_));
 }
 
+// reactord --cpufreq-state: a path is checked before anything starts, and a
+// checked path is where record and restore work (the fake sysfs as above).
+TEST_F(CpufreqState, StatePathIsCheckedAndThenUsed) {
+  const fs::path run = root_ / "run";
+  auto expect_error = [](const std::string& path, const std::string& says) {
+    auto r = detail::check_cpufreq_state_path(path);
+    ASSERT_FALSE(r) << path;
+    EXPECT_EQ(r.error().code, Errc::invalid_argument);
+    EXPECT_EQ(r.error().message.rfind(says, 0), 0U) << r.error().message;
+  };
+  expect_error("", "'' is not an absolute path");
+  expect_error("run/governor.state", "'run/governor.state' is not an absolute path");
+  expect_error(state_, fmt::format("directory {} of {} does not exist", run.string(), state_));
+  fs::create_directories(run);
+  expect_error(run.string(), fmt::format("{} is a directory", run.string()));
+  expect_error(run.string() + "/", fmt::format("{}/ names a directory, not a file", run.string()));
+  expect_error("/proc/governor.state", "directory /proc of /proc/governor.state is not writable: ");
+  if (::geteuid() != 0) {  // root writes anywhere the mode forbids
+    fs::permissions(run, fs::perms::owner_read | fs::perms::owner_exec);
+    expect_error(state_, fmt::format("directory {} of {} is not writable: ", run.string(), state_));
+    fs::permissions(run, fs::perms::owner_all);
+  }
+
+  ASSERT_TRUE(detail::check_cpufreq_state_path(state_));
+  EXPECT_TRUE(fs::is_empty(run)) << "the writability probe was left behind";
+  core(0, "schedutil", "800000", "3600000");
+  ASSERT_TRUE(detail::record_cpufreq_state(CpuSet{0}, state_, sys()));
+  set(0, "scaling_governor", "userspace");
+  ASSERT_TRUE(detail::check_cpufreq_state_path(state_)) << "an existing state file is a valid path";
+  auto restored = detail::restore_cpufreq_state(state_, sys());
+  ASSERT_TRUE(restored) << restored.error().message;
+  EXPECT_EQ(get(0, "scaling_governor"), "schedutil");
+  EXPECT_FALSE(fs::exists(state_));
+}
+
 }  // namespace
 }  // namespace reactor
