@@ -135,6 +135,20 @@ struct SchedulerManagerOptions {
   /// Fault injection for tests: called with each round's snapshot before the
   /// policy's balance(); an exception counts as balance() throwing.
   std::function<void(const LoadSnapshot&)> before_balance;
+  /// The simulator's hook (reactor-sim, src/sim/): called with each round's
+  /// snapshot right after it is taken from the pool and before anything
+  /// reads it. It may replace the load of every CoreLoad and ThreadLoad
+  /// (busy, idle, overhead, stalled) with a model's; the placement (core,
+  /// home, cpumask, rounds_since_move, in_interrupt, thread_count) must stay
+  /// what the pool says, since the round applies its plan to the pool.
+  /// Empty in every daemon: the snapshot is the pool's measurement.
+  std::function<void(LoadSnapshot&)> load_source;
+  /// The simulator's hook: builds the policy that runs under
+  /// PolicyKind::Dynamic (same name, option rules and governor lease) in place
+  /// of make_dynamic_policy, so reactor-sim can run SPDK's dynamic algorithm
+  /// (src/sim/spdk_dynamic_policy.hh) on the production manager. Empty in
+  /// every daemon. An exception counts as a failed construction.
+  std::function<std::unique_ptr<SchedulingPolicy>(PlacementGuard, DynamicOptions, GovernorLease)> dynamic_factory;
 };
 
 class SchedulerManager {
@@ -189,6 +203,8 @@ class SchedulerManager {
   size_t history_limit_;
   std::function<Result<void>(PolicyKind)> before_build_;
   std::function<void(const LoadSnapshot&)> before_balance_;
+  std::function<void(LoadSnapshot&)> load_source_;
+  std::function<std::unique_ptr<SchedulingPolicy>(PlacementGuard, DynamicOptions, GovernorLease)> dynamic_factory_;
   std::unique_ptr<detail::PoolPlacement> placement_;
   // mu_ serializes switches and rounds (held across their waits); holder_ is
   // the OS thread holding it, so a re-entrant call fails instead of deadlocking.

@@ -132,6 +132,8 @@ SchedulerManager::SchedulerManager(Token, ReactorPool& pool, GovernorSlot& gover
       history_limit_(std::max<size_t>(1, o.history_limit)),
       before_build_(std::move(o.before_build)),
       before_balance_(std::move(o.before_balance)),
+      load_source_(std::move(o.load_source)),
+      dynamic_factory_(std::move(o.dynamic_factory)),
       placement_(std::make_unique<detail::PoolPlacement>(pool)),
       options_(o.options) {
   // Before the first switch the manager runs Static with nothing to restore.
@@ -181,6 +183,8 @@ Result<std::unique_ptr<SchedulingPolicy>> SchedulerManager::build(PolicyKind kin
           if (l) lease = std::move(*l);
           else log(LogLevel::Info, "dynamic: running without a governor ({})", l.error().message);
         }
+        if (dynamic_factory_)
+          return dynamic_factory_(PlacementGuard(*placement_, &last_restore_), opts.dynamic, std::move(lease));
         return make_dynamic_policy(PlacementGuard(*placement_, &last_restore_), opts.dynamic, std::move(lease));
       }
       case PolicyKind::Global: {
@@ -374,6 +378,7 @@ RoundRecord SchedulerManager::round_locked() {
   RoundRecord rec;
   rec.policy = kind_;
   LoadSnapshot snap = placement_->snapshot();
+  if (load_source_) load_source_(snap);
   for (const CoreLoad& c : snap.cores)
     if (c.stalled)
       rec.problems.push_back(fmt::format("core {} counted no ticks since the last round (not a destination): {}",
