@@ -253,7 +253,8 @@ TEST_F(ReactordMethods, SchedulerGetLoadListsRoundsWithTheLoadTheyBalanced) {
   EXPECT_EQ(first["scheduler"]["policy"], "static");
   EXPECT_TRUE(first["rounds"].empty());  // no since_round: nothing listed, loads kept from now on
   std::vector<uint32_t> lcores;
-  for (const auto& r : result_of("framework_get_reactors")["reactors"]) lcores.push_back(r["lcore"].get<uint32_t>());
+  const ojson spdk = result_of("framework_get_reactors");
+  for (const auto& r : spdk["reactors"]) lcores.push_back(r["lcore"].get<uint32_t>());
   EXPECT_EQ(first["reactor_cores"].get<std::vector<uint32_t>>(), lcores);
   ASSERT_EQ(first["cores"].size(), lcores.size());
   for (const auto& c : first["cores"])
