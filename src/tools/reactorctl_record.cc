@@ -34,9 +34,13 @@ using json = nlohmann::json;
 
 namespace {
 
+bool non_negative_integer(const json& v) {
+  return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
+}
+
 uint64_t u64(const json& j, const char* key) {
   const json& v = j.at(key);
-  if (!v.is_number_unsigned()) throw std::runtime_error(fmt::format("'{}' is not a non-negative integer", key));
+  if (!non_negative_integer(v)) throw std::runtime_error(fmt::format("'{}' is not a non-negative integer", key));
   return v.get<uint64_t>();
 }
 
@@ -49,7 +53,7 @@ uint32_t u32(const json& j, const char* key) {
 std::vector<uint32_t> u32_list(const json& j, const char* key) {
   std::vector<uint32_t> out;
   for (const json& v : j.at(key)) {
-    if (!v.is_number_unsigned() || v.get<uint64_t>() > UINT32_MAX)
+    if (!non_negative_integer(v) || v.get<uint64_t>() > UINT32_MAX)
       throw std::runtime_error(fmt::format("'{}' holds a value that is not a core id", key));
     out.push_back(v.get<uint32_t>());
   }
@@ -186,7 +190,7 @@ Result<std::vector<sim::TraceSample>> TraceBuilder::next(const json& reply, bool
     std::map<uint32_t, std::optional<uint64_t>> freq;
     for (const json& c : reply.at("cores")) {
       const json& f = c.at("freq_khz");
-      freq[u32(c, "id")] = f.is_null() ? std::nullopt : std::optional<uint64_t>(f.get<uint64_t>());
+      freq[u32(c, "id")] = f.is_null() ? std::nullopt : std::optional<uint64_t>(u64(c, "freq_khz"));
     }
     const json& rounds = reply.at("rounds");
     for (const json& r : rounds) {

@@ -34,7 +34,7 @@ json reply(uint64_t now, uint64_t busy0, uint64_t idle0, uint64_t sleep0, uint64
       {"scheduler",
        {{"policy", policy}, {"period_us", period}, {"load_limit", 20}, {"core_limit", 80}, {"core_busy", 95}}},
       {"cores",
-       {{{"id", 0}, {"busy", busy0}, {"idle", idle0}, {"sleep", sleep0}, {"overhead", 0}, {"loops", 10},
+       {{{"id", 0}, {"busy", busy0}, {"idle", idle0}, {"sleep", sleep0}, {"overhead", 0}, {"loops", now},
          {"stalls", 0}, {"mode", "interrupt"}, {"sleeping", false}, {"threads", 1}, {"freq_khz", nullptr}},
         {{"id", 1}, {"busy", 5}, {"idle", 5}, {"sleep", 0}, {"overhead", 0}, {"loops", loops1}, {"stalls", 0},
          {"mode", "poll"}, {"sleeping", false}, {"threads", 0}, {"freq_khz", 2000000}}}},
@@ -78,7 +78,7 @@ TEST(RecordBuilder, IntervalSamplesAreDeltasOfTheCounters) {
   EXPECT_FALSE(x.round.has_value());
   EXPECT_EQ(x.cores[0].busy, 200u);
   EXPECT_EQ(x.cores[0].idle, 100u);  // idle 50 + sleep 50
-  EXPECT_FALSE(x.cores[0].stalled);  // loops: core 0 reports 10 in both
+  EXPECT_FALSE(x.cores[0].stalled);  // core 0 ran passes (its loops grew)
   EXPECT_TRUE(x.cores[1].stalled);   // core 1's loops stayed at 7 while awake
   EXPECT_EQ(x.cores[1].freq_khz, std::optional<uint64_t>(2'000'000));
   ASSERT_EQ(x.threads.size(), 1u);
