@@ -228,11 +228,14 @@ Result<std::vector<sim::TraceSample>> TraceBuilder::next(const json& reply, bool
       out.push_back(std::move(s));
     }
     since_round_ = std::max(since_round_, u64(reply, "rounds_total"));
-    if (!out.empty() || rounds_mode_) {
+    if (!out.empty()) {
       rebase(reply);
       return out;
     }
-    if (!interval_due) return out;
+    // While rounds run, samples come from rounds only; the counters' baseline
+    // stays at the last sample, so an interval sample after a switch to
+    // static covers the time since that sample.
+    if (rounds_mode_ || !interval_due) return out;
     // An interval sample: deltas of the cumulative counters since the previous one.
     const uint64_t now = u64(reply, "now");
     sim::TraceSample s;
@@ -355,6 +358,10 @@ int run_record(const std::function<LoadCall(const json& params)>& call, const Re
     if (stop && reason == sim::TraceEndReason::Signal) break;
     LoadCall reply = call(json{{"since_round", builder->since_round()}});
     if (!reply.result) {
+      if (signals.raised()) {  // the signal interrupted the exchange
+        reason = sim::TraceEndReason::Signal;
+        break;
+      }
       if (reply.transport) {
         reason = sim::TraceEndReason::DaemonGone;
         gone = reply.error;
