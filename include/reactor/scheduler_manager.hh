@@ -106,6 +106,15 @@ struct RoundRecord {
   uint32_t mode_changes = 0;
   uint32_t frequency_requests = 0;
   std::vector<std::string> problems;        ///< skipped moves, stuck reactors, governor errors
+  uint64_t at_tick = 0;                     ///< pool clock tick when the round took its snapshot
+  /// Pool clock ticks between the previous round's snapshot and this one's
+  /// (the wall time the snapshot's deltas cover; for the first round, the
+  /// longest busy + idle of a core).
+  uint64_t ticks = 0;
+  /// The load the policy balanced, exactly as it saw it: kept only once a
+  /// recorder asked for it (SchedulerManager::keep_round_loads()), else null.
+  /// Immutable once published, shared by every copy of the record.
+  std::shared_ptr<const LoadSnapshot> load;
 };
 
 /// Read-only view of the manager.
@@ -184,6 +193,15 @@ class SchedulerManager {
   SchedulerStatus status() const;
   std::vector<TransitionRecord> transitions() const;
   std::vector<RoundRecord> rounds() const;
+  /// The kept rounds whose seq is above `seq` (oldest first), without copying
+  /// the older ones. Any thread; never waits behind a round or a switch.
+  std::vector<RoundRecord> rounds_since(uint64_t seq) const;
+  /// From the next round on, every round record keeps the LoadSnapshot its
+  /// policy balanced (RoundRecord::load), within the history bound. Off until
+  /// first called (a recorder calls it), so a daemon nobody records pays
+  /// nothing; the snapshot is moved into the record, never copied.
+  /// Idempotent; any thread.
+  void keep_round_loads() noexcept { keep_loads_.store(true, std::memory_order_relaxed); }
 
  private:
   struct Token {};
@@ -216,6 +234,8 @@ class SchedulerManager {
   RestoreReport last_restore_;                // mu_; written by the policy's guard
   std::chrono::steady_clock::time_point last_round_{};
   bool round_due_now_ = true;
+  uint64_t last_snapshot_tick_ = 0;           // mu_
+  std::atomic<bool> keep_loads_{false};
 
   // Published state: what readers see. Held only to copy.
   mutable std::mutex pub_mu_;

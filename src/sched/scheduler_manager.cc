@@ -377,8 +377,15 @@ RoundRecord SchedulerManager::round_locked() {
   const auto t0 = std::chrono::steady_clock::now();
   RoundRecord rec;
   rec.policy = kind_;
+  rec.at_tick = pool_.clock().now();
   LoadSnapshot snap = placement_->snapshot();
   if (load_source_) load_source_(snap);
+  if (last_snapshot_tick_ != 0 && rec.at_tick > last_snapshot_tick_) {
+    rec.ticks = rec.at_tick - last_snapshot_tick_;
+  } else {
+    for (const CoreLoad& c : snap.cores) rec.ticks = std::max(rec.ticks, c.busy + c.idle);
+  }
+  last_snapshot_tick_ = rec.at_tick;
   for (const CoreLoad& c : snap.cores)
     if (c.stalled)
       rec.problems.push_back(fmt::format("core {} counted no ticks since the last round (not a destination): {}",
@@ -420,6 +427,8 @@ RoundRecord SchedulerManager::round_locked() {
     }
   }
   rec.moves = std::move(plan.moves);
+  // The snapshot is no longer needed here: moved, not copied, into the record.
+  if (keep_loads_.load(std::memory_order_relaxed)) rec.load = std::make_shared<const LoadSnapshot>(std::move(snap));
   rec.duration = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
   std::lock_guard lk(pub_mu_);
   rec.seq = ++round_seq_;
@@ -428,6 +437,12 @@ RoundRecord SchedulerManager::round_locked() {
   rounds_.push_back(rec);
   while (rounds_.size() > history_limit_) rounds_.pop_front();
   return rec;
+}
+
+std::vector<RoundRecord> SchedulerManager::rounds_since(uint64_t seq) const {
+  std::lock_guard lk(pub_mu_);
+  auto first = std::find_if(rounds_.begin(), rounds_.end(), [seq](const RoundRecord& r) { return r.seq > seq; });
+  return {first, rounds_.end()};
 }
 
 SchedulerStatus SchedulerManager::status() const {
