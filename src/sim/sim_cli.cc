@@ -4,7 +4,9 @@
 
 #include "sim/sim_cli.hh"
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 #include <functional>
 #include <ostream>
 #include <string>
@@ -14,7 +16,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "sim/replay.hh"
 #include "sim/simulation.hh"
+#include "sim/trace.hh"
 #include "sim/workload.hh"
 
 namespace reactor::sim {
@@ -152,7 +156,8 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   CLI::App app{"reactor-sim: replays a recorded or generated load through scheduling policies on the production "
                "reactor pool and scheduler, on a manual clock",
                "reactor-sim"};
-  std::string workload_text, topology_text = "package:2 core:64 pu:2", cpumask_text;
+  std::string workload_text, topology_text = "package:2 core:64 pu:2", cpumask_text, trace_path;
+  bool verify = false;
   std::vector<std::string> policy_texts;
   uint32_t threads = 0, cores = 0;
   int64_t threads_arg = -1, cores_arg = -1, main_core_arg = -1;
@@ -161,6 +166,10 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   bool json = false;
   WorkloadOptions wo;
   ModelOptions mo;
+  app.add_option("--trace", trace_path, "Replay a load trace recorded by reactorctl record");
+  app.add_flag("--verify", verify,
+               "With --trace: replay the recorded policy on the recorded load and compare its moves round by "
+               "round (exit 1 if they diverge)");
   app.add_option("--workload", workload_text, "Generated load: steady, bursty, diurnal or skewed");
   app.add_option("--threads", threads_arg, "Lightweight threads of the generated load (at least 1)");
   app.add_option("--topology", topology_text,
@@ -194,6 +203,120 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     err << "reactor-sim: " << one_line(m) << '\n';
     return 2;
   };
+  if (!trace_path.empty()) {
+    if (!workload_text.empty() || threads_arg != -1)
+      return fail("--trace replays a recording: it does not take --workload or --threads");
+    auto tr = read_trace(trace_path);
+    if (!tr) return fail(tr.error().message);
+    auto trace = std::make_shared<const Trace>(std::move(*tr));
+    if (verify) {
+      auto chk = replay_recorded(*trace);
+      if (!chk) return fail(chk.error().message);
+      if (json) {
+        out << nlohmann::json{{"trace", trace_path},
+                              {"policy", trace->header.scheduler.policy},
+                              {"samples", chk->samples},
+                              {"rounds", chk->rounds},
+                              {"rounds_matched", chk->rounds_matched},
+                              {"moves_recorded", chk->moves_recorded},
+                              {"moves_replayed", chk->moves_replayed},
+                              {"divergences", chk->divergences},
+                              {"ok", chk->ok()}}
+                   .dump()
+            << '\n';
+      } else {
+        out << fmt::format("replay of {} ({}, {} samples): {} of {} rounds reproduced, {} moves recorded, {} "
+                           "replayed{}\n",
+                           trace_path, trace->header.scheduler.policy, chk->samples, chk->rounds_matched,
+                           chk->rounds, chk->moves_recorded, chk->moves_replayed,
+                           chk->ok() ? ": identical" : ": DIVERGED");
+        for (const std::string& d : chk->divergences) out << "  " << d << '\n';
+      }
+      return chk->ok() ? 0 : 1;
+    }
+    const TraceHeader& h = trace->header;
+    SimSetup setup;
+    if (app.count("--topology") != 0) {
+      auto topo = Topology::synthetic(topology_text);
+      if (!topo) return fail("--topology: " + topo.error().message);
+      setup.topology = *topo;
+    } else {
+      auto topo = trace_topology(h);
+      if (!topo) return fail(fmt::format("{}: {}", trace_path, topo.error().message));
+      setup.topology = *topo;
+      topology_text = h.synthetic ? *h.synthetic : fmt::format("flat, cores {}", h.reactor_cores.size());
+    }
+    for (uint32_t c : h.reactor_cores) {
+      if (!setup.topology.all().test(CoreId{c}))
+        return fail(fmt::format("trace core {} is not in the topology '{}'", c, topology_text));
+      setup.reactor_cores.set(CoreId{c});
+    }
+    setup.main_core = CoreId{h.main_core};
+    setup.topology_text = topology_text;
+    mo.period_s = static_cast<double>(h.interval_us) / 1e6;
+    if (auto ok = validate(mo); !ok) return fail(fmt::format("{}: interval: {}", trace_path, ok.error().message));
+    const double whole = static_cast<double>(trace->samples.size()) * mo.period_s;
+    setup.duration_s = app.count("--duration") != 0 ? std::min(duration, whole) : whole;
+    if (setup.duration_s <= 0) return fail(fmt::format("{}: the trace has no samples", trace_path));
+    setup.model = mo;
+    // Each thread's cpumask and home as first recorded.
+    auto first = std::make_shared<std::vector<ThreadOptions>>();
+    {
+      const std::vector<uint64_t> ids = TraceDemand::thread_ids(*trace);
+      first->resize(ids.size());
+      std::vector<bool> seen(ids.size(), false);
+      for (const TraceSample& smp : trace->samples)
+        for (const TraceThreadSample& t : smp.threads) {
+          const size_t i = static_cast<size_t>(std::lower_bound(ids.begin(), ids.end(), t.id) - ids.begin());
+          if (seen[i]) continue;
+          seen[i] = true;
+          (*first)[i].name = t.name;
+          for (uint32_t c : t.cpumask) (*first)[i].cpumask.set(CoreId{c});
+          (*first)[i].cpumask &= setup.reactor_cores;
+          (*first)[i].home = CoreId{t.home};
+        }
+    }
+    setup.thread_options = [first](uint32_t i, ThreadOptions& o) {
+      const ThreadOptions& f = (*first)[i];
+      o.name = f.name;
+      if (!f.cpumask.empty()) o.cpumask = f.cpumask;
+      if (f.home && o.cpumask.test(*f.home)) o.home = f.home;
+    };
+    setup.source = [trace] { return std::make_unique<TraceDemand>(trace); };
+    if (policy_texts.empty()) policy_texts = {"static", "dynamic", "gscheduler", "spdk-dynamic"};
+    std::vector<PolicySpec> specs;
+    for (const std::string& p : policy_texts) {
+      auto sp = parse_policy_spec(p);
+      if (!sp) return fail(sp.error().message);
+      specs.push_back(std::move(*sp));
+    }
+    std::vector<PolicyResult> results;
+    for (const PolicySpec& sp : specs) {
+      auto r = run_policy(setup, sp);
+      if (!r) {
+        err << "reactor-sim: " << one_line(r.error().message) << '\n';
+        return r.error().code == Errc::invalid_argument ? 2 : 1;
+      }
+      results.push_back(std::move(*r));
+    }
+    const std::string title = fmt::format("reactor-sim: trace {} ({} samples of {} ms, recorded under {}) on '{}', "
+                                          "{} s replayed",
+                                          trace_path, trace->samples.size(), h.interval_us / 1000,
+                                          h.scheduler.policy, topology_text, setup.duration_s);
+    if (json) {
+      nlohmann::json j;
+      j["trace"] = trace_path;
+      j["topology"] = topology_text;
+      j["duration_s"] = setup.duration_s;
+      j["policies"] = nlohmann::json::array();
+      for (const PolicyResult& r : results) j["policies"].push_back(to_json(r));
+      out << j.dump() << '\n';
+    } else {
+      print_table(out, title, results);
+    }
+    return 0;
+  }
+  if (verify) return fail("--verify needs --trace FILE");
   if (workload_text.empty()) return fail("give --workload KIND --threads N (or --trace FILE)");
   auto kind = parse_workload_kind(workload_text);
   if (!kind) return fail("--workload: " + kind.error().message);

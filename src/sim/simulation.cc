@@ -367,6 +367,7 @@ Result<PolicyResult> run_policy(const SimSetup& setup, const PolicySpec& spec) {
     to[i].name = fmt::format("t{}", i);
     to[i].cpumask = mask;
     to[i].ring_size = 64;  // the smallest ring: nothing is sent to them (10,000 x 4096 slots would be 320 MiB)
+    if (setup.thread_options) setup.thread_options(i, to[i]);
   }
   std::vector<ThreadRef> threads;
   try {

@@ -37,6 +37,7 @@
 #include <reactor/cpuset.hh>
 #include <reactor/error.hh>
 #include <reactor/policy.hh>
+#include <reactor/thread.hh>
 #include <reactor/topology.hh>
 
 namespace reactor::sim {
@@ -85,6 +86,9 @@ struct SimSetup {
   double duration_s = 3600;
   ModelOptions model;
   bool keep_series = false;       ///< per-round, per-core series (plots)
+  /// Per-thread spawn options (cpumask, home) by thread index; default: the
+  /// thread_mask and round-robin homes.
+  std::function<void(uint32_t, ThreadOptions&)> thread_options;
   /// Builds a fresh source for each policy (every policy sees the same demand).
   std::function<std::unique_ptr<DemandSource>()> source;
 };

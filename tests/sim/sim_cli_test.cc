@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -79,6 +80,46 @@ TEST(SimCli, TableHasAColumnPerPolicy) {
   for (const char* row : {"polling (core-s)", "sleeping (core-s)", "above core_busy", "queued delay p99",
                           "moves/thread/hour", "frequency changes", "deciding rounds"})
     EXPECT_NE(r.out.find(row), std::string::npos) << row;
+}
+
+const std::string kTrace = std::string(REACTOR_SOURCE_DIR) + "/tests/data/traces/bench_dynamic_2cores.jsonl";
+
+TEST(SimCli, TraceVerifyReproducesTheRecordedRounds) {
+  const CliRun r = run({"--trace", kTrace, "--verify", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_EQ(j["rounds"], j["rounds_matched"]);
+  EXPECT_EQ(j["moves_recorded"], j["moves_replayed"]);
+  EXPECT_GT(j["moves_recorded"].get<int>(), 0);
+}
+
+TEST(SimCli, TraceReplaysThroughEachPolicy) {
+  const CliRun r = run({"--trace", kTrace, "--policy", "static", "--policy", "dynamic", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["policies"].size(), 2u);
+  EXPECT_EQ(j["policies"][1]["period_s"], 0.1);  // the trace's interval
+  EXPECT_GT(j["policies"][1]["demand_s"].get<double>(), 0.0);
+  EXPECT_EQ(j["policies"][0]["threads"], 6);      // every thread the trace lists
+}
+
+TEST(SimCli, BadTraceIsOneLineNamingTheFile) {
+  const std::string bad = ::testing::TempDir() + "/bad.jsonl";
+  {
+    std::ofstream f(bad);
+    f << "{\"format\":\"reactor-trace\",\"version\":2}\n";
+  }
+  for (const auto& [args, want] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--trace", bad}, "bad.jsonl:1: "},
+           {{"--trace", "/nonexistent/t.jsonl"}, "cannot open /nonexistent/t.jsonl"},
+           {{"--trace", kTrace, "--workload", "steady"}, "does not take --workload"},
+           {{"--workload", "steady", "--threads", "3", "--verify"}, "--verify needs --trace"}}) {
+    const CliRun r = run(args);
+    EXPECT_EQ(r.status, 2) << want;
+    EXPECT_NE(r.err.find(want), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
 }
 
 TEST(SimCli, BadInputIsOneLineExitTwo) {
