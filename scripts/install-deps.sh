@@ -8,6 +8,8 @@ PKGS=(
   help2man man-db systemd
   libgtest-dev libgmock-dev libbenchmark-dev libexpected-dev librapidcheck-dev
   nlohmann-json3-dev libcli11-dev fio python3 libnbd-bin systemtap-sdt-dev
+  # headless screenshot of the policy-lab HTML report (ctest -L screenshot)
+  chromium
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -21,7 +21,9 @@
 //      of 0.5 s on either side: largest completion gap, p99 inside vs outside,
 //      lowest 100 ms IOPS sample, workers whose core changed;
 //   6. at the end (or on SIGINT) stop submitting, let the workers drain, print
-//      the report (text, or one JSON object with `iops` first).
+//      the report (text, or one JSON object with `iops` first), and with
+//      --plot draw the run (IOPS and p99 per 100 ms, CPU per reactor,
+//      switches marked with their stall) into an SVG checked writable in 1.
 // With --rpc-socket the Runtime is built by reactord's rpc::ControlPlane and
 // its RpcServer is stepped by the Runtime's control thread (set_control_hook),
 // exactly as in reactord, so reactorctl works against a running bench. The
@@ -61,6 +63,7 @@
 #include "tools/reactor_bench_engine.hh"
 #include "tools/reactor_bench_monitor.hh"
 #include "tools/reactor_bench_options.hh"
+#include "tools/reactor_bench_plot.hh"
 #include "tools/reactor_bench_workers.hh"
 
 namespace reactor::bench {
@@ -300,6 +303,13 @@ int run(const Options& o, const sigset_t& signals) {
     fmt::print("{}\n", to_json(s).dump(2));
   } else {
     fmt::print("{}", format_text(s));
+  }
+  if (!o.plot_file.empty()) {
+    if (auto r = write_bench_plot(o.plot_file, o, s, mon.plot_points()); !r) {
+      fmt::print(stderr, "reactor-bench: --plot: {}\n", r.error().message);
+      return kExitRuntime;
+    }
+    fmt::print(stderr, "reactor-bench: wrote {}\n", o.plot_file);
   }
   return 0;
 }

@@ -4,6 +4,7 @@
 #include "tools/reactor_bench_monitor.hh"
 
 #include <algorithm>
+#include <limits>
 #include <thread>
 
 #include <fmt/format.h>
@@ -46,6 +47,10 @@ void Monitor::run() {
   base_ = collect(ws_, pool_, true);
   base_.at = start_;
   Totals last_sec = base_;
+  // --plot: every 100 ms sample also takes the histograms (1920 buckets per
+  // worker) and the reactors' CPU time; without --plot only the I/O count.
+  const bool plotting = !o_.plot_file.empty();
+  Totals last_plot = plotting ? base_ : Totals{};
   uint64_t last_ios = 0;
   double next_sample = secs(kSample), next_sec = 1.0;
   bool ramped = o_.ramp_s <= 0;
@@ -69,6 +74,11 @@ void Monitor::run() {
       samples_.push_back({now_s, static_cast<double>(ios - last_ios) / secs(kSample)});
       last_ios = ios;
       next_sample += secs(kSample);
+      if (plotting) {
+        Totals cur = collect(ws_, pool_, true);
+        plot_point(last_plot, cur, now_s);
+        last_plot = std::move(cur);
+      }
     }
     if (now_s >= next_sec) {
       Totals cur = collect(ws_, pool_, true);
@@ -200,6 +210,20 @@ void Monitor::progress(const Totals& a, const Totals& b, double now_s, bool ramp
   fmt::print(stderr, "[{}] {:>8} IOPS {:>9.1f} MiB/s  p99 {:>7.1f} us  cpu{}  {}{}\n", phase, human(iops), mib, p99,
              cpu, driver_.current_policy(), b.errors > a.errors ? fmt::format("  {} errors", b.errors - a.errors) : "");
   std::fflush(stderr);
+}
+
+void Monitor::plot_point(const Totals& a, const Totals& b, double now_s) {
+  const double dt = secs(b.at - a.at);
+  if (dt <= 0) return;
+  PlotPoint p;
+  p.t_s = now_s;
+  p.iops = static_cast<double>(b.ios - a.ios) / dt;
+  const Histogram::Snapshot h = b.hist - a.hist;
+  p.p99_us = h.total() == 0 ? std::numeric_limits<double>::quiet_NaN()
+                            : static_cast<double>(pool_.clock().ticks_to_ns(h.quantile(0.99))) / 1000.0;
+  for (size_t i = 0; i < b.cpu_ns.size() && i < a.cpu_ns.size(); ++i)
+    p.cpu_pct.push_back(100.0 * static_cast<double>(b.cpu_ns[i] - a.cpu_ns[i]) / 1e9 / dt);
+  plot_.push_back(std::move(p));
 }
 
 void Monitor::open_window(double now_s, const SwitchStep& st) {

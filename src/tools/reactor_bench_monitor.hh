@@ -38,6 +38,14 @@ struct Sample {
   double iops;
 };
 
+/// One 100 ms point of --plot.
+struct PlotPoint {
+  double t_s = 0;               ///< seconds since the start (ramp included), end of the interval
+  double iops = 0;              ///< completions / the interval's measured length
+  double p99_us = 0;            ///< p99 latency of the I/Os completed in it; NaN when none completed
+  std::vector<double> cpu_pct;  ///< CPU % of each reactor, in the pool's core order
+};
+
 struct Window {
   SwitchReport rep;
   double start_s = 0, end_s = 0;
@@ -61,10 +69,15 @@ class Monitor {
 
   bool interrupted() const { return interrupted_; }
 
+  /// The --plot points (empty without --plot): every 100 ms from the start.
+  const std::vector<PlotPoint>& plot_points() const { return plot_; }
+
  private:
   void progress(const Totals& a, const Totals& b, double now_s, bool ramped);
 
   void open_window(double now_s, const SwitchStep& st);
+
+  void plot_point(const Totals& a, const Totals& b, double now_s);
 
   void do_switch(Window& w);
 
@@ -85,6 +98,7 @@ class Monitor {
   bool interrupted_ = false;
   bool measured_ = true;   // false: the run ended before the ramp cut
   double ramped_s_ = 0;    // warm-up seconds done, when !measured_
+  std::vector<PlotPoint> plot_;  // --plot only
 };
 
 }  // namespace reactor::bench

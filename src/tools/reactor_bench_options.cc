@@ -5,6 +5,8 @@
 
 #include "tools/reactor_bench_options.hh"
 
+#include "tools/reactor_bench_plot.hh"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -97,6 +99,9 @@ Result<Cli> parse_cli(int argc, const char* const* argv) {
   app.add_option("--rpc-read-timeout", read_timeout,
                  "With --rpc-socket: seconds a client has to finish a request it started (0.1 to 86400, default 10)");
   app.add_flag("--json", o.json, "Print the final report as one JSON object on stdout");
+  auto* plot_opt = app.add_option("--plot", o.plot_file,
+                 "Write an SVG picture of the run to this file: IOPS and p99 latency per 100 ms, CPU per\n"
+                 "reactor, and each --switch-at switch as a vertical line labelled with its stall");
   app.add_flag("--poll", o.poll, "Poll mode: reactors never sleep (default: interrupt mode)");
   try {
     app.parse(argc, argv);
@@ -182,6 +187,11 @@ Result<Cli> parse_cli(int argc, const char* const* argv) {
                                         [](const SwitchStep& st) { return st.policy == "gscheduler"; });
   if (wants_global && o.governor == GovernorChoice::None)
     return usage("global (gscheduler) needs a governor, and --governor none disables it (use auto, dpdk or sim)");
+  // --plot is checked now, so that a typo costs nothing: the picture is
+  // written after the run, and a path that cannot take it would lose it.
+  if (plot_opt->count() > 0) {
+    if (auto r = check_plot_file(o.plot_file); !r) return usage(r.error().message);
+  }
   if (!o.rpc_socket.empty() && o.rpc_socket.size() > 107)
     return usage(fmt::format("--rpc-socket: the path is {} bytes; a Unix socket path holds at most 107",
                             o.rpc_socket.size()));

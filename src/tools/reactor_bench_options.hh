@@ -50,6 +50,7 @@ struct Options {
   rpc::ConnectionTimeouts rpc_timeouts;
   bool json = false;
   bool poll = false;
+  std::string plot_file;  ///< --plot: an SVG of the run (checked writable before the run)
 };
 
 

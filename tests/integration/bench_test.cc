@@ -1,6 +1,6 @@
 // End-to-end runs of the real reactor-bench binary: every workload for about
 // a second on a small temp file (--json parsed and checked), named files,
-// O_DIRECT, a switch schedule, SIGINT, --rpc-socket driven by the real
+// O_DIRECT, a switch schedule, SIGINT, --plot, --rpc-socket driven by the real
 // reactorctl, and the one-line errors with their exit codes. Every run gets a private TMPDIR that must be empty afterwards: the
 // bench never leaves its temp file behind.
 
@@ -127,6 +127,11 @@ class BenchTest : public ::testing::Test {
 
   fs::path root_, tmp_;
 };
+
+// The command that checks an SVG with tests/unit/sim/check_markup.py.
+std::string fmt_check_markup(const std::string& svg) {
+  return std::string("'") + REACTOR_PYTHON3 + "' '" + REACTOR_CHECK_MARKUP + "' svg '" + svg + "'";
+}
 
 struct Workload {
   const char* name;
@@ -486,4 +491,57 @@ TEST_F(BenchTest, SigintDuringTheRampReportsThatNothingWasMeasured) {
   EXPECT_NE(r.out.find("interrupted during the ramp: nothing measured"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("IOPS"), std::string::npos) << r.out;
   expect_no_temp_left();
+}
+
+// --plot through the real CLI: a short run with a switch draws IOPS and p99
+// per 100 ms, CPU per reactor and the switch labelled with the stall the
+// JSON report gives; the SVG parses (check_markup.py).
+TEST_F(BenchTest, PlotDrawsIopsP99CpuAndTheSwitchWithItsStall) {
+  const std::string svg = (root_ / "run.svg").string();
+  Outcome r = run({"-t", "2", "--size", "4m", "--switch-at", "1:dynamic", "--json", "--plot", svg});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = parse_report(r);
+  EXPECT_NE(r.err.find("reactor-bench: wrote " + svg), std::string::npos) << r.err;
+  const std::string check = fmt_check_markup(svg);
+  EXPECT_EQ(std::system(check.c_str()), 0) << check;
+  const std::string s = slurp(svg);
+  for (const char* want : {">IOPS</text>", ">p99 latency (us), log scale</text>", ">CPU (% of a core)</text>", ">time (s)</text>",
+                           ">IOPS per 100 ms</text>", ">p99 per 100 ms</text>", "randread 4 KiB -q 32"})
+    EXPECT_NE(s.find(want), std::string::npos) << want;
+  for (auto& c : j["cpu"])
+    EXPECT_NE(s.find(">reactor " + std::to_string(c["core"].get<int>()) + "</text>"), std::string::npos) << c.dump();
+  if (j["switching"] == "available") {
+    ASSERT_EQ(j["switches"].size(), 1u);
+    char stall[64];
+    std::snprintf(stall, sizeof stall, "static -&gt; dynamic: stall %.2f ms", j["switches"][0]["stall_ms"].get<double>());
+    EXPECT_NE(s.find(stall), std::string::npos) << stall;
+    EXPECT_NE(s.find("policy static -&gt; dynamic"), std::string::npos);
+  }
+  // The IOPS line (the first series colour, unfilled) has one point per 100 ms of the 2 s run.
+  const auto at = s.find("fill=\"none\" stroke=\"#1f77b4\"");
+  ASSERT_NE(at, std::string::npos);
+  const auto d0 = s.rfind("d=\"M", at) + 4, d1 = s.find('"', d0);
+  std::istringstream coords(s.substr(d0, d1 - d0));
+  int numbers = 0;
+  for (std::string tok; coords >> tok;) ++numbers;
+  EXPECT_GE(numbers / 2, 15) << "points";
+  EXPECT_LE(numbers / 2, 25) << "points";
+  expect_no_temp_left();
+}
+
+// A --plot path that cannot take the picture is one line and exit 2 before
+// anything runs (no progress line, no report, no temp file).
+TEST_F(BenchTest, PlotPathIsCheckedBeforeTheRun) {
+  const std::string missing_dir = (root_ / "no-such-dir").string();
+  for (const auto& [path, says] : {std::pair{missing_dir + "/x.svg", "the directory " + missing_dir + " does not exist"},
+                                   std::pair{root_.string(), std::string("is a directory, not a file")},
+                                   std::pair{std::string(), std::string("--plot needs a file name")}}) {
+    SCOPED_TRACE(path);
+    Outcome r = run({"-t", "5", "--size", "4m", "--plot", path});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    expect_no_temp_left();
+  }
 }
