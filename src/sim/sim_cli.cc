@@ -6,8 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <memory>
+#include <cctype>
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -16,6 +19,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "sim/plot.hh"
 #include "sim/replay.hh"
 #include "sim/simulation.hh"
 #include "sim/trace.hh"
@@ -150,6 +154,70 @@ nlohmann::json to_json(const PolicyResult& r) {
           {"problems", r.problems}};
 }
 
+/// Checks (and creates) the --plot directory before anything runs.
+std::optional<std::string> prepare_plot_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return fmt::format("--plot {}: cannot create the directory: {}", dir, ec.message());
+  if (!std::filesystem::is_directory(dir, ec)) return fmt::format("--plot {}: not a directory", dir);
+  return std::nullopt;
+}
+
+/// Per policy a heatmap and a line chart, and the HTML report side by side.
+Result<std::string> write_plots(const std::string& dir, const std::string& title, const std::string& what,
+                                const std::vector<PolicyResult>& rs) {
+  std::vector<plot::ReportEntry> entries;
+  for (size_t i = 0; i < rs.size(); ++i) {
+    const PolicyResult& r = rs[i];
+    std::string stem = fmt::format("{}-", i + 1);
+    for (char c : r.policy) stem += (std::isalnum(static_cast<unsigned char>(c)) || c == '-') ? c : '_';
+    const SimSeries& ss = r.series;
+    plot::Heatmap h;
+    h.title = fmt::format("{} ({}) on {}", r.policy, r.options, what);
+    h.cores = ss.cores;
+    h.t0_s = 0;
+    h.dt_s = r.period_s;
+    h.busy_pct = ss.busy_pct;
+    h.sleeping = ss.sleeping;
+    for (const SimSeries::Move& m : ss.move_list) h.moves.push_back({m.t_s, m.from, m.to});
+    if (auto ok = plot::write_heatmap_svg(h, dir + "/" + stem + "-heatmap.svg"); !ok) return tl::unexpected(ok.error());
+    plot::LineChart c;
+    c.title = h.title;
+    c.t0_s = 0;
+    c.dt_s = r.period_s;
+    std::vector<double> cpu(ss.cpu_used_s.size());
+    for (size_t k = 0; k < cpu.size(); ++k) cpu[k] = ss.cpu_used_s[k] / r.period_s;
+    c.panels.push_back({"CPU used (cores)", {{"CPU used", cpu, plot::Aggregate::mean}}});
+    c.panels.push_back({"queued work (core-seconds)", {{"queued at round end", ss.queued_s, plot::Aggregate::max}}});
+    c.panels.push_back({"moves (per round)", {{"moves", ss.moves, plot::Aggregate::max}}});
+    if (auto ok = plot::write_line_chart_svg(c, dir + "/" + stem + "-chart.svg"); !ok) return tl::unexpected(ok.error());
+    plot::ReportEntry e;
+    e.policy = r.policy;
+    e.metrics = {{"options", r.options},
+                 {"CPU used (core-s)", fmt_s(r.cpu_used_s)},
+                 {"polling (core-s)", fmt_s(r.polling_s)},
+                 {"sleeping (core-s)", fmt_s(r.sleeping_s)},
+                 {fmt::format("above core_busy (core-s)"), fmt_s(r.above_core_busy_s)},
+                 {"queued delay p50", fmt_us(r.delay_p50_us)},
+                 {"queued delay p99", fmt_us(r.delay_p99_us)},
+                 {"worst thread p99", fmt_us(r.worst_thread_p99_us)},
+                 {"moves", fmt::format("{}", r.moves)},
+                 {"moves/thread/hour", fmt::format("{:.3f}", r.moves_per_thread_hour)},
+                 {"frequency changes", fmt::format("{}", r.frequency_changes)},
+                 {"deciding rounds", fmt::format("{}", r.deciding_rounds)}};
+    e.heatmap_svg = stem + "-heatmap.svg";
+    e.chart_svg = stem + "-chart.svg";
+    entries.push_back(std::move(e));
+  }
+  const std::string report = dir + "/report.html";
+  if (auto ok = plot::write_html_report(title, "reactor-sim: the production pool and policies on a manual clock; "
+                                               "heatmap: busy % per core per round (sleeping cores and moves marked)",
+                                        entries, report);
+      !ok)
+    return tl::unexpected(ok.error());
+  return report;
+}
+
 }  // namespace
 
 int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -158,6 +226,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
                "reactor-sim"};
   std::string workload_text, topology_text = "package:2 core:64 pu:2", cpumask_text, trace_path;
   bool verify = false;
+  std::string plot_dir;
   std::vector<std::string> policy_texts;
   uint32_t threads = 0, cores = 0;
   int64_t threads_arg = -1, cores_arg = -1, main_core_arg = -1;
@@ -182,6 +251,8 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
                  "NAME[:key=value,...], repeatable (default: static, dynamic, gscheduler, spdk-dynamic)");
   app.add_option("--seed", seed, "Seed of the generated load (default 1)");
   app.add_flag("--json", json, "Print one JSON object with a `policies` array");
+  app.add_option("--plot", plot_dir,
+                 "Write per policy a heatmap and a line chart (SVG) and report.html side by side into DIR");
   app.add_option("--load", wo.load, "Generated load: total demand as a fraction of the cores (default 0.5)");
   app.add_option("--active", wo.active, "Generated load: fraction of busy threads (default 0.05)");
   app.add_option("--idle-share", wo.idle_share,
@@ -202,6 +273,19 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   auto fail = [&](const std::string& m) {
     err << "reactor-sim: " << one_line(m) << '\n';
     return 2;
+  };
+  if (!plot_dir.empty())
+    if (auto bad = prepare_plot_dir(plot_dir)) return fail(*bad);
+  // Writes the pictures after a run; prints where the report is.
+  auto finish_plots = [&](const std::string& title, const std::string& what, const std::vector<PolicyResult>& rs) {
+    if (plot_dir.empty()) return 0;
+    auto rep = write_plots(plot_dir, title, what, rs);
+    if (!rep) {
+      err << "reactor-sim: --plot: " << one_line(rep.error().message) << '\n';
+      return 1;
+    }
+    if (!json) out << "pictures: " << *rep << '\n';
+    return 0;
   };
   if (!trace_path.empty()) {
     if (!workload_text.empty() || threads_arg != -1)
@@ -283,6 +367,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
       if (f.home && o.cpumask.test(*f.home)) o.home = f.home;
     };
     setup.source = [trace] { return std::make_unique<TraceDemand>(trace); };
+    setup.keep_series = !plot_dir.empty();
     if (policy_texts.empty()) policy_texts = {"static", "dynamic", "gscheduler", "spdk-dynamic"};
     std::vector<PolicySpec> specs;
     for (const std::string& p : policy_texts) {
@@ -314,7 +399,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     } else {
       print_table(out, title, results);
     }
-    return 0;
+    return finish_plots(title, fmt::format("trace {}", trace_path), results);
   }
   if (verify) return fail("--verify needs --trace FILE");
   if (workload_text.empty()) return fail("give --workload KIND --threads N (or --trace FILE)");
@@ -374,6 +459,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   setup.duration_s = duration;
   setup.model = mo;
   setup.source = [wo] { return std::make_unique<WorkloadSource>(wo); };
+  setup.keep_series = !plot_dir.empty();
 
   std::vector<PolicyResult> results;
   for (const PolicySpec& s : specs) {
@@ -409,7 +495,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   } else {
     print_table(out, title, results);
   }
-  return 0;
+  return finish_plots(title, fmt::format("{}, {}", topology_text, what), results);
 }
 
 }  // namespace reactor::sim

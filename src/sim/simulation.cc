@@ -128,7 +128,7 @@ class Model {
       const double served = std::min(cap, B + D);
       pc.served_old = std::min(B, served);
       pc.served_new = served - pc.served_old;
-      pc.left = B + D - served;
+      pc.left = std::max(0.0, B + D - served);
       const double busy_us = scale > 0 ? served / scale : 0;
       const double rho = cap > 0 ? std::min(1.0, (B + D) / cap) : 1.0;
       const double lambda = D / P, mu = cap / P;
@@ -167,7 +167,7 @@ class Model {
       c.idle = period_ticks - c.busy;
       c.overhead = 0;
       c.stalled = false;
-      pc.busy_pct = static_cast<float>(cap > 0 ? 100.0 * (B + D) / cap : 0.0);
+      pc.busy_pct = static_cast<float>(cap > 0 ? std::max(0.0, 100.0 * (B + D) / cap) : 0.0);
       pc.sleeping = c.in_interrupt && D <= 0 && B <= 0;
     }
     res_.cpu_used_s += used;
@@ -190,7 +190,10 @@ class Model {
       // Left over: old backlog not served, plus the new work not served.
       const double old_left = pc.backlog > 0 ? b * (pc.backlog - pc.served_old) / pc.backlog : 0;
       const double new_left = pc.demand > 0 ? d * (pc.demand - pc.served_new) / pc.demand : 0;
-      b = old_left + new_left;
+      // Rounding can leave -1e-14 where nothing is left: clamp, so no later
+      // sum (queued work, busy %) goes below zero.
+      b = std::max(0.0, old_left + new_left);
+      if (b < 1e-6) b = 0;  // below a picosecond of work: nothing queued
       const double scale = pc.scale;
       const double busy_us = scale > 0 ? served / scale : 0;
       t.busy = std::min(period_ticks, static_cast<uint64_t>(std::llround(busy_us * ticks_per_us)));

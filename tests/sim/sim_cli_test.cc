@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -102,6 +104,34 @@ TEST(SimCli, TraceReplaysThroughEachPolicy) {
   EXPECT_EQ(j["policies"][1]["period_s"], 0.1);  // the trace's interval
   EXPECT_GT(j["policies"][1]["demand_s"].get<double>(), 0.0);
   EXPECT_EQ(j["policies"][0]["threads"], 6);      // every thread the trace lists
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+TEST(SimCli, PlotWritesAHeatmapAndAChartPerPolicyAndTheReport) {
+  const std::string dir = ::testing::TempDir() + "/sim_plot";
+  std::filesystem::remove_all(dir);
+  const CliRun r = run(small({"--policy", "static", "--policy", "dynamic", "--plot", dir}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("pictures: " + dir + "/report.html"), std::string::npos) << r.out;
+  for (const char* f : {"1-static-heatmap.svg", "1-static-chart.svg", "2-dynamic-heatmap.svg", "2-dynamic-chart.svg"}) {
+    const std::string svg = slurp(dir + "/" + f);
+    ASSERT_FALSE(svg.empty()) << f;
+    EXPECT_NE(svg.find("<svg"), std::string::npos) << f;
+    EXPECT_NE(svg.find("</svg>"), std::string::npos) << f;
+    EXPECT_NE(svg.find(std::string(f).find("static") != std::string::npos ? "static" : "dynamic"), std::string::npos)
+        << f << ": the title says what ran";
+  }
+  const std::string html = slurp(dir + "/report.html");
+  EXPECT_NE(html.find("</html>"), std::string::npos);
+  for (const char* f : {"1-static-heatmap.svg", "2-dynamic-chart.svg"}) EXPECT_NE(html.find(f), std::string::npos) << f;
+  // A directory that cannot be created is refused before anything runs.
+  const CliRun bad = run(small({"--plot", "/proc/no/such"}));
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("--plot /proc/no/such"), std::string::npos) << bad.err;
 }
 
 TEST(SimCli, BadTraceIsOneLineNamingTheFile) {
