@@ -106,6 +106,15 @@ struct RoundRecord {
   uint32_t mode_changes = 0;
   uint32_t frequency_requests = 0;
   std::vector<std::string> problems;        ///< skipped moves, stuck reactors, governor errors
+  uint64_t at_tick = 0;                     ///< pool clock tick when the round took its snapshot
+  /// Pool clock ticks between the previous round's snapshot and this one's
+  /// (the wall time the snapshot's deltas cover; for the first round, the
+  /// longest busy + idle of a core).
+  uint64_t ticks = 0;
+  /// The load the policy balanced, exactly as it saw it: kept only once a
+  /// recorder asked for it (SchedulerManager::keep_round_loads()), else null.
+  /// Immutable once published, shared by every copy of the record.
+  std::shared_ptr<const LoadSnapshot> load;
 };
 
 /// Read-only view of the manager.
@@ -135,6 +144,20 @@ struct SchedulerManagerOptions {
   /// Fault injection for tests: called with each round's snapshot before the
   /// policy's balance(); an exception counts as balance() throwing.
   std::function<void(const LoadSnapshot&)> before_balance;
+  /// The simulator's hook (reactor-sim, src/sim/): called with each round's
+  /// snapshot right after it is taken from the pool and before anything
+  /// reads it. It may replace the load of every CoreLoad and ThreadLoad
+  /// (busy, idle, overhead, stalled) with a model's; the placement (core,
+  /// home, cpumask, rounds_since_move, in_interrupt, thread_count) must stay
+  /// what the pool says, since the round applies its plan to the pool.
+  /// Empty in every daemon: the snapshot is the pool's measurement.
+  std::function<void(LoadSnapshot&)> load_source;
+  /// The simulator's hook: builds the policy that runs under
+  /// PolicyKind::Dynamic (same name, option rules and governor lease) in place
+  /// of make_dynamic_policy, so reactor-sim can run SPDK's dynamic algorithm
+  /// (src/sim/spdk_dynamic_policy.hh) on the production manager. Empty in
+  /// every daemon. An exception counts as a failed construction.
+  std::function<std::unique_ptr<SchedulingPolicy>(PlacementGuard, DynamicOptions, GovernorLease)> dynamic_factory;
 };
 
 class SchedulerManager {
@@ -170,6 +193,15 @@ class SchedulerManager {
   SchedulerStatus status() const;
   std::vector<TransitionRecord> transitions() const;
   std::vector<RoundRecord> rounds() const;
+  /// The kept rounds whose seq is above `seq` (oldest first), without copying
+  /// the older ones. Any thread; never waits behind a round or a switch.
+  std::vector<RoundRecord> rounds_since(uint64_t seq) const;
+  /// From the next round on, every round record keeps the LoadSnapshot its
+  /// policy balanced (RoundRecord::load), within the history bound. Off until
+  /// first called (a recorder calls it), so a daemon nobody records pays
+  /// nothing; the snapshot is moved into the record, never copied.
+  /// Idempotent; any thread.
+  void keep_round_loads() noexcept { keep_loads_.store(true, std::memory_order_relaxed); }
 
  private:
   struct Token {};
@@ -189,6 +221,8 @@ class SchedulerManager {
   size_t history_limit_;
   std::function<Result<void>(PolicyKind)> before_build_;
   std::function<void(const LoadSnapshot&)> before_balance_;
+  std::function<void(LoadSnapshot&)> load_source_;
+  std::function<std::unique_ptr<SchedulingPolicy>(PlacementGuard, DynamicOptions, GovernorLease)> dynamic_factory_;
   std::unique_ptr<detail::PoolPlacement> placement_;
   // mu_ serializes switches and rounds (held across their waits); holder_ is
   // the OS thread holding it, so a re-entrant call fails instead of deadlocking.
@@ -200,6 +234,8 @@ class SchedulerManager {
   RestoreReport last_restore_;                // mu_; written by the policy's guard
   std::chrono::steady_clock::time_point last_round_{};
   bool round_due_now_ = true;
+  uint64_t last_snapshot_tick_ = 0;           // mu_
+  std::atomic<bool> keep_loads_{false};
 
   // Published state: what readers see. Held only to copy.
   mutable std::mutex pub_mu_;

@@ -140,6 +140,10 @@ class LwThread {
   void exit() noexcept;
 
   ThreadStats stats() const;
+  /// What a scheduling snapshot needs, without the lock and the copies of
+  /// stats(): id, cpumask, home, core, state, in_transit, busy, idle and
+  /// placed_at; the name is empty and the poller counts are 0. Any OS thread.
+  ThreadStats load_stats() const noexcept;
   /// The registered pollers (one unregistered a moment ago is not listed).
   std::vector<PollerStats> pollers() const;
   /// Name of the poller running right now (its slot is PollerState::Running),

@@ -197,6 +197,7 @@ Result<void> ControlPlane::register_methods(RpcEngine& engine) {
       {"reactor_set_options", MethodStates::startup_only, &ControlPlane::set_reactor_options},
       {"save_config", MethodStates::runtime_only, &ControlPlane::save_config},
       {"framework_get_config", MethodStates::runtime_only, &ControlPlane::get_config},
+      {"scheduler_get_load", MethodStates::runtime_only, &ControlPlane::get_load},
   };
   for (const Entry& e : entries) {
     MethodSpec spec;

@@ -20,7 +20,14 @@
 ///            thread_get_pollers, framework_get_subsystems,
 ///            scheduler_thread_create, scheduler_thread_set_active,
 ///            scheduler_thread_delete, reactor_get_reactor_stats,
-///            save_config, framework_get_config
+///            save_config, framework_get_config, scheduler_get_load
+///
+/// scheduler_get_load (reactor's own; params {"since_round"?: u64}) answers
+/// the topology, the cumulative per-core and per-thread counters and, after
+/// since_round, the kept scheduling rounds with the exact load each one
+/// balanced: the whole shape is described at the top of methods_trace.cc.
+/// The first call makes the scheduler keep each round's load from then on
+/// (bounded by its history). `reactorctl record` samples it into a trace.
 ///
 /// save_config (no params) answers SPDK's configuration document
 ///   {"subsystems": [{"subsystem": "framework", "config": [
@@ -183,6 +190,8 @@ class ControlPlane {
   void get_governor(const nlohmann::json* params, RpcResponder r);
   void get_thread_stats(const nlohmann::json* params, RpcResponder r);
   void get_pollers(const nlohmann::json* params, RpcResponder r);
+  // methods_trace.cc: one consistent read for `reactorctl record`
+  void get_load(const nlohmann::json* params, RpcResponder r);
   // methods_load.cc: scheduler test-app load threads
   void load_create(const nlohmann::json* params, RpcResponder r);
   void load_set_active(const nlohmann::json* params, RpcResponder r);

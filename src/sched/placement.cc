@@ -46,6 +46,7 @@ LoadSnapshot PoolPlacement::snapshot() {
   const Topology& topo = pool_.topology();
   for (const auto& r : pool_.reactors()) {
     const ReactorStats st = r->stats();
+    if (last_core_.size() <= st.core.value) last_core_.resize(st.core.value + 1);
     CoreBase& last = last_core_[st.core.value];
     const uint64_t idle_total = st.idle + st.sleep + st.asleep_at(now);
     CoreLoad c;
@@ -72,9 +73,13 @@ LoadSnapshot PoolPlacement::snapshot() {
     }
     s.cores.push_back(c);
   }
-  std::map<ThreadId, ThreadBase> seen;
-  for (const ThreadRef& ref : pool_.threads()) {
-    ThreadStats st = ref->stats();
+  next_thread_.clear();
+  const std::vector<ThreadRef> refs = pool_.threads();  // ascending id, as last_thread_
+  s.threads.reserve(refs.size());
+  next_thread_.reserve(refs.size());
+  size_t li = 0;  // merge cursor in last_thread_
+  for (const ThreadRef& ref : refs) {
+    ThreadStats st = ref->load_stats();  // no name, no lock: 10,000 of these per round in reactor-sim
     if (st.state != ThreadState::Running) continue;
     // A thread on a sleeping reactor has been idle since the sleep began,
     // though its counters only grow when the reactor wakes: without this a
@@ -85,23 +90,25 @@ LoadSnapshot PoolPlacement::snapshot() {
     tl.core = st.core;
     tl.home = st.home;
     tl.cpumask = st.cpumask & pool_.cores();
-    ThreadBase next{st.busy, st.idle, st.core, ThreadLoad::kNeverMoved};
-    if (auto it = last_thread_.find(st.id); it != last_thread_.end()) {
-      tl.busy = delta(st.busy, it->second.busy);
-      tl.idle = delta(st.idle, it->second.idle);
-      next.idle = std::max(st.idle, it->second.idle);
-      const uint32_t prev = it->second.rounds_since_move;
-      if (it->second.core != st.core || st.in_transit) next.rounds_since_move = 0;
+    ThreadBase next{st.id, st.busy, st.idle, st.core, ThreadLoad::kNeverMoved};
+    while (li < last_thread_.size() && last_thread_[li].id < st.id) ++li;  // exited since
+    if (li < last_thread_.size() && last_thread_[li].id == st.id) {
+      const ThreadBase& before = last_thread_[li];
+      tl.busy = delta(st.busy, before.busy);
+      tl.idle = delta(st.idle, before.idle);
+      next.idle = std::max(st.idle, before.idle);
+      const uint32_t prev = before.rounds_since_move;
+      if (before.core != st.core || st.in_transit) next.rounds_since_move = 0;
       else if (prev != ThreadLoad::kNeverMoved) next.rounds_since_move = std::min(prev + 1, ThreadLoad::kNeverMoved - 1);
     } else {
       tl.busy = st.busy;
       tl.idle = st.idle;
     }
     tl.rounds_since_move = next.rounds_since_move;
-    seen.emplace(st.id, next);
+    next_thread_.push_back(next);
     s.threads.push_back(std::move(tl));
   }
-  last_thread_ = std::move(seen);
+  last_thread_.swap(next_thread_);
   return s;
 }
 

@@ -132,6 +132,8 @@ SchedulerManager::SchedulerManager(Token, ReactorPool& pool, GovernorSlot& gover
       history_limit_(std::max<size_t>(1, o.history_limit)),
       before_build_(std::move(o.before_build)),
       before_balance_(std::move(o.before_balance)),
+      load_source_(std::move(o.load_source)),
+      dynamic_factory_(std::move(o.dynamic_factory)),
       placement_(std::make_unique<detail::PoolPlacement>(pool)),
       options_(o.options) {
   // Before the first switch the manager runs Static with nothing to restore.
@@ -181,6 +183,8 @@ Result<std::unique_ptr<SchedulingPolicy>> SchedulerManager::build(PolicyKind kin
           if (l) lease = std::move(*l);
           else log(LogLevel::Info, "dynamic: running without a governor ({})", l.error().message);
         }
+        if (dynamic_factory_)
+          return dynamic_factory_(PlacementGuard(*placement_, &last_restore_), opts.dynamic, std::move(lease));
         return make_dynamic_policy(PlacementGuard(*placement_, &last_restore_), opts.dynamic, std::move(lease));
       }
       case PolicyKind::Global: {
@@ -373,7 +377,15 @@ RoundRecord SchedulerManager::round_locked() {
   const auto t0 = std::chrono::steady_clock::now();
   RoundRecord rec;
   rec.policy = kind_;
+  rec.at_tick = pool_.clock().now();
   LoadSnapshot snap = placement_->snapshot();
+  if (load_source_) load_source_(snap);
+  if (last_snapshot_tick_ != 0 && rec.at_tick > last_snapshot_tick_) {
+    rec.ticks = rec.at_tick - last_snapshot_tick_;
+  } else {
+    for (const CoreLoad& c : snap.cores) rec.ticks = std::max(rec.ticks, c.busy + c.idle);
+  }
+  last_snapshot_tick_ = rec.at_tick;
   for (const CoreLoad& c : snap.cores)
     if (c.stalled)
       rec.problems.push_back(fmt::format("core {} counted no ticks since the last round (not a destination): {}",
@@ -415,6 +427,8 @@ RoundRecord SchedulerManager::round_locked() {
     }
   }
   rec.moves = std::move(plan.moves);
+  // The snapshot is no longer needed here: moved, not copied, into the record.
+  if (keep_loads_.load(std::memory_order_relaxed)) rec.load = std::make_shared<const LoadSnapshot>(std::move(snap));
   rec.duration = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
   std::lock_guard lk(pub_mu_);
   rec.seq = ++round_seq_;
@@ -423,6 +437,12 @@ RoundRecord SchedulerManager::round_locked() {
   rounds_.push_back(rec);
   while (rounds_.size() > history_limit_) rounds_.pop_front();
   return rec;
+}
+
+std::vector<RoundRecord> SchedulerManager::rounds_since(uint64_t seq) const {
+  std::lock_guard lk(pub_mu_);
+  auto first = std::find_if(rounds_.begin(), rounds_.end(), [seq](const RoundRecord& r) { return r.seq > seq; });
+  return {first, rounds_.end()};
 }
 
 SchedulerStatus SchedulerManager::status() const {

@@ -243,6 +243,20 @@ void LwThread::exit() noexcept {
   next_deadline_ = UINT64_MAX;
 }
 
+ThreadStats LwThread::load_stats() const noexcept {
+  ThreadStats s;
+  s.id = id_;
+  s.cpumask = cpumask_;
+  s.home = home_core();
+  s.core = current_core();
+  s.state = state();
+  s.in_transit = in_transit_.load(std::memory_order_acquire);
+  s.busy = busy_.load(std::memory_order_relaxed);
+  s.idle = idle_.load(std::memory_order_relaxed);
+  s.placed_at = placed_at_.load(std::memory_order_relaxed);
+  return s;
+}
+
 ThreadStats LwThread::stats() const {
   ThreadStats s;
   s.id = id_;

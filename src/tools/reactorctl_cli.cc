@@ -38,6 +38,7 @@
 #include "rpc/socket_path.hh"
 #include "tools/atomic_file.hh"
 #include "tools/reactorctl_format.hh"
+#include "tools/reactorctl_record.hh"
 #include "tools/reactorctl_top.hh"
 
 namespace reactor::ctl {
@@ -86,6 +87,11 @@ class Session {
     timed_out_ = !r.error().rpc_code && r.error().code == Errc::timeout;
     if (!timed_out_ || report_timeout) report(what, r.error());
     return std::nullopt;
+  }
+
+  // A call whose failure the caller words itself (record).
+  rpc::RpcResult<json> raw_call(std::string_view method, const std::optional<json>& params) {
+    return client_.call(method, params, timeout_);
   }
 
   // The last call() failed because no answer came within --timeout.
@@ -380,6 +386,14 @@ std::string interval_check(const std::string& text) {
   return {};
 }
 
+// Seconds of a recording: a finite number in (0, one year].
+std::string duration_check(const std::string& text) {
+  double v = 0;
+  if (!CLI::detail::lexical_cast(text, v) || !std::isfinite(v) || v <= 0 || v > 365.0 * 24 * 3600)
+    return fmt::format("'{}' is not a number of seconds in (0, 31536000]", text);
+  return {};
+}
+
 std::string period_check(const std::string& text) {
   uint64_t v = 0;
   if (!parse_unsigned(text, v))
@@ -515,6 +529,19 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   auto* history = app.add_subcommand("history", "policy switches and recent scheduling rounds");
   history->add_option("--rounds", max_rounds, "scheduling rounds to show (newest; default 10)")
       ->check(CLI::Range(std::size_t{0}, std::size_t{1000000}));
+  RecordOptions rec_opts;
+  double rec_duration = 0;
+  auto* record = app.add_subcommand(
+      "record", "record the daemon's load into a trace for reactor-sim (README: Load traces): one sample per "
+                "scheduling round while rounds run, else one per --interval; stops after --duration, on "
+                "SIGINT/SIGTERM or when the daemon goes away");
+  record->add_option("--out", rec_opts.out, "trace file to write (replaced)")->required();
+  record->add_option("--interval", rec_opts.interval_ms,
+                     "sampling interval in milliseconds when no rounds run (default 1000, at least 10)")
+      ->check(interval_check);
+  auto* o_duration = record->add_option("--duration", rec_duration, "stop after S seconds (default: until "
+                                                                    "SIGINT/SIGTERM or the daemon goes away)")
+                         ->check(duration_check);
   std::string call_method;
   std::string call_params;
   auto* call = app.add_subcommand(
@@ -561,6 +588,15 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       return usage(fmt::format("top: --sort '{}' is not a sort key (busy, id, name, core, runs)", top_sort));
     if (g.json_out) return usage("top: --json is not supported (use reactors, threads or pollers --json)");
   }
+  if (record->parsed()) {
+    if (rec_opts.interval_ms < kMinRecordIntervalMs)
+      return usage(fmt::format("record: --interval {} ms is below the minimum of {} ms", rec_opts.interval_ms,
+                               kMinRecordIntervalMs));
+    if (o_duration->count() > 0) rec_opts.duration_s = rec_duration;
+    if (g.json_out) return usage("record: --json is not supported (the trace is JSON lines already)");
+    if (std::string problem = check_record_path(rec_opts.out); !problem.empty())
+      return usage(fmt::format("record: {}", problem));
+  }
   std::optional<json> call_json;
   if (call->parsed() && !call_params.empty()) {
     try {
@@ -580,7 +616,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
 
   Session s(g.socket, timeout_ms(g.timeout_s), g.timeout_s, err);
   for (uint32_t uid : g.trust_uids) s.trust_uid(static_cast<uid_t>(uid));
-  if (!s.connect()) return kExitFailure;
+  // record: an unreachable daemon is a bad argument (exit 2), as the brief of the command says.
+  if (!s.connect()) return record->parsed() ? kExitUsage : kExitFailure;
 
   FormatOptions fo;
   if (const long hz = ::sysconf(_SC_CLK_TCK); hz > 0) fo.clock_ticks_per_s = static_cast<uint64_t>(hz);
@@ -611,6 +648,22 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     const bool interactive =
         !top_once && &out == &std::cout && ::isatty(STDOUT_FILENO) == 1 && ::isatty(STDIN_FILENO) == 1;
     return run_top([&s](TopSample& t) { return top_sample(s, t); }, to, interactive, out);
+  }
+  if (record->parsed()) {
+    auto call_load = [&s](const json& params) {
+      LoadCall c;
+      auto r = s.raw_call("scheduler_get_load", params);
+      if (r) {
+        c.result = std::move(*r);
+      } else {
+        c.transport = !r.error().rpc_code;
+        c.error = r.error().rpc_code ? fmt::format("scheduler_get_load: {} (code {})", one_line(r.error().message),
+                                                   *r.error().rpc_code)
+                                     : one_line(r.error().message);
+      }
+      return c;
+    };
+    return run_record(call_load, rec_opts, out, err);
   }
   if (call->parsed()) {
     auto r = s.call(call_method, call_method, call_json);

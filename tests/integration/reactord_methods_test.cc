@@ -100,7 +100,8 @@ TEST_F(ReactordMethods, RpcGetMethodsListsEveryMethodAndAcceptsRpcPyParams) {
                         "scheduler_set_options", "framework_get_reactors", "framework_get_governor",
                         "thread_get_stats", "thread_get_pollers", "framework_get_subsystems", "framework_start_init",
                         "framework_wait_init", "scheduler_get_history", "scheduler_thread_create",
-                        "scheduler_thread_set_active", "scheduler_thread_delete", "reactor_get_reactor_stats"})
+                        "scheduler_thread_set_active", "scheduler_thread_delete", "reactor_get_reactor_stats",
+                        "scheduler_get_load"})
     EXPECT_EQ(names.count(m), 1U) << m;
   ojson current = result_of("rpc_get_methods", ojson{{"current", true}});
   std::set<std::string> now;
@@ -234,6 +235,83 @@ TEST_F(ReactordMethods, ReactorGetReactorStatsReportsOverheadAndCurrentThread) {
     EXPECT_LE(c["overhead"].get<uint64_t>(), c["busy"].get<uint64_t>());
     EXPECT_GT(c["loops"].get<uint64_t>(), 0U);
   }
+}
+
+// reactor's own method for `reactorctl record`: one read with the topology,
+// the cumulative counters and the rounds since a seq, each with the load it
+// balanced (kept from the first call on) and its moves.
+TEST_F(ReactordMethods, SchedulerGetLoadListsRoundsWithTheLoadTheyBalanced) {
+  const uint64_t busy = create_load(80, "rec_busy");
+  const uint64_t idle = create_load(0, "rec_idle");
+  ojson first = result_of("scheduler_get_load");
+  EXPECT_EQ(keys_of(first), (std::vector<std::string>{"tick_rate", "now", "process", "topology", "reactor_cores",
+                                                       "isolated", "main_core", "baseline", "scheduler", "cores",
+                                                       "threads", "rounds_total", "rounds_missed", "rounds"}));
+  EXPECT_EQ(first["process"]["name"], "reactord");
+  EXPECT_EQ(first["process"]["pid"], daemon_->pid());
+  EXPECT_EQ(first["baseline"], "interrupt");
+  EXPECT_EQ(first["scheduler"]["policy"], "static");
+  EXPECT_TRUE(first["rounds"].empty());  // no since_round: nothing listed, loads kept from now on
+  std::vector<uint32_t> lcores;
+  const ojson spdk = result_of("framework_get_reactors");
+  for (const auto& r : spdk["reactors"]) lcores.push_back(r["lcore"].get<uint32_t>());
+  EXPECT_EQ(first["reactor_cores"].get<std::vector<uint32_t>>(), lcores);
+  ASSERT_EQ(first["cores"].size(), lcores.size());
+  for (const auto& c : first["cores"])
+    EXPECT_EQ(keys_of(c), (std::vector<std::string>{"id", "busy", "idle", "sleep", "overhead", "loops", "stalls",
+                                                     "mode", "sleeping", "threads", "freq_khz"}));
+  std::set<uint64_t> names_seen;
+  for (const auto& t : first["threads"]) {
+    if (t["name"] == "rec_busy") names_seen.insert(t["id"].get<uint64_t>());
+    if (t["name"] == "rec_idle") names_seen.insert(t["id"].get<uint64_t>());
+    EXPECT_FALSE(t["cpumask"].empty());
+  }
+  EXPECT_EQ(names_seen, (std::set<uint64_t>{busy, idle}));
+
+  call_ok(client_, "framework_set_scheduler", json{{"name", "dynamic"}, {"period", 100000}});
+  uint64_t since = first["rounds_total"].get<uint64_t>();
+  std::vector<ojson> rounds;
+  for (int i = 0; i < 300 && rounds.size() < 5; ++i) {
+    std::this_thread::sleep_for(50ms);
+    ojson r = result_of("scheduler_get_load", ojson{{"since_round", since}});
+    EXPECT_EQ(r["rounds_missed"], 0u);
+    for (const auto& rr : r["rounds"]) rounds.push_back(rr);
+    since = r["rounds_total"].get<uint64_t>();
+  }
+  ASSERT_GE(rounds.size(), 5u) << "dynamic ran fewer than 5 rounds of 100 ms in 15 s";
+  uint64_t prev_seq = first["rounds_total"].get<uint64_t>();
+  uint64_t prev_tick = 0;
+  for (const auto& rr : rounds) {
+    EXPECT_EQ(rr["seq"].get<uint64_t>(), prev_seq + 1) << "a round was skipped or repeated";
+    prev_seq = rr["seq"].get<uint64_t>();
+    EXPECT_EQ(rr["policy"], "dynamic");
+    EXPECT_GT(rr["at_tick"].get<uint64_t>(), prev_tick);
+    prev_tick = rr["at_tick"].get<uint64_t>();
+    EXPECT_GT(rr["ticks"].get<uint64_t>(), 0u);
+    std::vector<uint32_t> ids;
+    for (const auto& c : rr["load"]["cores"]) ids.push_back(c["id"].get<uint32_t>());
+    EXPECT_EQ(ids, lcores);
+    std::map<uint64_t, uint32_t> core_of;
+    for (const auto& t : rr["load"]["threads"]) core_of[t["id"].get<uint64_t>()] = t["core"].get<uint32_t>();
+    EXPECT_TRUE(core_of.count(busy) && core_of.count(idle)) << rr.dump();
+    for (const auto& m : rr["moves"]) {
+      ASSERT_TRUE(core_of.count(m["thread"].get<uint64_t>())) << m.dump();
+      EXPECT_EQ(core_of[m["thread"].get<uint64_t>()], m["from"].get<uint32_t>()) << m.dump();
+    }
+  }
+
+  // Bad input: one clear error, nothing listed.
+  auto beyond = client_.call("scheduler_get_load", json{{"since_round", since + 1000}});
+  ASSERT_FALSE(beyond.has_value());
+  EXPECT_EQ(beyond.error().rpc_code, -32602);
+  EXPECT_NE(beyond.error().message.find("after the last round"), std::string::npos) << beyond.error().message;
+  auto wrong = client_.call("scheduler_get_load", json{{"since_round", "7"}});
+  ASSERT_FALSE(wrong.has_value());
+  EXPECT_EQ(wrong.error().rpc_code, -32602);
+  EXPECT_NE(wrong.error().message.find("since_round"), std::string::npos) << wrong.error().message;
+  auto unknown = client_.call("scheduler_get_load", json{{"since", 1}});
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_EQ(unknown.error().rpc_code, -32602);
 }
 
 TEST_F(ReactordMethods, FrameworkGetGovernorIsEmptyWithoutALeaseElseListsCores) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
@@ -553,4 +554,73 @@ TEST(Options, PeriodBelowTheFloorIsRefused) {
   u.period_us = kMinPeriodUs;
   ASSERT_TRUE(b.mgr->switch_to(PolicyKind::Dynamic, u));
   EXPECT_EQ(b.mgr->status().period_us, kMinPeriodUs);
+}
+
+// A recorder needs the load each round balanced, exactly as the policy saw it
+// (replaying it must reproduce the round's moves): kept once asked, never
+// before (a daemon nobody records copies nothing), and listed after a seq.
+TEST(RoundLoads, KeptOnceAskedAndExactlyWhatThePolicyBalanced) {
+  SchedulerManagerOptions mo;
+  auto seen = std::make_shared<std::vector<LoadSnapshot>>();
+  mo.before_balance = [seen](const LoadSnapshot& s) { seen->push_back(s); };
+  Bench b(4, true, 0, ReactorMode::Poll, std::move(mo));
+  for (int i = 0; i < 4; ++i) b.spawn_loaded(0);  // idle threads: dynamic gathers them on the main core
+  b.spawn_loaded(90);
+  b.h.advance_us(1000);
+  RoundRecord before = b.cycle();  // a static round
+  EXPECT_EQ(before.load, nullptr) << "kept without a recorder asking";
+
+  b.mgr->keep_round_loads();
+  ASSERT_TRUE(b.mgr->switch_to(PolicyKind::Dynamic, {}));
+  uint64_t moves = 0;
+  uint64_t last_tick = before.at_tick;
+  for (int round = 0; round < 4; ++round) {
+    b.h.advance_us(1000);
+    const RoundRecord rr = b.cycle();
+    ASSERT_NE(rr.load, nullptr) << "round " << rr.seq;
+    const LoadSnapshot& want = seen->back();
+    const LoadSnapshot& got = *rr.load;
+    EXPECT_EQ(got.tick_rate, want.tick_rate);
+    EXPECT_EQ(got.main_core, want.main_core);
+    ASSERT_EQ(got.cores.size(), want.cores.size());
+    for (size_t i = 0; i < got.cores.size(); ++i) {
+      EXPECT_EQ(got.cores[i].id, want.cores[i].id);
+      EXPECT_EQ(got.cores[i].busy, want.cores[i].busy);
+      EXPECT_EQ(got.cores[i].idle, want.cores[i].idle);
+      EXPECT_EQ(got.cores[i].in_interrupt, want.cores[i].in_interrupt);
+      EXPECT_EQ(got.cores[i].stalled, want.cores[i].stalled);
+      EXPECT_EQ(got.cores[i].thread_count, want.cores[i].thread_count);
+    }
+    ASSERT_EQ(got.threads.size(), want.threads.size());
+    for (size_t i = 0; i < got.threads.size(); ++i) {
+      EXPECT_EQ(got.threads[i].id, want.threads[i].id);
+      EXPECT_EQ(got.threads[i].core, want.threads[i].core);
+      EXPECT_EQ(got.threads[i].home, want.threads[i].home);
+      EXPECT_EQ(got.threads[i].cpumask, want.threads[i].cpumask);
+      EXPECT_EQ(got.threads[i].busy, want.threads[i].busy);
+      EXPECT_EQ(got.threads[i].idle, want.threads[i].idle);
+      EXPECT_EQ(got.threads[i].rounds_since_move, want.threads[i].rounds_since_move);
+    }
+    // Every move starts where the kept load says the thread was.
+    for (const ThreadMove& m : rr.moves) {
+      auto it = std::find_if(got.threads.begin(), got.threads.end(),
+                             [&](const ThreadLoad& t) { return t.id == m.thread; });
+      ASSERT_NE(it, got.threads.end()) << "moved thread " << m.thread.value << " is not in the kept load";
+      EXPECT_EQ(it->core, m.from);
+      ++moves;
+    }
+    EXPECT_EQ(rr.at_tick - last_tick, rr.ticks) << "ticks cover the time since the previous round";
+    EXPECT_GT(rr.ticks, 0u);
+    last_tick = rr.at_tick;
+  }
+  EXPECT_GT(moves, 0u) << "no round moved a thread: the check above checked nothing";
+
+  // rounds_since lists only the newer rounds, oldest first, with their loads.
+  const auto newer = b.mgr->rounds_since(before.seq + 2);
+  ASSERT_EQ(newer.size(), 2u);
+  EXPECT_EQ(newer[0].seq, before.seq + 3);
+  EXPECT_EQ(newer[1].seq, before.seq + 4);
+  EXPECT_NE(newer[1].load, nullptr);
+  EXPECT_TRUE(b.mgr->rounds_since(before.seq + 4).empty());
+  EXPECT_EQ(b.mgr->rounds_since(0).size(), b.mgr->rounds().size());
 }

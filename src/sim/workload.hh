@@ -1,0 +1,77 @@
+#pragma once
+/// Generated workloads for reactor-sim: per thread, the work that arrives in
+/// each round, in microseconds of one core at its baseline frequency.
+/// Deterministic: the same kind, sizes and seed give the same demand on every
+/// machine (own generator and distributions, no std:: distribution objects).
+///
+/// Every kind starts from per-thread shares of a core (the thread's mean
+/// demand per second of wall time). A storage daemon has a few busy I/O
+/// threads and many nearly idle ones: `active` of the threads carry the
+/// total `load` x cores (each 0.5..1.5 x their mean, at most one core); every
+/// other thread asks for `idle_share` x 0.5..1.5 (default 0.01 % of a core:
+/// a timed poller finding nothing to do):
+///   steady   each round: share x (1 +- 10 % uniform noise);
+///   bursty   active threads are on/off Markov chains (per second: on -> off
+///            0.2, off -> on 0.2, so on half of the time) demanding twice
+///            their share while on, capped at one core; idle threads steady;
+///   diurnal  steady x f(t), f a 24 h day compressed into the duration:
+///            f = 0.1 + 0.9 (1 - cos(2 pi t / duration)) / 2 (night 10 %,
+///            noon 100 %; `load` is the noon peak);
+///   skewed   Zipf demand: share of the thread of rank k proportional to
+///            1 / k^1.1 (ranks shuffled from the seed), scaled to the total,
+///            capped at 0.95 core (what the cap cuts is lost); steady noise.
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <reactor/error.hh>
+
+namespace reactor::sim {
+
+enum class WorkloadKind { Steady, Bursty, Diurnal, Skewed };
+
+/// "steady", "bursty", "diurnal", "skewed"; the error lists them.
+Result<WorkloadKind> parse_workload_kind(std::string_view name);
+std::string_view workload_name(WorkloadKind kind) noexcept;
+
+struct WorkloadOptions {
+  WorkloadKind kind = WorkloadKind::Steady;
+  uint32_t threads = 1;
+  uint32_t cores = 1;       ///< reactor cores the load is sized for
+  double load = 0.5;        ///< total demand as a fraction of cores (mean; diurnal: peak)
+  double active = 0.05;     ///< fraction of threads that are busy (at least one)
+  double idle_share = 0.0001;  ///< mean share of a core of each other thread
+  double duration_s = 3600; ///< diurnal: the length of the compressed day
+  uint64_t seed = 1;
+};
+
+/// Checks the options; errors name the bad one.
+Result<void> validate(const WorkloadOptions& options);
+
+class Workload {
+ public:
+  /// `options` must have passed validate().
+  explicit Workload(const WorkloadOptions& options);
+
+  /// Demand of every thread (index = thread number, 0-based) for the round
+  /// that covers [t_s, t_s + period_s), in microseconds of baseline core time.
+  /// Rounds must be asked for in order (bursty keeps Markov state).
+  void demand(double t_s, double period_s, std::vector<double>& out_us);
+
+  /// Per-thread mean share of a core (before noise and shape), for tests.
+  const std::vector<double>& shares() const { return share_; }
+
+ private:
+  double uniform();  // [0, 1)
+
+  WorkloadOptions o_;
+  std::mt19937_64 rng_;
+  std::vector<double> share_;
+  std::vector<uint8_t> active_;
+  std::vector<uint8_t> on_;
+};
+
+}  // namespace reactor::sim
