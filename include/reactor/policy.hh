@@ -42,7 +42,8 @@ struct DynamicOptions {
   /// consolidate (only when its core is at core_limit).
   bool numa_local = false;
   /// Fill an awake physical core's idle SMT sibling before waking a physical
-  /// core whose hyperthreads are all idle.
+  /// core whose hyperthreads are all idle; never wake a whole physical core
+  /// for a busy thread whose own core is under core_limit.
   bool smt_last = false;
   /// Never wake a core (one with no busy thread: it sleeps this round) for a
   /// busy thread whose own core is under core_limit, and when its core is at

@@ -73,7 +73,11 @@
 //                it is on, so this does not change the count of polling CPUs;
 //                it keeps physical cores idle (the deep C-states that save
 //                power need both hyperthreads asleep), at the price of sharing
-//                a core's execution units (see README).
+//                a core's execution units (see README). Narrows: without
+//                core_limit pressure a busy thread never wakes a physical
+//                core (that consolidation saves nothing, and it would undo, a
+//                round later, the sibling this option chose over the lower
+//                idle core);
 // "Busy thread now" is the plan's working state: earlier moves of the round
 // count. The key order is numa_local, keep_asleep, smt_last.
 //
@@ -283,6 +287,7 @@ class DynamicRound {
   bool excluded(int32_t i, int32_t cur, int node, bool lim) {
     if (lim) return false;
     if (o_.numa_local && node >= 0 && numa_of(i) != node && numa_of(i) != numa_of(cur)) return true;
+    if (o_.smt_last && !physical_core_awake(i)) return true;
     return o_.keep_asleep && !awake(i);
   }
   uint32_t key(int32_t i, int node) {

@@ -558,7 +558,7 @@ RC_GTEST_PROP(PolicyProperties, KeepAsleepWakesNoCoreForAThreadThatHasRoom, ()) 
   RC_TAG(same_plan(p, balance_dynamic(s, off)) ? "same plan as off" : "keep_asleep changed the plan");
 }
 
-RC_GTEST_PROP(PolicyProperties, SmtLastWakesAPhysicalCoreOnlyWhenNoAwakeOneHasRoom, ()) {
+RC_GTEST_PROP(PolicyProperties, SmtLastWakesAPhysicalCoreOnlyAtCoreLimitWhenNoAwakeOneHasRoom, ()) {
   const LoadSnapshot s = with_topology(make_snapshot(pick_shape()), pick_topo());
   DynamicOptions o = pick_dynamic_options();
   const DynamicOptions off = o;
@@ -573,10 +573,12 @@ RC_GTEST_PROP(PolicyProperties, SmtLastWakesAPhysicalCoreOnlyWhenNoAwakeOneHasRo
       // SPDK's set of destinations is kept (only the order changes) ...
       const std::vector<int32_t> c = r.candidates(t);
       RC_ASSERT(std::find(c.begin(), c.end(), to) != c.end());
-      // ... and a whole idle physical core is woken only when no core of an
-      // awake one is in that set.
-      if (!r.physical_core_awake(to))
+      // ... and a whole idle physical core is woken only for a thread whose
+      // core is at core_limit, when no core of an awake one is in that set.
+      if (!r.physical_core_awake(to)) {
+        RC_ASSERT(r.ledger().at_limit(r.ledger().lcore(t)));
         for (int32_t i : c) RC_ASSERT(!r.physical_core_awake(i));
+      }
     }
     r.apply(t, to);
   }
