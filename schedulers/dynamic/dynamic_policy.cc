@@ -301,7 +301,8 @@ class DynamicRound {
   /// Why the placement options chose core `to` (for the move's reason).
   std::string preference_note(int32_t to, int node) {
     std::vector<std::string> why;
-    if (o_.numa_local && node >= 0 && numa_of(to) == node) why.push_back(fmt::format("numa_local: on its NUMA node {}", node));
+    if (o_.numa_local && node >= 0 && numa_of(to) == node)
+      why.push_back(fmt::format("numa_local: on its NUMA node {}", node));
     if (o_.keep_asleep && awake(to)) why.push_back(fmt::format("keep_asleep: core {} is awake", core(to).id.value));
     if (o_.smt_last && physical_core_awake(to)) why.push_back("smt_last: its physical core is awake");
     if (why.empty()) return {};
