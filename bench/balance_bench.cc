@@ -7,8 +7,13 @@
 // every policy sees the same round: half the threads idle (5 % busy), half
 // busy (60-100 %); half unpinned, half pinned to 1-4 random cores; a quarter
 // away from their home core (what static restores); 1 core in 16 isolated
-// (never the main core). Each core's ticks are its threads' ticks over a
-// 1 s period, so percentages are consistent the way a real round's are.
+// (never the main core); two NUMA nodes (the lower and the upper half of the
+// ids). Each core's ticks are its threads' ticks over a 1 s period, so
+// percentages are consistent the way a real round's are.
+//
+// Counters: moves planned, and (dynamic) the cores left polling by the plan
+// and the moves that cross a NUMA node, to compare dynamic's placement
+// options with SPDK's choice on the same round.
 
 #include <benchmark/benchmark.h>
 
@@ -35,6 +40,7 @@ LoadSnapshot synthetic_round(uint32_t ncores, uint32_t nthreads) {
     c.id = CoreId{i};
     c.isolated = i != 0 && rng() % 16 == 0;
     c.smt_siblings = CpuSet{i};
+    c.numa_node = i < ncores / 2 ? 0 : 1;
     s.cores.push_back(c);
   }
   // SMT pairs (0,1), (2,3), ... as on a typical 2-way host.
@@ -86,19 +92,33 @@ LoadSnapshot synthetic_round(uint32_t ncores, uint32_t nthreads) {
 template <class F>
 void run(benchmark::State& state, F balance) {
   const LoadSnapshot s = synthetic_round(static_cast<uint32_t>(state.range(0)), static_cast<uint32_t>(state.range(1)));
-  size_t moves = 0;
+  Plan last;
   for (auto _ : state) {
     Plan p = balance(s);
-    moves = p.moves.size();
     benchmark::DoNotOptimize(p);
+    last = std::move(p);
   }
-  state.counters["moves"] = static_cast<double>(moves);
+  state.counters["moves"] = static_cast<double>(last.moves.size());
+  if (last.modes.empty()) return;
+  size_t polling = 0;
+  for (const CoreModeRequest& m : last.modes) polling += m.mode == ReactorMode::Poll ? 1 : 0;
+  size_t cross = 0;
+  for (const ThreadMove& m : last.moves) cross += s.find_core(m.from)->numa_node != s.find_core(m.to)->numa_node;
+  state.counters["polling"] = static_cast<double>(polling);
+  state.counters["cross_node"] = static_cast<double>(cross);
 }
 
 void BM_BalanceStatic(benchmark::State& state) { run(state, [](const LoadSnapshot& s) { return balance_static(s); }); }
 
 void BM_BalanceDynamic(benchmark::State& state) {
   run(state, [](const LoadSnapshot& s) { return balance_dynamic(s, DynamicOptions{}); });
+}
+
+// All three placement options on (numa_local, smt_last, keep_asleep).
+void BM_BalanceDynamicPlacement(benchmark::State& state) {
+  DynamicOptions o;
+  o.numa_local = o.smt_last = o.keep_asleep = true;
+  run(state, [o](const LoadSnapshot& s) { return balance_dynamic(s, o); });
 }
 
 void BM_BalanceGlobal(benchmark::State& state) { run(state, [](const LoadSnapshot& s) { return balance_global(s); }); }
@@ -113,6 +133,7 @@ void sizes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_BalanceStatic)->Apply(sizes);
 BENCHMARK(BM_BalanceDynamic)->Apply(sizes);
+BENCHMARK(BM_BalanceDynamicPlacement)->Apply(sizes);
 BENCHMARK(BM_BalanceGlobal)->Apply(sizes);
 
 BENCHMARK_MAIN();

@@ -27,10 +27,29 @@ std::string_view policy_name(PolicyKind kind) noexcept;
 Result<PolicyKind> parse_policy_name(std::string_view name);
 
 /// Options of the dynamic policy (SPDK defaults). Percentages are 0..100.
+/// The three placement preferences are our extension; each is off by
+/// default, and with all three off a plan's moves are SPDK's (see
+/// dynamic_policy.cc for where else they differ). They only reorder or
+/// narrow the cores a busy thread may move to; which threads move, and why,
+/// stays SPDK's rule (main core, a lower core, or any core when its own is at
+/// core_limit).
 struct DynamicOptions {
   uint32_t load_limit = 20;  ///< a thread below this busy % is idle
   uint32_t core_limit = 80;  ///< do not fill a core past this busy %
   uint32_t core_busy = 95;   ///< a core past this is overloaded: spread
+  /// Prefer cores of the thread's NUMA node (its home core's node) while one
+  /// of them has room; never move a busy thread to a third node just to
+  /// consolidate (only when its core is at core_limit).
+  bool numa_local = false;
+  /// Fill an awake physical core's idle SMT sibling before waking a physical
+  /// core whose hyperthreads are all idle; never wake a whole physical core
+  /// for a busy thread whose own core is under core_limit.
+  bool smt_last = false;
+  /// Never wake a core (one with no busy thread: it sleeps this round) for a
+  /// busy thread whose own core is under core_limit, and when its core is at
+  /// core_limit prefer an awake core with room to a sleeping one.
+  bool keep_asleep = false;
+  bool operator==(const DynamicOptions&) const = default;
 };
 
 /// Dynamic leaves a thread where it is for this many rounds after it moved
@@ -57,6 +76,9 @@ struct PolicyOptionsUpdate {
   std::optional<uint32_t> load_limit;
   std::optional<uint32_t> core_limit;
   std::optional<uint32_t> core_busy;
+  std::optional<bool> numa_local;   ///< dynamic only (our extension)
+  std::optional<bool> smt_last;     ///< dynamic only (our extension)
+  std::optional<bool> keep_asleep;  ///< dynamic only (our extension)
   std::optional<std::string> mappings;  ///< static only
 };
 
@@ -131,7 +153,7 @@ class SchedulingPolicy {
 // Validation is static and side-effect free: each returns a message naming
 // the bad option.
 
-/// Dynamic: percentages 0..100; mappings not accepted.
+/// Dynamic: percentages 0..100, the placement booleans merged; mappings not accepted.
 Result<DynamicOptions> validate_dynamic_options(const DynamicOptions& current,
                                                 const PolicyOptionsUpdate& update);
 /// Static: mappings parse, thread exists, core is a reactor, core in the

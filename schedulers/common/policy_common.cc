@@ -127,6 +127,9 @@ std::optional<std::string_view> first_dynamic_key(const PolicyOptionsUpdate& upd
   if (update.load_limit) return "load_limit";
   if (update.core_limit) return "core_limit";
   if (update.core_busy) return "core_busy";
+  if (update.numa_local) return "numa_local";
+  if (update.smt_last) return "smt_last";
+  if (update.keep_asleep) return "keep_asleep";
   return std::nullopt;
 }
 

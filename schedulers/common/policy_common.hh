@@ -14,8 +14,13 @@
 
 namespace reactor::policy_detail {
 
-/// The first dynamic key (load_limit, core_limit, core_busy) present in
-/// `update`, in that order; nullopt when none is.
+/// The keys the dynamic policy takes, for messages.
+inline constexpr std::string_view kDynamicKeysText =
+    "load_limit, core_limit, core_busy, numa_local, smt_last and keep_asleep";
+
+/// The first dynamic key (load_limit, core_limit, core_busy, numa_local,
+/// smt_last, keep_asleep) present in `update`, in that order; nullopt when
+/// none is.
 std::optional<std::string_view> first_dynamic_key(const PolicyOptionsUpdate& update) noexcept;
 
 /// "<policy> does not take <key> (a <owner> option); <policy> takes <accepted>":

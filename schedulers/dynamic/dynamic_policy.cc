@@ -49,6 +49,38 @@
 //     them over, and a planned move would free load that is not freed), and
 //     it gets no mode or frequency request (it could not acknowledge it).
 //     A core that slept the whole round (no sample, not stalled) still fits.
+//
+// Placement preferences (DynamicOptions, all off by default; off, the code
+// path is the one above and the moves are SPDK's). They never add a reason to
+// move: the set of cores a busy thread may go to is still SPDK's (main, a
+// lower core, or -- its core at core_limit -- any core; each fitting). They
+// pick among that set by a key compared before the ascending id, and two of
+// them narrow it when the thread's own core still has room:
+//   numa_local   key: the core is outside the thread's NUMA node (its home
+//                core's node; its memory was first touched there, and its
+//                current core is often main after an idle spell). Narrows:
+//                without core_limit pressure a thread never goes to a node
+//                that is neither its current nor its home node;
+//   keep_asleep  key: the core hosts no busy thread now (it would sleep this
+//                round; waking it costs a polling CPU). Narrows: without
+//                core_limit pressure a busy thread never wakes a core (SPDK
+//                moves it to main or a lower core that has room, asleep or
+//                not, which adds a polling core when its old core keeps
+//                another busy thread);
+//   smt_last     key: no SMT sibling of the core (itself included) hosts a
+//                busy thread now, i.e. using it wakes a whole physical core.
+//                A polling reactor costs one logical CPU whichever hyperthread
+//                it is on, so this does not change the count of polling CPUs;
+//                it keeps physical cores idle (the deep C-states that save
+//                power need both hyperthreads asleep), at the price of sharing
+//                a core's execution units (see README). Narrows: without
+//                core_limit pressure a busy thread never wakes a physical
+//                core (that consolidation saves nothing, and it would undo, a
+//                round later, the sibling this option chose over the lower
+//                idle core);
+// "Busy thread now" is the plan's working state: earlier moves of the round
+// count. The key order is numa_local, keep_asleep, smt_last.
+//
 // Every core that is not stalled gets exactly one mode request, including a
 // core that has no sample and nothing planned (Interrupt: it is asleep and
 // stays so). The same snapshot always yields the same plan; a thread moves at
@@ -85,6 +117,7 @@ struct WorkCore {
   uint64_t busy = 0;
   uint64_t idle = 0;
   uint32_t count = 0;
+  uint32_t busy_threads = 0;  ///< threads at or above load_limit (placement options)
   uint32_t pct() const noexcept { return safe_percent(busy, idle); }
 };
 
@@ -103,9 +136,22 @@ class DynamicRound {
     cur_.resize(s.threads.size(), -1);
     for (size_t t = 0; t < s.threads.size(); ++t) {
       cur_[t] = index_[s.threads[t].core];
-      if (cur_[t] >= 0) ++work_[static_cast<size_t>(cur_[t])].count;
+      if (cur_[t] < 0) continue;
+      WorkCore& w = work_[static_cast<size_t>(cur_[t])];
+      ++w.count;
+      if (load(t) >= o.load_limit) ++w.busy_threads;
     }
     main_ = index_[s.main_core];
+    prefer_ = o.numa_local || o.keep_asleep || o.smt_last;
+    if (o.smt_last) {
+      // Each core's SMT siblings (itself included) as snapshot indices.
+      siblings_.resize(n);
+      for (size_t i = 0; i < n; ++i) {
+        for (CoreId c : s.cores[i].smt_siblings.cores())
+          if (const int32_t j = index_[c]; j >= 0) siblings_[i].push_back(j);
+        if (siblings_[i].empty()) siblings_[i].push_back(static_cast<int32_t>(i));
+      }
+    }
     // Ascending id, whatever the snapshot's order (its contract says sorted;
     // hand-built ones may not be): SPDK scans cores from the lowest id.
     order_.resize(n);
@@ -172,7 +218,7 @@ class DynamicRound {
     const int32_t from = cur_[t];
     const uint32_t from_pct = work(from).pct();
     const uint32_t from_count = work(from).count;
-    const auto [to, why] = find_optimal_core(t);
+    const auto [to, why, note] = find_optimal_core(t);
     if (to == from) return;
     const uint32_t id = core(to).id.value;
     std::string reason;
@@ -190,7 +236,7 @@ class DynamicRound {
         break;
       case Choice::Stay: return;
     }
-    move(t, to, reason + unsettled_note(t, from));
+    move(t, to, reason + note + unsettled_note(t, from));
   }
 
   /// More than one thread, some work, and at least core_limit busy.
@@ -212,24 +258,95 @@ class DynamicRound {
     return safe_percent(saturating_add(w.busy, tb), w.idle - tb) < o_.core_limit;
   }
 
-  std::pair<int32_t, Choice> find_optimal_core(size_t t) {
+  /// The rule of SPDK's find_optimal_core that lets core `i` (fitting, not
+  /// `cur`) take the thread, or Stay when none does.
+  Choice rule(int32_t i, int32_t cur, bool lim) const {
+    if (i == main_) return Choice::Main;
+    if (core(i).id < core(cur).id && cur != main_) return Choice::Lower;
+    if (lim) return Choice::Spread;
+    return Choice::Stay;
+  }
+
+  int numa_of(int32_t i) const { return i < 0 ? -1 : core(i).numa_node; }
+
+  /// Thread `t`'s NUMA node: its home core's, else its current core's (-1: unknown).
+  int home_node(size_t t) const {
+    const int h = numa_of(index_[s_.threads[t].home]);
+    return h >= 0 ? h : numa_of(cur_[t]);
+  }
+
+  bool awake(int32_t i) { return work(i).busy_threads > 0; }
+
+  bool physical_core_awake(int32_t i) {
+    const auto& sib = siblings_[static_cast<size_t>(i)];
+    return std::any_of(sib.begin(), sib.end(), [&](int32_t j) { return awake(j); });
+  }
+
+  /// Placement options: whether core `i` is out of the running for thread
+  /// `t` (see the design notes), and its preference key (lower is better).
+  bool excluded(int32_t i, int32_t cur, int node, bool lim) {
+    if (lim) return false;
+    if (o_.numa_local && node >= 0 && numa_of(i) != node && numa_of(i) != numa_of(cur)) return true;
+    if (o_.smt_last && !physical_core_awake(i)) return true;
+    return o_.keep_asleep && !awake(i);
+  }
+  uint32_t key(int32_t i, int node) {
+    uint32_t k = 0;
+    if (o_.numa_local && node >= 0 && numa_of(i) != node) k |= 4;
+    if (o_.keep_asleep && !awake(i)) k |= 2;
+    if (o_.smt_last && !physical_core_awake(i)) k |= 1;
+    return k;
+  }
+
+  /// Why the placement options chose core `to` (for the move's reason).
+  std::string preference_note(int32_t to, int node) {
+    std::vector<std::string> why;
+    if (o_.numa_local && node >= 0 && numa_of(to) == node)
+      why.push_back(fmt::format("numa_local: on its NUMA node {}", node));
+    if (o_.keep_asleep && awake(to)) why.push_back(fmt::format("keep_asleep: core {} is awake", core(to).id.value));
+    if (o_.smt_last && physical_core_awake(to)) why.push_back("smt_last: its physical core is awake");
+    if (why.empty()) return {};
+    return fmt::format(" [{}]", fmt::join(why, "; "));
+  }
+
+  struct Target {
+    int32_t core;
+    Choice why;
+    std::string note;  ///< set when the placement options picked another core than SPDK would
+  };
+
+  Target find_optimal_core(size_t t) {
     const int32_t cur = cur_[t];
     const bool lim = at_limit(cur);
-    const CoreId cur_id = core(cur).id;
     // Past both cur and main (in ascending id), a core can only be chosen
     // when cur is at its limit; otherwise the answer is already "stay" (same
     // result as scanning on, which matters at 256 cores x 10,000 threads).
     const int32_t n = static_cast<int32_t>(order_.size());
     const int32_t last_useful =
         lim ? n - 1 : std::max(rank_[static_cast<size_t>(cur)], main_ < 0 ? -1 : rank_[static_cast<size_t>(main_)]);
+    const int node = o_.numa_local ? home_node(t) : -1;
+    int32_t first = -1;  // SPDK's answer
+    int32_t best = -1;
+    uint32_t best_key = 0;
+    Choice best_why = Choice::Stay;
     for (int32_t r = 0; r <= last_useful; ++r) {
       const int32_t i = order_[static_cast<size_t>(r)];
       if (i == cur || !may_receive(t, i) || !fits(t, i)) continue;
-      if (i == main_) return {i, Choice::Main};
-      if (core(i).id < cur_id && cur != main_) return {i, Choice::Lower};
-      if (lim) return {i, Choice::Spread};
+      const Choice why = rule(i, cur, lim);
+      if (why == Choice::Stay) continue;
+      if (!prefer_) return {i, why, {}};  // SPDK: the first core that qualifies
+      if (first < 0) first = i;
+      if (excluded(i, cur, node, lim)) continue;
+      const uint32_t k = key(i, node);
+      if (best < 0 || k < best_key) {
+        best = i;
+        best_key = k;
+        best_why = why;
+        if (k == 0) break;  // nothing later in ascending order beats it
+      }
     }
-    return {cur, Choice::Stay};
+    if (best < 0) return {cur, Choice::Stay, {}};
+    return {best, best_why, best == first ? std::string{} : preference_note(best, node)};
   }
 
   void move(size_t t, int32_t dst, std::string reason) {
@@ -252,6 +369,10 @@ class DynamicRound {
       from.idle = total - from.busy;
     }
     if (from.count > 0) --from.count;
+    if (load(t) >= o_.load_limit) {
+      ++d.busy_threads;
+      if (from.busy_threads > 0) --from.busy_threads;
+    }
     gave_[static_cast<size_t>(src)] = 1;
     got_[static_cast<size_t>(dst)] = 1;
     cur_[t] = dst;
@@ -289,7 +410,9 @@ class DynamicRound {
   std::vector<int32_t> rank_;   // per core index: its position in order_
   std::vector<uint8_t> gave_;   // per core index: a thread left it in this plan
   std::vector<uint8_t> got_;    // per core index: a thread arrived in this plan
+  std::vector<std::vector<int32_t>> siblings_;  // per core index: its SMT siblings (smt_last only)
   int32_t main_ = -1;
+  bool prefer_ = false;  // a placement option is on
   Plan plan_;
 };
 
@@ -325,7 +448,7 @@ Plan balance_dynamic(const LoadSnapshot& snapshot, const DynamicOptions& options
 Result<DynamicOptions> validate_dynamic_options(const DynamicOptions& current, const PolicyOptionsUpdate& update) {
   if (update.mappings)
     return tl::unexpected(policy_detail::foreign_option_error("dynamic", "mappings", "static",
-                                                              "load_limit, core_limit and core_busy"));
+                                                              policy_detail::kDynamicKeysText));
   DynamicOptions next;
   auto load_limit = checked_percent("load_limit", update.load_limit, current.load_limit);
   if (!load_limit) return tl::unexpected(std::move(load_limit.error()));
@@ -336,6 +459,11 @@ Result<DynamicOptions> validate_dynamic_options(const DynamicOptions& current, c
   next.load_limit = *load_limit;
   next.core_limit = *core_limit;
   next.core_busy = *core_busy;
+  // Booleans: any value is valid (the RPC and CLI layers refuse non-booleans,
+  // naming the key); absent keeps the committed value.
+  next.numa_local = update.numa_local.value_or(current.numa_local);
+  next.smt_last = update.smt_last.value_or(current.smt_last);
+  next.keep_asleep = update.keep_asleep.value_or(current.keep_asleep);
   return next;
 }
 

@@ -48,7 +48,10 @@ const std::vector<MethodRule>& method_rules() {
   static const std::vector<MethodRule> rules = {
       {"framework", "scheduler_set_options", {"scheduling_core", "isolated_core_mask"}},
       {"framework", "reactor_set_options", {"mode"}},
-      {"scheduler", "framework_set_scheduler", {"name", "period", "load_limit", "core_limit", "core_busy", "mappings"}},
+      {"scheduler",
+       "framework_set_scheduler",
+       {"name", "period", "load_limit", "core_limit", "core_busy", "numa_local", "smt_last", "keep_asleep",
+        "mappings"}},
   };
   return rules;
 }

@@ -19,6 +19,8 @@
 //
 // framework_set_scheduler is all-or-nothing. The order:
 //   1. decode (relaxed: unknown keys ignored) -> -32602, naming the key.
+//      numa_local/smt_last/keep_asleep (our dynamic extension) must be JSON
+//      booleans -> -32602 naming the key.
 //      Also -32602: load_limit/core_limit/core_busy above 100 (SPDK accepts
 //      0-255 and misbehaves), a period above one year (kMaxPeriodUs; the
 //      manager's time arithmetic would overflow) or below 10 ms
@@ -67,6 +69,7 @@
 namespace reactor::rpc {
 
 using json = nlohmann::json;
+using methods_detail::add_dynamic_options;
 using methods_detail::ojson;
 using methods_detail::require_no_params;
 using methods_detail::with_detail;
@@ -264,6 +267,20 @@ void ControlPlane::get_version(const json* params, RpcResponder r) {
 
 // ---- framework_get_scheduler (§3.3) ----
 
+namespace methods_detail {
+
+void add_dynamic_options(ojson& out, const DynamicOptions& d) {
+  out["load_limit"] = d.load_limit;
+  out["core_limit"] = d.core_limit;
+  out["core_busy"] = d.core_busy;
+  // Our extension (README "Placement options of the dynamic policy").
+  out["numa_local"] = d.numa_local;
+  out["smt_last"] = d.smt_last;
+  out["keep_asleep"] = d.keep_asleep;
+}
+
+}  // namespace methods_detail
+
 void ControlPlane::get_scheduler(const json* params, RpcResponder r) {
   if (!require_no_params(params, r, "'rpc_get_scheduler' requires no arguments")) return;
   ojson out;
@@ -278,11 +295,7 @@ void ControlPlane::get_scheduler(const json* params, RpcResponder r) {
     out["scheduling_core"] = o.pool.main_core ? o.pool.main_core->value
                              : o.pool.cores.empty() ? 0U
                                                     : o.pool.cores.first().value;
-    if (opts_.scheduler_chosen && kind == PolicyKind::Dynamic) {
-      out["load_limit"] = o.scheduler.options.dynamic.load_limit;
-      out["core_limit"] = o.scheduler.options.dynamic.core_limit;
-      out["core_busy"] = o.scheduler.options.dynamic.core_busy;
-    }
+    if (opts_.scheduler_chosen && kind == PolicyKind::Dynamic) add_dynamic_options(out, o.scheduler.options.dynamic);
     r.result(std::move(out));
     return;
   }
@@ -292,11 +305,7 @@ void ControlPlane::get_scheduler(const json* params, RpcResponder r) {
   out["isolated_core_mask"] = s.isolated.to_hex();
   out["scheduling_core"] = s.main_core.value;
   if (!s.governor_name.empty()) out["governor_name"] = s.governor_name;
-  if (s.policy == PolicyKind::Dynamic) {
-    out["load_limit"] = s.options.dynamic.load_limit;
-    out["core_limit"] = s.options.dynamic.core_limit;
-    out["core_busy"] = s.options.dynamic.core_busy;
-  }
+  if (s.policy == PolicyKind::Dynamic) add_dynamic_options(out, s.options.dynamic);
   r.result(std::move(out));
 }
 
@@ -325,6 +334,15 @@ void ControlPlane::set_scheduler(const json* params, RpcResponder r) {
     auto v = decode_unsigned(*it, key, 100);
     if (!v) return r.error(error_code::invalid_params, with_detail("Invalid parameters", v.error()));
     *out = static_cast<uint32_t>(*v);
+  }
+  const std::pair<const char*, std::optional<bool>*> flags[] = {
+      {"numa_local", &update.numa_local}, {"smt_last", &update.smt_last}, {"keep_asleep", &update.keep_asleep}};
+  for (const auto& [key, out] : flags) {
+    const auto it = params->find(key);
+    if (it == params->end()) continue;
+    auto v = decode_bool(*it, key);
+    if (!v) return r.error(error_code::invalid_params, with_detail("Invalid parameters", v.error()));
+    *out = *v;
   }
 
   auto kind = parse_policy_name(*name);

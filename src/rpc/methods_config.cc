@@ -12,7 +12,8 @@
 //              reactor_set_options   {mode}            (both STARTUP only)
 //   governor:  null (chosen on the command line, reactord --governor)
 //   scheduler: framework_set_scheduler {name, period (not for static),
-//              load_limit, core_limit, core_busy (dynamic only)}
+//              load_limit, core_limit, core_busy, numa_local, smt_last,
+//              keep_asleep (dynamic only)}
 // Replaying the entries in order on a process in STARTUP (reactord --config,
 // or SPDK's `rpc.py load_config` against reactord --wait-for-rpc) rebuilds
 // the same main core, isolated cores, baseline mode, policy, period and
@@ -69,11 +70,7 @@ ojson ControlPlane::subsystem_config(std::string_view name) const {
     ojson p;
     p["name"] = std::string(policy_name(s.policy));
     if (s.policy != PolicyKind::Static && s.period_us != 0) p["period"] = s.period_us;
-    if (s.policy == PolicyKind::Dynamic) {
-      p["load_limit"] = s.options.dynamic.load_limit;
-      p["core_limit"] = s.options.dynamic.core_limit;
-      p["core_busy"] = s.options.dynamic.core_busy;
-    }
+    if (s.policy == PolicyKind::Dynamic) methods_detail::add_dynamic_options(p, s.options.dynamic);
     ojson config = ojson::array();
     config.push_back(entry("framework_set_scheduler", std::move(p)));
     return config;

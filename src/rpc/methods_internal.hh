@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <reactor/cpuset.hh>
 #include <reactor/error.hh>
+#include <reactor/policy.hh>
 
 #include "rpc/method.hh"
 
@@ -23,6 +24,11 @@ bool require_no_params(const nlohmann::json* params, RpcResponder& r, std::strin
 /// parameters") followed by what exactly is wrong. The decoders' own
 /// "invalid parameters: " lead is dropped so it is not said twice.
 std::string with_detail(std::string_view prefix, const Error& e);
+
+/// The dynamic policy's options as framework_get_scheduler and save_config
+/// print them: SPDK's load_limit, core_limit, core_busy, then our
+/// numa_local, smt_last, keep_asleep (booleans).
+void add_dynamic_options(ojson& out, const DynamicOptions& d);
 
 /// A thread's mask as SPDK prints it: (mask AND reactor cores) in hex.
 inline std::string thread_mask_hex(const CpuSet& mask, const CpuSet& cores) {

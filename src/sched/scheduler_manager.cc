@@ -74,6 +74,9 @@ std::string describe(const PolicyOptionsUpdate& u) {
   if (u.load_limit) add("load_limit", *u.load_limit);
   if (u.core_limit) add("core_limit", *u.core_limit);
   if (u.core_busy) add("core_busy", *u.core_busy);
+  if (u.numa_local) add("numa_local", *u.numa_local);
+  if (u.smt_last) add("smt_last", *u.smt_last);
+  if (u.keep_asleep) add("keep_asleep", *u.keep_asleep);
   if (u.mappings) add("mappings", *u.mappings);
   return s;
 }

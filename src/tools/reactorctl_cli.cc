@@ -433,6 +433,23 @@ Result<json> switch_params(const SwitchRequest& req) {
                                     policy_name(*kind)));
     p[key] = **value;
   }
+  const std::pair<const char*, const std::optional<std::string>*> flags[] = {
+      {"numa_local", &req.numa_local}, {"smt_last", &req.smt_last}, {"keep_asleep", &req.keep_asleep}};
+  for (const auto& [key, value] : flags) {
+    if (!value->has_value()) continue;
+    std::string flag = fmt::format("--{}", key);
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    const std::string& v = **value;
+    bool on = false;
+    if (v == "on" || v == "true") on = true;
+    else if (v != "off" && v != "false")
+      return make_error(Errc::invalid_argument,
+                        fmt::format("{} '{}' is not on, off, true or false", flag, printable(v)));
+    if (*kind != PolicyKind::Dynamic)
+      return make_error(Errc::invalid_argument,
+                        fmt::format("{} applies to the dynamic policy only, not {}", flag, policy_name(*kind)));
+    p[key] = on;
+  }
   if (req.mappings) {
     if (*kind != PolicyKind::Static)
       return make_error(Errc::invalid_argument,
@@ -488,6 +505,15 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                                 "dynamic: do not fill a core past this busy % (0..100)");
   auto* o_busy = sw->add_option("--core-busy", core_busy,
                                 "dynamic: a core past this busy % is overloaded (0..100)");
+  std::string numa_local, smt_last, keep_asleep;
+  auto* o_numa = sw->add_option("--numa-local", numa_local,
+                                "dynamic: on|off, keep a busy thread on its NUMA node while it has room");
+  auto* o_smt = sw->add_option("--smt-last", smt_last,
+                               "dynamic: on|off, fill an awake physical core's idle hyperthread before waking "
+                               "a whole physical core");
+  auto* o_asleep = sw->add_option("--keep-asleep", keep_asleep,
+                                  "dynamic: on|off, do not wake a sleeping core for a thread that fits on an "
+                                  "awake one");
   auto* o_map = sw->add_option("--mappings", mappings,
                                "static: home cores, \"<thread_id>:<core>[,<thread_id>:<core>...]\"");
   std::string persist_file;
@@ -573,6 +599,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (o_load->count() > 0) sw_req.load_limit = load_limit;
     if (o_core->count() > 0) sw_req.core_limit = core_limit;
     if (o_busy->count() > 0) sw_req.core_busy = core_busy;
+    if (o_numa->count() > 0) sw_req.numa_local = numa_local;
+    if (o_smt->count() > 0) sw_req.smt_last = smt_last;
+    if (o_asleep->count() > 0) sw_req.keep_asleep = keep_asleep;
     if (o_map->count() > 0) sw_req.mappings = mappings;
     if (o_persist->count() > 0 && persist_file.empty()) return usage("switch: --persist needs a file name");
     auto p = switch_params(sw_req);

@@ -35,15 +35,21 @@ struct SwitchRequest {
   std::optional<int64_t> load_limit;    ///< percent, 0..100
   std::optional<int64_t> core_limit;    ///< percent, 0..100
   std::optional<int64_t> core_busy;     ///< percent, 0..100
+  /// Dynamic placement options as typed: "on"/"off" or "true"/"false".
+  std::optional<std::string> numa_local;
+  std::optional<std::string> smt_last;
+  std::optional<std::string> keep_asleep;
   std::optional<std::string> mappings;  ///< "<thread>:<core>[,...]", static only
 };
 
 /// framework_set_scheduler params for `req`: {"name": canonical name
 /// ("global" is sent as "gscheduler"), "period"?, "load_limit"?,
-/// "core_limit"?, "core_busy"?, "mappings"?}, only the options given.
+/// "core_limit"?, "core_busy"?, "numa_local"?, "smt_last"?, "keep_asleep"?
+/// (JSON booleans), "mappings"?}, only the options given.
 /// Errors (invalid_argument, the message names the option and the rule):
-/// unknown policy, a percentage outside 0..100, dynamic options for another
-/// policy, mappings for a policy other than static or malformed mappings.
+/// unknown policy, a percentage outside 0..100, a placement option that is
+/// not on/off/true/false, dynamic options for another policy, mappings for a
+/// policy other than static or malformed mappings.
 /// The daemon validates again; this only catches typos before sending.
 Result<nlohmann::json> switch_params(const SwitchRequest& req);
 

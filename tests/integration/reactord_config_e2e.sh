@@ -5,7 +5,9 @@
 #   reactord_config_e2e.sh <reactord> <reactorctl>
 #
 # 1. reactord -m 0-1 -p 1 --isolated-cores [0] --mode interrupt; switch to
-#    dynamic with every option; save-config FILE (atomic); stop.
+#    dynamic with every option (placement options included); status and the
+#    switch summary show them; reactorctl refuses bad ones; save-config FILE
+#    (atomic); stop.
 # 2. reactord -m 0-1 --config FILE (no other option): framework_get_scheduler
 #    (policy, period, limits, main core, isolated cores) and a second
 #    save-config (mode included) are the same as before the restart.
@@ -70,7 +72,14 @@ start_daemon() {
 
 # ---- 1. configure a daemon by hand, save its configuration ----
 start_daemon -m 0-1 -p 1 --isolated-cores "[0]" --mode interrupt --governor sim
-ctl 0 switch dynamic --period-us 250000 --load-limit 15 --core-limit 70 --core-busy 90
+ctl 0 switch dynamic --period-us 250000 --load-limit 15 --core-limit 70 --core-busy 90 --numa-local on --keep-asleep true
+grep -qF "load_limit 15, core_limit 70, core_busy 90, numa_local on, smt_last off, keep_asleep on" "$OUT" || fail "switch summary"
+ctl 0 status && grep -qE "^options +load_limit=15 core_limit=70 core_busy=90 numa_local=on smt_last=off keep_asleep=on$" "$OUT" ||
+  fail "status does not show the placement options"
+ctl 2 switch dynamic --smt-last maybe && grep -qFx "reactorctl: switch: --smt-last 'maybe' is not on, off, true or false" "$ERR" ||
+  fail "--smt-last maybe"
+ctl 2 switch static --numa-local off && grep -qFx "reactorctl: switch: --numa-local applies to the dynamic policy only, not static" "$ERR" ||
+  fail "--numa-local for static"
 ctl 0 status --json && cp "$OUT" "$WORK/before.json"
 CFG=$WORK/reactord.json
 ctl 0 save-config "$CFG" && grep -qF "configuration saved to $CFG" "$OUT" || fail "save-config did not say where it wrote"
@@ -88,7 +97,8 @@ fw = {e["method"]: e["params"] for e in subs["framework"]}
 assert fw["scheduler_set_options"] == {"scheduling_core": 1, "isolated_core_mask": "1"}, fw
 assert fw["reactor_set_options"] == {"mode": "interrupt"}, fw
 assert subs["scheduler"] == [{"method": "framework_set_scheduler", "params": {
-    "name": "dynamic", "period": 250000, "load_limit": 15, "core_limit": 70, "core_busy": 90}}], subs
+    "name": "dynamic", "period": 250000, "load_limit": 15, "core_limit": 70, "core_busy": 90,
+    "numa_local": True, "smt_last": False, "keep_asleep": True}}], subs
 PY
 stop_daemon
 
@@ -100,7 +110,7 @@ python3 - "$WORK/before.json" "$WORK/after.json" <<'PY' || fail "status after th
 import json, sys
 b, a = (json.load(open(p)) for p in sys.argv[1:])
 keys = ["scheduler_name", "scheduler_period", "isolated_core_mask", "scheduling_core",
-        "load_limit", "core_limit", "core_busy"]
+        "load_limit", "core_limit", "core_busy", "numa_local", "smt_last", "keep_asleep"]
 assert {k: b[k] for k in keys} == {k: a[k] for k in keys}, (b, a)
 assert a["scheduler_name"] == "dynamic" and a["scheduling_core"] == 1 and a["isolated_core_mask"] == "1", a
 PY
@@ -149,6 +159,9 @@ bad_file wrong-type \
 bad_file out-of-range \
   "subsystems[0].config[0].params.load_limit (framework_set_scheduler): Invalid parameters: 'load_limit' must be an integer 0-100, got 250" \
   '{"subsystems": [{"subsystem": "scheduler", "config": [{"method": "framework_set_scheduler", "params": {"name": "dynamic", "load_limit": 250}}]}]}'
+bad_file not-a-boolean \
+  "subsystems[0].config[0].params.numa_local (framework_set_scheduler): Invalid parameters: 'numa_local' must be true or false, got \"yes\"" \
+  '{"subsystems": [{"subsystem": "scheduler", "config": [{"method": "framework_set_scheduler", "params": {"name": "dynamic", "numa_local": "yes"}}]}]}'
 bad_file unknown-key \
   "subsystems[0].config[0].params.core_limmit: unknown key for framework_set_scheduler" \
   '{"subsystems": [{"subsystem": "scheduler", "config": [{"method": "framework_set_scheduler", "params": {"name": "dynamic", "core_limmit": 50}}]}]}'

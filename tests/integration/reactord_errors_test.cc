@@ -155,7 +155,19 @@ TEST_F(ReactordErrors, BadInputTable) {
       {"framework_set_scheduler", R"({"name":"static","load_limit":10})", -32603,
        "static does not take load_limit (a dynamic option); static takes mappings"},
       {"framework_set_scheduler", R"({"name":"dynamic","mappings":"1:0"})", -32603,
-       "dynamic does not take mappings (a static option); dynamic takes load_limit, core_limit and core_busy"},
+       "dynamic does not take mappings (a static option); dynamic takes load_limit, core_limit, core_busy, "
+       "numa_local, smt_last and keep_asleep"},
+      // the placement options (our extension): booleans, dynamic only
+      {"framework_set_scheduler", R"({"name":"dynamic","numa_local":1})", -32602,
+       "Invalid parameters: 'numa_local' must be true or false, got 1"},
+      {"framework_set_scheduler", R"({"name":"dynamic","smt_last":"true"})", -32602,
+       R"(Invalid parameters: 'smt_last' must be true or false, got "true")"},
+      {"framework_set_scheduler", R"({"name":"dynamic","keep_asleep":null})", -32602,
+       "Invalid parameters: 'keep_asleep' must be true or false, got null"},
+      {"framework_set_scheduler", R"({"name":"static","numa_local":false})", -32603,
+       "static does not take numa_local (a dynamic option); static takes mappings"},
+      {"framework_set_scheduler", R"({"name":"static","keep_asleep":true})", -32603,
+       "static does not take keep_asleep (a dynamic option); static takes mappings"},
       // malformed mappings
       {"framework_set_scheduler", R"({"name":"static","mappings":"1-2"})", -32603,
        "mapping '1-2': expected '<thread_id>:<core>'"},

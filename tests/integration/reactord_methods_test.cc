@@ -126,13 +126,16 @@ TEST_F(ReactordMethods, FrameworkGetSchedulerMemberOrderPerPolicy) {
   // The simulated governor is leased by dynamic.
   EXPECT_EQ(keys_of(s), (std::vector<std::string>{"scheduler_name", "scheduler_period", "isolated_core_mask",
                                                    "scheduling_core", "governor_name", "load_limit", "core_limit",
-                                                   "core_busy"}));
+                                                   "core_busy", "numa_local", "smt_last", "keep_asleep"}));
   EXPECT_EQ(s["scheduler_name"], "dynamic");
   EXPECT_EQ(s["scheduler_period"], 1000000);  // period 0 becomes 1 s
   EXPECT_EQ(s["governor_name"], "sim_governor");
   EXPECT_EQ(s["load_limit"], 20);
   EXPECT_EQ(s["core_limit"], 80);
   EXPECT_EQ(s["core_busy"], 95);
+  EXPECT_EQ(s["numa_local"], false);  // our extension: off (SPDK's placement) by default
+  EXPECT_EQ(s["smt_last"], false);
+  EXPECT_EQ(s["keep_asleep"], false);
 
   // "global" is an alias: the canonical name is reported, the period kept.
   call_ok(client_, "framework_set_scheduler", json{{"name", "global"}});
@@ -163,6 +166,51 @@ TEST_F(ReactordMethods, SetSchedulerOptionsPersistAcrossSwitchesAndUnknownKeysAr
   EXPECT_EQ(h["transitions"].back()["to"], "dynamic");
   EXPECT_EQ(result_of("framework_get_scheduler")["scheduler_period"], 500000);
   call_ok(client_, "framework_set_scheduler", json{{"name", "dynamic"}, {"load_limit", 20}, {"core_limit", 80}});
+}
+
+TEST_F(ReactordMethods, PlacementOptionsAreSetReadBackAndKeptLikeTheLimits) {
+  call_ok(client_, "framework_set_scheduler",
+          json{{"name", "dynamic"}, {"numa_local", true}, {"keep_asleep", true}});
+  ojson s = result_of("framework_get_scheduler");
+  EXPECT_EQ(s["numa_local"], true);
+  EXPECT_EQ(s["smt_last"], false);
+  EXPECT_EQ(s["keep_asleep"], true);
+  EXPECT_EQ(result_of("scheduler_get_history")["transitions"].back()["options"],
+            "numa_local=true keep_asleep=true");
+  // Absent keys keep their value, across a switch to static and back.
+  call_ok(client_, "framework_set_scheduler", json{{"name", "static"}});
+  call_ok(client_, "framework_set_scheduler", json{{"name", "dynamic"}, {"smt_last", true}});
+  s = result_of("framework_get_scheduler");
+  EXPECT_EQ(s["numa_local"], true);
+  EXPECT_EQ(s["smt_last"], true);
+  EXPECT_EQ(s["keep_asleep"], true);
+  // A bad value or a policy that does not take them changes nothing.
+  const uint64_t before = result_of("scheduler_get_history")["transitions_total"].get<uint64_t>();
+  const auto error_of = [&](const ojson& params) {
+    const ojson reply = raw_call(rpc_py_request("framework_set_scheduler", 1, params));
+    return reply.contains("error") ? reply["error"] : ojson();
+  };
+  EXPECT_EQ(error_of(ojson{{"name", "dynamic"}, {"numa_local", "off"}}),
+            (ojson{{"code", -32602}, {"message", R"(Invalid parameters: 'numa_local' must be true or false, got "off")"}}));
+  EXPECT_EQ(error_of(ojson{{"name", "static"}, {"smt_last", false}}),
+            (ojson{{"code", -32603}, {"message", "static does not take smt_last (a dynamic option); static takes mappings"}}));
+  EXPECT_EQ(result_of("scheduler_get_history")["transitions_total"].get<uint64_t>(), before);
+  s = result_of("framework_get_scheduler");
+  EXPECT_EQ(s["scheduler_name"], "dynamic");
+  EXPECT_EQ(s["numa_local"], true);
+  EXPECT_EQ(s["smt_last"], true);
+  // save_config carries them (reactord --config replays them: reactord_config_e2e).
+  const ojson saved = result_of("save_config");
+  const ojson& params = saved["subsystems"][2]["config"][0]["params"];
+  EXPECT_EQ(params["numa_local"], true);
+  EXPECT_EQ(params["smt_last"], true);
+  EXPECT_EQ(params["keep_asleep"], true);
+  call_ok(client_, "framework_set_scheduler",
+          json{{"name", "dynamic"}, {"numa_local", false}, {"smt_last", false}, {"keep_asleep", false}});
+  s = result_of("framework_get_scheduler");
+  EXPECT_EQ(s["numa_local"], false);
+  EXPECT_EQ(s["smt_last"], false);
+  EXPECT_EQ(s["keep_asleep"], false);
 }
 
 TEST_F(ReactordMethods, FrameworkGetReactorsHasRealNumbers) {

@@ -67,6 +67,35 @@ TEST_F(Loader, AppliesEveryMethodToThePendingOptions) {
   EXPECT_FALSE(plane.initialized());  // nothing was started
 }
 
+TEST_F(Loader, PlacementOptionsOfTheDynamicPolicyAreLoaded) {
+  auto r = load_config_text(engine, R"({"subsystems": [{"subsystem": "scheduler", "config": [
+      {"method": "framework_set_scheduler",
+       "params": {"name": "dynamic", "numa_local": true, "smt_last": false, "keep_asleep": true}}]}]})");
+  ASSERT_TRUE(r) << r.error().message;
+  const DynamicOptions& d = plane.options().scheduler.options.dynamic;
+  EXPECT_TRUE(d.numa_local);
+  EXPECT_FALSE(d.smt_last);
+  EXPECT_TRUE(d.keep_asleep);
+  EXPECT_EQ(d.load_limit, 20U);  // absent: the default
+}
+
+TEST_F(Loader, APlacementOptionThatIsNotABooleanIsRefusedNamingIt) {
+  std::string e = error_of(R"({"subsystems": [{"subsystem": "scheduler", "config": [
+      {"method": "framework_set_scheduler", "params": {"name": "dynamic", "smt_last": 1}}]}]})");
+  EXPECT_NE(e.find("subsystems[0].config[0].params.smt_last (framework_set_scheduler): Invalid parameters: "
+                   "'smt_last' must be true or false, got 1"),
+            std::string::npos)
+      << e;
+  e = error_of(R"({"subsystems": [{"subsystem": "scheduler", "config": [
+      {"method": "framework_set_scheduler", "params": {"name": "static", "keep_asleep": false}}]}]})");
+  EXPECT_NE(e.find("subsystems[0].config[0] (framework_set_scheduler): static does not take keep_asleep (a "
+                   "dynamic option); static takes mappings"),
+            std::string::npos)
+      << e;
+  EXPECT_FALSE(plane.options().scheduler.options.dynamic.keep_asleep);
+  EXPECT_FALSE(plane.options().scheduler.options.dynamic.smt_last);
+}
+
 TEST_F(Loader, EmptyAndNullConfigsAreAccepted) {
   auto r = load_config_text(engine, R"({"subsystems": [{"subsystem": "governor", "config": []},
                                                        {"subsystem": "scheduler", "config": null}]})");

@@ -16,6 +16,7 @@
 
 #include <reactor/governor.hh>
 #include <reactor/policy.hh>
+#include <reactor/scheduler_manager.hh>
 
 #include "unit/schedulers/snapshot_builder.hh"
 
@@ -32,6 +33,15 @@ using ::testing::HasSubstr;
 using FA = FrequencyAction;
 
 const DynamicOptions kDefaults{};
+
+/// Whether two plans move the same threads between the same cores, in order.
+bool same_moves(const Plan& a, const Plan& b) {
+  if (a.moves.size() != b.moves.size()) return false;
+  for (size_t i = 0; i < a.moves.size(); ++i)
+    if (a.moves[i].thread != b.moves[i].thread || a.moves[i].from != b.moves[i].from || a.moves[i].to != b.moves[i].to)
+      return false;
+  return true;
+}
 
 TEST(BalanceDynamic, IdleThreadsConsolidateOnMainAndEveryCoreSleeps) {
   // Round 1: one idle (5 %) thread per core.
@@ -595,7 +605,8 @@ TEST(ValidateDynamicOptions, ErrorsNameTheKey) {
   cases[2].message = "core_busy 255 is out of range (0-100)";
   cases[3].update.mappings = "1:0";
   cases[3].message =
-      "dynamic does not take mappings (a static option); dynamic takes load_limit, core_limit and core_busy";
+      "dynamic does not take mappings (a static option); dynamic takes load_limit, core_limit, core_busy, "
+      "numa_local, smt_last and keep_asleep";
   cases[4].update.load_limit = 50;
   cases[4].update.core_busy = 4000000000u;
   cases[4].message = "core_busy 4000000000 is out of range (0-100)";
@@ -604,6 +615,247 @@ TEST(ValidateDynamicOptions, ErrorsNameTheKey) {
     ASSERT_FALSE(r) << c.message;
     EXPECT_EQ(r.error().code, Errc::invalid_argument);
     EXPECT_EQ(r.error().message, c.message);
+  }
+}
+
+
+// --- placement options (our extension; off by default) ---------------------
+
+DynamicOptions with(bool DynamicOptions::*flag) {
+  DynamicOptions o;
+  o.*flag = true;
+  return o;
+}
+
+TEST(BalanceDynamicNumaLocal, SpreadsWithinTheHomeNodeFirst) {
+  // Nodes 0 (cores 0-3) and 1 (cores 4-7). Core 5 is at core_limit with two
+  // threads whose home is core 5; main is full; every other core is empty.
+  const LoadSnapshot s = SnapshotBuilder(8)
+                             .numa(0, 3, 0)
+                             .numa(4, 7, 1)
+                             .thread(10, 0, 700, 300)
+                             .thread(1, 5, 450, 550)
+                             .thread(2, 5, 450, 550)
+                             .core_load(5, 900, 100)
+                             .build();
+  // SPDK: the lowest cores with room, on the other node (1 and 2).
+  const Plan spdk = balance_dynamic(s, kDefaults);
+  EXPECT_EQ(final_core(s, spdk, 1), 1u);
+  EXPECT_EQ(final_core(s, spdk, 2), 2u);
+  // numa_local: thread 1 goes to core 4 (node 1); thread 2 then has room on
+  // core 5 and is not moved to node 0 to consolidate.
+  const Plan p = balance_dynamic(s, with(&DynamicOptions::numa_local));
+  ASSERT_EQ(p.moves.size(), 1u);
+  EXPECT_EQ(p.moves[0].thread, ThreadId{1});
+  EXPECT_EQ(p.moves[0].to, CoreId{4});
+  EXPECT_EQ(p.moves[0].reason,
+            "busy (45% >= load_limit 20): consolidate on lower core 4, which has room [numa_local: on its NUMA "
+            "node 1]");
+  EXPECT_EQ(final_core(s, p, 2), 5u);
+}
+
+TEST(BalanceDynamicNumaLocal, DoesNotLeaveItsNodeToConsolidate) {
+  // A 30 % thread alone on core 4 (node 1); main (node 0) has room.
+  SnapshotBuilder b(8);
+  b.thread(10, 0, 200, 800).thread(1, 4, 300, 700);
+  const LoadSnapshot flat = b.build();
+  const LoadSnapshot numa = b.numa(0, 3, 0).numa(4, 7, 1).build();
+  EXPECT_EQ(final_core(numa, balance_dynamic(numa, kDefaults), 1), 0u);  // SPDK: to main
+  EXPECT_EQ(final_core(numa, balance_dynamic(numa, with(&DynamicOptions::numa_local)), 1), 4u);
+  // Without NUMA information the option changes nothing.
+  EXPECT_EQ(final_core(flat, balance_dynamic(flat, with(&DynamicOptions::numa_local)), 1), 0u);
+}
+
+TEST(BalanceDynamicNumaLocal, GoesHomeWhenItsCoreIsFullElsewhere) {
+  // Two busy threads whose home is core 6 (node 1) share main (node 0) at
+  // core_limit: the one that leaves goes to node 1, although core 1 is lower.
+  const LoadSnapshot s = SnapshotBuilder(8)
+                             .numa(0, 3, 0)
+                             .numa(4, 7, 1)
+                             .thread(1, 0, 450, 550, std::nullopt, 6)
+                             .thread(2, 0, 450, 550, std::nullopt, 6)
+                             .core_load(0, 900, 100)
+                             .build();
+  EXPECT_EQ(final_core(s, balance_dynamic(s, kDefaults), 1), 1u);
+  EXPECT_EQ(final_core(s, balance_dynamic(s, with(&DynamicOptions::numa_local)), 1), 4u);
+}
+
+TEST(BalanceDynamicKeepAsleep, DoesNotWakeACoreForAThreadThatHasRoom) {
+  // Two 30 % threads share core 2 (60 %: room). SPDK moves one to the
+  // sleeping main core and the other to the sleeping core 1: one polling
+  // core becomes two.
+  const LoadSnapshot s = SnapshotBuilder(4)
+                             .thread(1, 2, 300, 700)
+                             .thread(2, 2, 300, 700)
+                             .core_load(2, 600, 400)
+                             .interrupt(0)
+                             .interrupt(1)
+                             .interrupt(3)
+                             .build();
+  const Plan spdk = balance_dynamic(s, kDefaults);
+  EXPECT_EQ(final_core(s, spdk, 1), 0u);
+  EXPECT_EQ(final_core(s, spdk, 2), 1u);
+  EXPECT_EQ(mode_of(spdk, 0), ReactorMode::Poll);
+  EXPECT_EQ(mode_of(spdk, 1), ReactorMode::Poll);
+  const Plan p = balance_dynamic(s, with(&DynamicOptions::keep_asleep));
+  EXPECT_TRUE(p.moves.empty());
+  EXPECT_EQ(mode_of(p, 0), ReactorMode::Interrupt);
+  EXPECT_EQ(mode_of(p, 1), ReactorMode::Interrupt);
+  EXPECT_EQ(mode_of(p, 2), ReactorMode::Poll);
+}
+
+TEST(BalanceDynamicKeepAsleep, AtCoreLimitPrefersAnAwakeCoreWithRoom) {
+  // Core 2 is at core_limit (two 45 % threads); core 3 is awake at 30 %;
+  // main and core 1 sleep.
+  const LoadSnapshot s = SnapshotBuilder(4)
+                             .thread(1, 2, 450, 550)
+                             .thread(2, 2, 450, 550)
+                             .core_load(2, 900, 100)
+                             .thread(3, 3, 300, 700)
+                             .interrupt(0)
+                             .interrupt(1)
+                             .build();
+  const Plan spdk = balance_dynamic(s, kDefaults);
+  EXPECT_EQ(final_core(s, spdk, 1), 0u);  // wakes main
+  EXPECT_EQ(final_core(s, spdk, 2), 1u);  // and core 1: three polling cores
+  const Plan p = balance_dynamic(s, with(&DynamicOptions::keep_asleep));
+  ASSERT_EQ(p.moves.size(), 1u);
+  EXPECT_EQ(p.moves[0].thread, ThreadId{1});
+  EXPECT_EQ(p.moves[0].to, CoreId{3});  // 75 % there: under core_limit
+  EXPECT_THAT(p.moves[0].reason, HasSubstr("core 2 is at core_limit 80 (90% busy, 2 threads); core 3 has room "
+                                           "[keep_asleep: core 3 is awake]"));
+  for (uint32_t c : {0u, 1u}) EXPECT_EQ(mode_of(p, c), ReactorMode::Interrupt) << c;
+  for (uint32_t c : {2u, 3u}) EXPECT_EQ(mode_of(p, c), ReactorMode::Poll) << c;
+}
+
+TEST(BalanceDynamicKeepAsleep, WakesACoreWhenNoAwakeCoreHasRoom) {
+  const LoadSnapshot s = SnapshotBuilder(3)
+                             .thread(1, 0, 450, 550)
+                             .thread(2, 0, 450, 550)
+                             .core_load(0, 900, 100)
+                             .interrupt(1)
+                             .interrupt(2)
+                             .build();
+  const Plan p = balance_dynamic(s, with(&DynamicOptions::keep_asleep));
+  ASSERT_EQ(p.moves.size(), 1u);
+  EXPECT_EQ(p.moves[0].to, CoreId{1});
+  EXPECT_TRUE(same_moves(p, balance_dynamic(s, kDefaults)));
+}
+
+TEST(BalanceDynamicSmtLast, FillsAnAwakePhysicalCoreBeforeWakingAnother) {
+  // Siblings as Linux numbers them on many hosts: (0,3), (1,4), (2,5).
+  // Main (0) is awake at 70 %; core 5 is at core_limit with two 45 % threads;
+  // the physical core (1,4) is entirely idle.
+  const LoadSnapshot s = SnapshotBuilder(6)
+                             .siblings(CpuSet{0, 3})
+                             .siblings(CpuSet{1, 4})
+                             .siblings(CpuSet{2, 5})
+                             .thread(1, 5, 450, 550)
+                             .thread(2, 5, 450, 550)
+                             .core_load(5, 900, 100)
+                             .thread(3, 0, 700, 300)
+                             .build();
+  // SPDK: the lowest cores with room, 1 and 2: three physical cores awake.
+  const Plan spdk = balance_dynamic(s, kDefaults);
+  EXPECT_EQ(final_core(s, spdk, 1), 1u);
+  EXPECT_EQ(final_core(s, spdk, 2), 2u);
+  // smt_last: core 2 (its sibling 5 is awake), then core 3 (sibling of main).
+  const Plan p = balance_dynamic(s, with(&DynamicOptions::smt_last));
+  EXPECT_EQ(final_core(s, p, 1), 2u);
+  EXPECT_EQ(final_core(s, p, 2), 3u);
+  EXPECT_THAT(find_move(p, 1)->reason, HasSubstr("[smt_last: its physical core is awake]"));
+  // Same number of polling reactors (3), one physical core fewer awake.
+  for (uint32_t c : {0u, 2u, 3u}) EXPECT_EQ(mode_of(p, c), ReactorMode::Poll) << c;
+  for (uint32_t c : {1u, 4u, 5u}) EXPECT_EQ(mode_of(p, c), ReactorMode::Interrupt) << c;
+}
+
+TEST(BalanceDynamicSmtLast, ALaterRoundDoesNotUndoItsChoice) {
+  // The placement smt_last chose in FillsAnAwakePhysicalCoreBeforeWakingAnother,
+  // settled: thread 1 alone on core 2 (room), main full. SPDK's rule would
+  // consolidate it on the lower core 1, a whole idle physical core: one more
+  // move to end where SPDK put it a round earlier, and nothing saved.
+  const LoadSnapshot s = SnapshotBuilder(6)
+                             .siblings(CpuSet{0, 3})
+                             .siblings(CpuSet{1, 4})
+                             .siblings(CpuSet{2, 5})
+                             .thread(1, 2, 450, 550)
+                             .thread(2, 3, 450, 550)
+                             .thread(3, 0, 700, 300)
+                             .interrupt(1)
+                             .interrupt(4)
+                             .interrupt(5)
+                             .build();
+  EXPECT_EQ(final_core(s, balance_dynamic(s, kDefaults), 1), 1u);
+  EXPECT_TRUE(balance_dynamic(s, with(&DynamicOptions::smt_last)).moves.empty());
+}
+
+TEST(BalanceDynamicSmtLast, WithoutSiblingsItActsLikeKeepAsleep) {
+  // No SMT: each core is its own physical core, so waking a core wakes a
+  // physical core, and smt_last makes keep_asleep's choices.
+  const LoadSnapshot s = SnapshotBuilder(4)
+                             .thread(1, 2, 450, 550)
+                             .thread(2, 2, 450, 550)
+                             .core_load(2, 900, 100)
+                             .thread(3, 3, 300, 700)
+                             .interrupt(0)
+                             .interrupt(1)
+                             .build();
+  const Plan p = balance_dynamic(s, with(&DynamicOptions::smt_last));
+  EXPECT_EQ(final_core(s, p, 1), 3u);  // SPDK: main, asleep
+  EXPECT_EQ(final_core(s, p, 2), 2u);  // has room: does not wake main (SPDK: core 1)
+  EXPECT_TRUE(same_moves(p, balance_dynamic(s, with(&DynamicOptions::keep_asleep))));
+}
+
+TEST(ValidateDynamicOptions, PlacementOptionsMergeLikeTheLimits) {
+  DynamicOptions current;
+  current.numa_local = true;
+  PolicyOptionsUpdate u;
+  u.smt_last = true;
+  u.keep_asleep = false;
+  auto r = validate_dynamic_options(current, u);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->numa_local);  // absent: kept
+  EXPECT_TRUE(r->smt_last);
+  EXPECT_FALSE(r->keep_asleep);
+  u = PolicyOptionsUpdate{};
+  u.numa_local = false;
+  r = validate_dynamic_options(*r, u);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->numa_local);
+  EXPECT_TRUE(r->smt_last);
+  EXPECT_EQ(DynamicOptions{}, (DynamicOptions{20, 80, 95, false, false, false}));  // SPDK's behaviour by default
+}
+
+TEST(PlanSwitch, PlacementOptionsAreDynamicOnlyAndTheErrorNamesTheKey) {
+  PolicyContext ctx;
+  ctx.cores = CpuSet{0, 1};
+  ctx.governor_available = true;
+  const SchedulerOptions committed;
+  const std::pair<const char*, std::optional<bool> PolicyOptionsUpdate::*> keys[] = {
+      {"numa_local", &PolicyOptionsUpdate::numa_local},
+      {"smt_last", &PolicyOptionsUpdate::smt_last},
+      {"keep_asleep", &PolicyOptionsUpdate::keep_asleep}};
+  for (const auto& [key, member] : keys) {
+    for (bool value : {false, true}) {
+      PolicyOptionsUpdate u;
+      u.*member = value;
+      auto st = plan_switch(PolicyKind::Static, committed, u, ctx);
+      ASSERT_FALSE(st) << key;
+      EXPECT_EQ(st.error().message, fmt::format("static does not take {} (a dynamic option); static takes mappings", key));
+      auto gl = plan_switch(PolicyKind::Global, committed, u, ctx);
+      ASSERT_FALSE(gl) << key;
+      EXPECT_EQ(gl.error().message, fmt::format("gscheduler does not take {} (a dynamic option); gscheduler takes no "
+                                                "options besides period",
+                                                key));
+      auto dy = plan_switch(PolicyKind::Dynamic, committed, u, ctx);
+      ASSERT_TRUE(dy) << dy.error().message;
+      DynamicOptions expected;
+      if (std::string_view(key) == "numa_local") expected.numa_local = value;
+      if (std::string_view(key) == "smt_last") expected.smt_last = value;
+      if (std::string_view(key) == "keep_asleep") expected.keep_asleep = value;
+      EXPECT_EQ(dy->next.dynamic, expected) << key;
+      EXPECT_EQ(describe(u), fmt::format("{}={}", key, value));
+    }
   }
 }
 

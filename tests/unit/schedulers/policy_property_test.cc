@@ -364,6 +364,259 @@ RC_GTEST_PROP(PolicyProperties, DynamicMovesABusyThreadOnlyWhereItFits, ()) {
   }
 }
 
+// --- placement options (numa_local, smt_last, keep_asleep) -----------------
+//
+// Off, they change nothing (the plans above are SPDK's); on, each only picks
+// among the cores SPDK's rule lets a busy thread go to (and two of them
+// narrow that set when the thread's core has room). The snapshots below get
+// a host-like topology: NUMA nodes in contiguous id ranges and SMT pairs
+// either adjacent (0,1) or split ((0, n/2), as Linux numbers many hosts).
+
+/// `o`'s percentages with every placement option at its default.
+DynamicOptions limits_only(const DynamicOptions& o) {
+  DynamicOptions d;
+  d.load_limit = o.load_limit;
+  d.core_limit = o.core_limit;
+  d.core_busy = o.core_busy;
+  return d;
+}
+
+struct Topo {
+  uint32_t nodes = 1;
+  bool split_smt = false;
+};
+
+Topo pick_topo() {
+  Topo t;
+  t.nodes = *rc::gen::element<uint32_t>(1, 2, 2, 4);
+  t.split_smt = *rc::gen::arbitrary<bool>();
+  return t;
+}
+
+LoadSnapshot with_topology(LoadSnapshot s, const Topo& topo) {
+  std::vector<size_t> by_id(s.cores.size());
+  for (size_t i = 0; i < by_id.size(); ++i) by_id[i] = i;
+  std::sort(by_id.begin(), by_id.end(), [&](size_t a, size_t b) { return s.cores[a].id < s.cores[b].id; });
+  const size_t n = by_id.size();
+  for (size_t r = 0; r < n; ++r) {
+    CoreLoad& c = s.cores[by_id[r]];
+    c.numa_node = static_cast<int>(r * topo.nodes / n);
+    c.smt_siblings = CpuSet{c.id.value};
+  }
+  const size_t half = n / 2;
+  for (size_t r = 0; r < (topo.split_smt ? half : n / 2); ++r) {
+    const size_t a = topo.split_smt ? r : 2 * r;
+    const size_t b = topo.split_smt ? r + half : 2 * r + 1;
+    CoreLoad& x = s.cores[by_id[a]];
+    CoreLoad& y = s.cores[by_id[b]];
+    const CpuSet pair{x.id.value, y.id.value};
+    x.smt_siblings = pair;
+    y.smt_siblings = pair;
+  }
+  return s;
+}
+
+/// Replays a dynamic plan move by move with SPDK's bookkeeping and what the
+/// placement options look at: which cores gave a thread, and how many busy
+/// threads each core hosts.
+class Replay {
+ public:
+  Replay(const LoadSnapshot& s, const DynamicOptions& o) : s_(s), o_(o), l_(s, o) {
+    busy_threads_.assign(s.cores.size(), 0);
+    for (size_t t = 0; t < s.threads.size(); ++t)
+      if (busy(t) && l_.lcore(t) >= 0) ++busy_threads_[static_cast<size_t>(l_.lcore(t))];
+    main_ = l_.index_of(s.main_core);
+  }
+
+  const test::spdk::Ledger& ledger() const { return l_; }
+  bool busy(size_t t) const { return load_percent(s_.threads[t].busy, s_.threads[t].idle) >= o_.load_limit; }
+  const CoreLoad& core(int32_t i) const { return s_.cores[static_cast<size_t>(i)]; }
+  bool awake(int32_t i) const { return busy_threads_[static_cast<size_t>(i)] > 0; }
+  bool physical_core_awake(int32_t i) const {
+    for (CoreId c : core(i).smt_siblings.cores())
+      if (const int32_t j = l_.index_of(c); j >= 0 && awake(j)) return true;
+    return false;
+  }
+  int home_node(size_t t) const {
+    const int32_t h = l_.index_of(s_.threads[t].home);
+    if (h >= 0 && core(h).numa_node >= 0) return core(h).numa_node;
+    return core(l_.lcore(t)).numa_node;
+  }
+
+  /// The cores SPDK's rule lets busy thread `t` move to now, each fitting:
+  /// not its core, not isolated, stalled or a core that gave a thread, inside
+  /// its mask; main, a lower core (not from main), or any core at core_limit.
+  std::vector<int32_t> candidates(size_t t) const {
+    std::vector<int32_t> out;
+    const int32_t from = l_.lcore(t);
+    const bool lim = l_.at_limit(from);
+    for (int32_t i = 0; i < static_cast<int32_t>(s_.cores.size()); ++i) {
+      const CoreLoad& c = core(i);
+      if (i == from || c.isolated || c.stalled || gave_.count(i) || !s_.threads[t].cpumask.test(c.id)) continue;
+      if (!l_.fits(t, i)) continue;
+      if (i == main_ || (c.id < core(from).id && from != main_) || lim) out.push_back(i);
+    }
+    return out;
+  }
+
+  void apply(size_t t, int32_t to) {
+    const int32_t from = l_.lcore(t);
+    if (busy(t)) {
+      --busy_threads_[static_cast<size_t>(from)];
+      ++busy_threads_[static_cast<size_t>(to)];
+    }
+    gave_.insert(from);
+    l_.move(t, to);
+  }
+
+ private:
+  const LoadSnapshot& s_;
+  DynamicOptions o_;
+  test::spdk::Ledger l_;
+  std::vector<uint32_t> busy_threads_;
+  std::set<int32_t> gave_;
+  int32_t main_ = -1;
+};
+
+RC_GTEST_PROP(PolicyProperties, PlacementOptionsOffMoveAsSpdkOnHostTopologies, ()) {
+  Shape shape = pick_shape();
+  const Topo topo = pick_topo();
+  DynamicOptions o = pick_dynamic_options();
+  o.numa_local = o.smt_last = o.keep_asleep = false;
+  RC_ASSERT(o == limits_only(o));  // off is the default
+  int with_moves = 0;
+  for (int k = 0; k < 16; ++k, ++shape.seed) {
+    Shape sparse = shape;
+    if (k % 2 == 1) sparse.threads /= 4;
+    const LoadSnapshot s = with_topology(without_differences(make_snapshot(sparse)), topo);
+    const test::spdk::Result ref = test::spdk::balance(s, o);
+    if (test::spdk::has_swap(ref.plan.moves)) continue;
+    if (std::any_of(ref.moves.begin(), ref.moves.end(), [](const test::spdk::Move& m) { return m.least_busy; }))
+      continue;
+    if (!ref.moves.empty()) ++with_moves;
+    const Plan p = balance_dynamic(s, o);
+    RC_ASSERT(p.moves.size() == ref.plan.moves.size());
+    for (size_t i = 0; i < p.moves.size(); ++i) {
+      RC_ASSERT(p.moves[i].thread == ref.plan.moves[i].thread);
+      RC_ASSERT(p.moves[i].from == ref.plan.moves[i].from);
+      RC_ASSERT(p.moves[i].to == ref.plan.moves[i].to);
+    }
+  }
+  RC_TAG(with_moves > 0 ? "compared plans with moves" : "no plan with moves");
+}
+
+RC_GTEST_PROP(PolicyProperties, NumaLocalPrefersTheHomeNodeAndNeverLeavesItToConsolidate, ()) {
+  const Topo topo = pick_topo();
+  const LoadSnapshot s = with_topology(make_snapshot(pick_shape()), topo);
+  DynamicOptions o = pick_dynamic_options();
+  const DynamicOptions off = o;
+  o.numa_local = true;
+  const Plan p = balance_dynamic(s, o);
+  check_plan_contract(s, p);
+  Replay r(s, o);
+  for (const ThreadMove& m : p.moves) {
+    const size_t t = r.ledger().thread_index(m.thread);
+    const int32_t from = r.ledger().index_of(m.from);
+    const int32_t to = r.ledger().index_of(m.to);
+    if (r.busy(t)) {
+      const int node = r.home_node(t);
+      const int dest = r.core(to).numa_node;
+      // Without core_limit pressure: only within its current or home node.
+      if (!r.ledger().at_limit(from)) RC_ASSERT(dest == node || dest == r.core(from).numa_node);
+      // Away from its home node only when no core there could take it.
+      if (dest != node)
+        for (int32_t i : r.candidates(t)) RC_ASSERT(r.core(i).numa_node != node);
+    }
+    r.apply(t, to);
+  }
+  // One node: the option has nothing to prefer.
+  const LoadSnapshot one = with_topology(s, Topo{1, topo.split_smt});
+  RC_ASSERT(same_plan(balance_dynamic(one, o), balance_dynamic(one, off)));
+  RC_TAG(same_plan(p, balance_dynamic(s, off)) ? "same plan as off" : "numa_local changed the plan");
+}
+
+RC_GTEST_PROP(PolicyProperties, KeepAsleepWakesNoCoreForAThreadThatHasRoom, ()) {
+  const LoadSnapshot s = with_topology(make_snapshot(pick_shape()), pick_topo());
+  DynamicOptions o = pick_dynamic_options();
+  const DynamicOptions off = o;
+  o.keep_asleep = true;
+  const Plan p = balance_dynamic(s, o);
+  check_plan_contract(s, p);
+  Replay r(s, o);
+  for (const ThreadMove& m : p.moves) {
+    const size_t t = r.ledger().thread_index(m.thread);
+    const int32_t from = r.ledger().index_of(m.from);
+    const int32_t to = r.ledger().index_of(m.to);
+    if (r.busy(t) && !r.awake(to)) {
+      // It wakes a core only when its own is at core_limit and no awake core
+      // SPDK's rule allows has room.
+      RC_ASSERT(r.ledger().at_limit(from));
+      for (int32_t i : r.candidates(t)) RC_ASSERT(!r.awake(i));
+    }
+    r.apply(t, to);
+  }
+  RC_TAG(same_plan(p, balance_dynamic(s, off)) ? "same plan as off" : "keep_asleep changed the plan");
+}
+
+RC_GTEST_PROP(PolicyProperties, SmtLastWakesAPhysicalCoreOnlyAtCoreLimitWhenNoAwakeOneHasRoom, ()) {
+  const LoadSnapshot s = with_topology(make_snapshot(pick_shape()), pick_topo());
+  DynamicOptions o = pick_dynamic_options();
+  const DynamicOptions off = o;
+  o.smt_last = true;
+  const Plan p = balance_dynamic(s, o);
+  check_plan_contract(s, p);
+  Replay r(s, o);
+  for (const ThreadMove& m : p.moves) {
+    const size_t t = r.ledger().thread_index(m.thread);
+    const int32_t to = r.ledger().index_of(m.to);
+    if (r.busy(t)) {
+      // SPDK's set of destinations is kept (only the order changes) ...
+      const std::vector<int32_t> c = r.candidates(t);
+      RC_ASSERT(std::find(c.begin(), c.end(), to) != c.end());
+      // ... and a whole idle physical core is woken only for a thread whose
+      // core is at core_limit, when no core of an awake one is in that set.
+      if (!r.physical_core_awake(to)) {
+        RC_ASSERT(r.ledger().at_limit(r.ledger().lcore(t)));
+        for (int32_t i : c) RC_ASSERT(!r.physical_core_awake(i));
+      }
+    }
+    r.apply(t, to);
+  }
+  RC_TAG(same_plan(p, balance_dynamic(s, off)) ? "same plan as off" : "smt_last changed the plan");
+}
+
+RC_GTEST_PROP(PolicyProperties, PlacementOptionsKeepEveryOtherRule, ()) {
+  const LoadSnapshot s = with_topology(make_snapshot(pick_shape()), pick_topo());
+  DynamicOptions o = pick_dynamic_options();
+  o.numa_local = *rc::gen::arbitrary<bool>();
+  o.smt_last = *rc::gen::arbitrary<bool>();
+  o.keep_asleep = *rc::gen::arbitrary<bool>();
+  const Plan p = balance_dynamic(s, o);
+  check_plan_contract(s, p);
+  RC_ASSERT(same_plan(p, balance_dynamic(s, o)));
+  RC_ASSERT(!test::spdk::has_swap(p.moves));
+  test::spdk::Ledger l(s, o);
+  for (const ThreadMove& m : p.moves) {
+    const size_t t = l.thread_index(m.thread);
+    const int32_t from = l.index_of(m.from);
+    const int32_t to = l.index_of(m.to);
+    RC_ASSERT(!s.find_core(m.to)->stalled);
+    RC_ASSERT(!s.find_core(m.from)->stalled);
+    if (s.threads[t].rounds_since_move < kDynamicSettleRounds) RC_ASSERT(l.pct_of(from) >= o.core_busy);
+    if (load_percent(s.threads[t].busy, s.threads[t].idle) >= o.load_limit) RC_ASSERT(l.fits(t, to));
+    l.move(t, to);
+  }
+  // Idle threads go to main exactly as without the options (pass 1).
+  const Plan base = balance_dynamic(s, limits_only(o));
+  std::map<ThreadId, CoreId> idle_to, idle_base;
+  for (const ThreadMove& m : p.moves)
+    if (m.to == s.main_core) idle_to[m.thread] = m.to;
+  for (const ThreadMove& m : base.moves)
+    if (m.to == s.main_core) idle_base[m.thread] = m.to;
+  for (const ThreadLoad& t : s.threads)
+    if (load_percent(t.busy, t.idle) < o.load_limit) RC_ASSERT(idle_to.count(t.id) == idle_base.count(t.id));
+}
+
 RC_GTEST_PROP(PolicyProperties, GlobalNeverMovesAndSetsEveryCoreOnce, ()) {
   const LoadSnapshot s = make_snapshot(pick_shape());
   const Plan p = balance_global(s);

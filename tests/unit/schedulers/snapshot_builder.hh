@@ -55,6 +55,11 @@ class SnapshotBuilder {
       if (t.id.value == thread) t.rounds_since_move = rounds;
     return *this;
   }
+  /// Cores `first`..`last` on NUMA node `node` (cores default to -1: unknown).
+  SnapshotBuilder& numa(uint32_t first, uint32_t last, int node) {
+    for (uint32_t id = first; id <= last; ++id) find(id).numa_node = node;
+    return *this;
+  }
   SnapshotBuilder& siblings(CpuSet set) {
     for (CoreId c : set.cores()) find(c.value).smt_siblings = set;
     return *this;

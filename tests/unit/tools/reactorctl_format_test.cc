@@ -400,5 +400,57 @@ TEST(ReactorctlSwitchParams, RejectsWhatTheDaemonWouldReject) {
   EXPECT_THAT(msg(s), HasSubstr("--mappings: "));
 }
 
+TEST(ReactorctlSwitchParams, PlacementOptionsAreOnOffBooleansForDynamicOnly) {
+  SwitchRequest d;
+  d.policy = "dynamic";
+  d.numa_local = "on";
+  d.smt_last = "false";
+  d.keep_asleep = "true";
+  auto p = switch_params(d);
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(*p, nlohmann::json::parse(R"({"name":"dynamic","numa_local":true,"smt_last":false,"keep_asleep":true})"));
+  d.numa_local = "off";
+  d.smt_last.reset();
+  d.keep_asleep.reset();
+  p = switch_params(d);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(*p, nlohmann::json::parse(R"({"name":"dynamic","numa_local":false})"));
+
+  auto msg = [](SwitchRequest r) {
+    auto q = switch_params(r);
+    EXPECT_FALSE(q);
+    return q ? std::string() : q.error().message;
+  };
+  SwitchRequest bad;
+  bad.policy = "dynamic";
+  bad.keep_asleep = "yes";
+  EXPECT_EQ(msg(bad), "--keep-asleep 'yes' is not on, off, true or false");
+  bad.keep_asleep = "ON";
+  EXPECT_EQ(msg(bad), "--keep-asleep 'ON' is not on, off, true or false");
+  bad.keep_asleep = "";
+  EXPECT_EQ(msg(bad), "--keep-asleep '' is not on, off, true or false");
+  bad.keep_asleep = "o\nff";
+  EXPECT_EQ(msg(bad), "--keep-asleep 'o\\nff' is not on, off, true or false");
+  SwitchRequest st;
+  st.policy = "static";
+  st.smt_last = "on";
+  EXPECT_EQ(msg(st), "--smt-last applies to the dynamic policy only, not static");
+  st.policy = "global";
+  EXPECT_EQ(msg(st), "--smt-last applies to the dynamic policy only, not gscheduler");
+}
+
+TEST(ReactorctlStatus, ShowsThePlacementOptionsWhenTheDaemonReportsThem) {
+  nlohmann::json sched = test::scheduler_dynamic();
+  sched["numa_local"] = true;
+  sched["smt_last"] = false;
+  sched["keep_asleep"] = true;
+  EXPECT_THAT(format_status(sched, nullptr, nullptr, nullptr),
+              HasSubstr("options         load_limit=20 core_limit=80 core_busy=95 numa_local=on smt_last=off "
+                        "keep_asleep=on\n"));
+  EXPECT_EQ(format_switch_summary(sched, nullptr),
+            "switched to dynamic (period 1000000 us, load_limit 20, core_limit 80, core_busy 95, numa_local on, "
+            "smt_last off, keep_asleep on)\n");
+}
+
 }  // namespace
 }  // namespace reactor::ctl
