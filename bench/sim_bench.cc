@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
     else policies.push_back(a);
   }
   if (policies.empty()) policies = {"dynamic", "spdk-dynamic", "static", "gscheduler"};
-  const std::string topo = "package:2 core:64 pu:2";
+  const std::string topo = "package:2 numa:1 core:64 pu:2";
   auto kind = parse_workload_kind(workload);
   if (!kind) {
     std::fprintf(stderr, "sim_bench: %s\n", kind.error().message.c_str());

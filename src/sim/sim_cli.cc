@@ -224,7 +224,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   CLI::App app{"reactor-sim: replays a recorded or generated load through scheduling policies on the production "
                "reactor pool and scheduler, on a manual clock",
                "reactor-sim"};
-  std::string workload_text, topology_text = "package:2 core:64 pu:2", cpumask_text, trace_path;
+  std::string workload_text, topology_text = "package:2 numa:1 core:64 pu:2", cpumask_text, trace_path;
   bool verify = false;
   std::string plot_dir;
   std::vector<std::string> policy_texts;

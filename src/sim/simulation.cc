@@ -291,7 +291,9 @@ Result<PolicySpec> parse_policy_spec(std::string_view text) {
   }
   const bool dynamic_family = spec.kind == PolicyKind::Dynamic;
   const std::string known = spec.kind == PolicyKind::Static ? "none"
-                            : dynamic_family               ? "period_us, load_limit, core_limit, core_busy"
+                            : spec.spdk ? "period_us, load_limit, core_limit, core_busy"
+                            : dynamic_family
+                                ? "period_us, load_limit, core_limit, core_busy, numa_local, smt_last, keep_asleep"
                                                            : "period_us";
   if (colon == std::string_view::npos) return spec;
   std::string_view rest = text.substr(colon + 1);
@@ -307,13 +309,25 @@ Result<PolicySpec> parse_policy_spec(std::string_view text) {
                         fmt::format("--policy '{}': '{}' is not key=value (keys of {}: {})", text, kv, spec.name,
                                     known));
     const std::string_view key = kv.substr(0, eq), val = kv.substr(eq + 1);
-    uint64_t v = 0;
-    const auto [p, ec] = std::from_chars(val.data(), val.data() + val.size(), v);
-    if (ec != std::errc{} || p != val.data() + val.size())
-      return make_error(Errc::invalid_argument,
-                        fmt::format("--policy '{}': {} '{}' is not a non-negative integer", text, key, val));
+    // The dynamic policy's placement options (our extension; SPDK's
+    // algorithm has none): true or false.
+    if (dynamic_family && !spec.spdk && (key == "numa_local" || key == "smt_last" || key == "keep_asleep")) {
+      if (val != "true" && val != "false")
+        return make_error(Errc::invalid_argument,
+                          fmt::format("--policy '{}': {} '{}' is not true or false", text, key, val));
+      const bool on = val == "true";
+      if (key == "numa_local") spec.update.numa_local = on;
+      if (key == "smt_last") spec.update.smt_last = on;
+      if (key == "keep_asleep") spec.update.keep_asleep = on;
+      continue;
+    }
     const bool pct_key = key == "load_limit" || key == "core_limit" || key == "core_busy";
     if ((key == "period_us" && spec.kind != PolicyKind::Static) || (pct_key && dynamic_family)) {
+      uint64_t v = 0;
+      const auto [p, ec] = std::from_chars(val.data(), val.data() + val.size(), v);
+      if (ec != std::errc{} || p != val.data() + val.size())
+        return make_error(Errc::invalid_argument,
+                          fmt::format("--policy '{}': {} '{}' is not a non-negative integer", text, key, val));
       if (pct_key && v > 100)
         return make_error(Errc::invalid_argument,
                           fmt::format("--policy '{}': {} {} is out of range (0-100)", text, key, v));

@@ -250,6 +250,11 @@ TEST(SimPolicySpec, ParsesAndRefusesWithTheKeyNamed) {
   EXPECT_TRUE(sp->spdk);
   EXPECT_EQ(sp->kind, PolicyKind::Dynamic);
   EXPECT_EQ(parse_policy_spec("global")->name, "gscheduler");
+  auto opts = parse_policy_spec("dynamic:numa_local=true,smt_last=false,keep_asleep=true");
+  ASSERT_TRUE(opts);
+  EXPECT_EQ(opts->update.numa_local, std::optional<bool>(true));
+  EXPECT_EQ(opts->update.smt_last, std::optional<bool>(false));
+  EXPECT_EQ(opts->update.keep_asleep, std::optional<bool>(true));
   const std::pair<const char*, const char*> bad[] = {
       {"dynamic:load_limt=30", "unknown option 'load_limt' for dynamic"},
       {"static:load_limit=30", "unknown option 'load_limit' for static"},
@@ -260,6 +265,9 @@ TEST(SimPolicySpec, ParsesAndRefusesWithTheKeyNamed) {
       {"dynamic:", "empty option list"},
       {"dynamic:load_limit", "'load_limit' is not key=value"},
       {"fastest", "unknown policy 'fastest'"},
+      {"dynamic:numa_local=1", "numa_local '1' is not true or false"},
+      {"spdk-dynamic:keep_asleep=true", "unknown option 'keep_asleep' for spdk-dynamic"},
+      {"static:smt_last=true", "unknown option 'smt_last' for static"},
   };
   for (auto [text, want] : bad) {
     auto r = parse_policy_spec(text);
