@@ -61,8 +61,10 @@ void print_table(std::ostream& out, const std::string& title, const std::vector<
       {"rounds", [](const PolicyResult& r) { return fmt::format("{}", r.rounds); }},
       {"CPU used (core-s)", [](const PolicyResult& r) { return fmt_s(r.cpu_used_s); }},
       {"  polling (core-s)", [](const PolicyResult& r) { return fmt_s(r.polling_s); }},
-      {"  sleeping (core-s)", [](const PolicyResult& r) { return fmt_s(r.sleeping_s); }},
-      {"  work done (core-s)", [](const PolicyResult& r) { return fmt_s(r.busy_s); }},
+      {"sleeping (core-s)", [](const PolicyResult& r) { return fmt_s(r.sleeping_s); }},
+      {"busy (core-s)", [](const PolicyResult& r) { return fmt_s(r.busy_s); }},
+      {"demand (core-s, base freq)", [](const PolicyResult& r) { return fmt_s(r.demand_s); }},
+      {"work done (core-s, base freq)", [](const PolicyResult& r) { return fmt_s(r.work_s); }},
       {"above core_busy (core-s)",
        [](const PolicyResult& r) { return fmt::format("{} (>={}%)", fmt_s(r.above_core_busy_s), r.core_busy); }},
       {"queued delay p50", [](const PolicyResult& r) { return fmt_us(r.delay_p50_us); }},
@@ -242,7 +244,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   app.add_option("--workload", workload_text, "Generated load: steady, bursty, diurnal or skewed");
   app.add_option("--threads", threads_arg, "Lightweight threads of the generated load (at least 1)");
   app.add_option("--topology", topology_text,
-                 "hwloc synthetic topology (default 'package:2 core:64 pu:2': 2 NUMA packages, 256 PUs)");
+                 "hwloc synthetic topology (default 'package:2 numa:1 core:64 pu:2': 2 NUMA nodes, 256 PUs)");
   app.add_option("--cores", cores_arg, "Reactor cores: the first M PUs of the topology (default: all)");
   app.add_option("--main-core", main_core_arg, "Main core (default: the first reactor core)");
   app.add_option("--cpumask", cpumask_text, "Every thread's cpumask (default: every reactor core)");
