@@ -44,6 +44,16 @@
 //   - no overfilling: a busy thread only moves to a core that fits it (no
 //     thread, slept the whole round, or stays under core_limit); when none
 //     does it stays (SPDK falls back to the least busy core, room or not).
+//   - starved threads count as busy: on a core at core_busy that hosts more
+//     than one thread, a thread that got at least its even share of the
+//     core's busy time (core busy / threads on it) is treated as busy for the
+//     round even below load_limit. Its measured load is what an overloaded
+//     core gave it, not what it wants: with many threads gathered on one
+//     core (idle ones consolidated on main that turn busy together) each one
+//     reads below load_limit, and SPDK's rules then leave them all starving
+//     there for ever. As busy threads they leave through the core_limit rule
+//     to cores that fit them (by their measured load: a lower bound, so an
+//     overloaded destination splits again the next round).
 //   - stalled reactors: a stalled core (no tick counted while awake) is never
 //     a destination, its threads are not moved (a stuck reactor cannot hand
 //     them over, and a planned move would free load that is not freed), and
@@ -137,9 +147,18 @@ class DynamicRound {
     for (size_t t = 0; t < s.threads.size(); ++t) {
       cur_[t] = index_[s.threads[t].core];
       if (cur_[t] < 0) continue;
-      WorkCore& w = work_[static_cast<size_t>(cur_[t])];
-      ++w.count;
-      if (load(t) >= o.load_limit) ++w.busy_threads;
+      ++work_[static_cast<size_t>(cur_[t])].count;
+    }
+    // Busy threads: at load_limit, or starved on a core at core_busy (see
+    // the design notes). Judged once, on the snapshot.
+    active_.resize(s.threads.size(), 0);
+    for (size_t t = 0; t < s.threads.size(); ++t) {
+      if (cur_[t] < 0) continue;
+      const WorkCore& w = work_[static_cast<size_t>(cur_[t])];
+      const uint64_t tb = s.threads[t].busy;
+      const bool starved = w.count > 1 && tb > 0 && w.pct() >= o.core_busy && tb >= w.busy / w.count;
+      active_[t] = load(t) >= o.load_limit || starved;
+      if (active_[t]) ++work_[static_cast<size_t>(cur_[t])].busy_threads;
     }
     main_ = index_[s.main_core];
     prefer_ = o.numa_local || o.keep_asleep || o.smt_last;
@@ -167,9 +186,9 @@ class DynamicRound {
 
   Plan run() {
     for (size_t t = 0; t < s_.threads.size(); ++t)
-      if (cur_[t] >= 0 && load(t) < o_.load_limit) place_idle(t);
+      if (cur_[t] >= 0 && !active_[t]) place_idle(t);
     for (size_t t = 0; t < s_.threads.size(); ++t)
-      if (cur_[t] >= 0 && load(t) >= o_.load_limit) place_active(t);
+      if (cur_[t] >= 0 && active_[t]) place_active(t);
     plan_modes_and_frequencies();
     return std::move(plan_);
   }
@@ -221,18 +240,23 @@ class DynamicRound {
     const auto [to, why, note] = find_optimal_core(t);
     if (to == from) return;
     const uint32_t id = core(to).id.value;
+    const std::string busy =
+        load(t) >= o_.load_limit
+            ? fmt::format("busy ({}% >= load_limit {})", load(t), o_.load_limit)
+            : fmt::format("starved ({}%, at least its share of core {} at core_busy {})", load(t),
+                          core(from).id.value, o_.core_busy);
     std::string reason;
     switch (why) {
       case Choice::Main:
-        reason = fmt::format("busy ({}% >= load_limit {}): main core {} has room", load(t), o_.load_limit, id);
+        reason = fmt::format("{}: main core {} has room", busy, id);
         break;
       case Choice::Lower:
-        reason = fmt::format("busy ({}% >= load_limit {}): consolidate on lower core {}, which has room", load(t),
-                             o_.load_limit, id);
+        reason = fmt::format("{}: consolidate on lower core {}, which has room", busy, id);
         break;
       case Choice::Spread:
-        reason = fmt::format("busy ({}%): core {} is at core_limit {} ({}% busy, {} threads); core {} has room",
-                             load(t), core(from).id.value, o_.core_limit, from_pct, from_count, id);
+        reason = fmt::format("{}: core {} is at core_limit {} ({}% busy, {} threads); core {} has room",
+                             load(t) >= o_.load_limit ? fmt::format("busy ({}%)", load(t)) : busy,
+                             core(from).id.value, o_.core_limit, from_pct, from_count, id);
         break;
       case Choice::Stay: return;
     }
@@ -369,7 +393,7 @@ class DynamicRound {
       from.idle = total - from.busy;
     }
     if (from.count > 0) --from.count;
-    if (load(t) >= o_.load_limit) {
+    if (active_[t]) {
       ++d.busy_threads;
       if (from.busy_threads > 0) --from.busy_threads;
     }
@@ -385,7 +409,7 @@ class DynamicRound {
     // keep a core awake: their reactor wakes for their messages and I/O).
     std::vector<uint8_t> busy_end(work_.size(), 0);
     for (size_t t = 0; t < s_.threads.size(); ++t)
-      if (cur_[t] >= 0 && load(t) >= o_.load_limit) busy_end[static_cast<size_t>(cur_[t])] = 1;
+      if (cur_[t] >= 0 && active_[t]) busy_end[static_cast<size_t>(cur_[t])] = 1;
     for (int32_t i = 0; i < static_cast<int32_t>(work_.size()); ++i) {
       const CoreLoad& c = core(i);
       if (c.stalled) continue;  // cannot acknowledge; the runtime reports it
@@ -406,6 +430,7 @@ class DynamicRound {
   const CoreIndex index_;
   std::vector<WorkCore> work_;
   std::vector<int32_t> cur_;    // per thread: index of its (planned) core, -1 if unknown
+  std::vector<uint8_t> active_;  // per thread: busy (load_limit) or starved, judged on the snapshot
   std::vector<int32_t> order_;  // core indices in ascending id
   std::vector<int32_t> rank_;   // per core index: its position in order_
   std::vector<uint8_t> gave_;   // per core index: a thread left it in this plan

@@ -368,6 +368,33 @@ TEST(BalanceDynamicDifferences, RecentlyMovedThreadLeavesACoreAtCoreBusy) {
             "but core 1 is at core_busy 95: 98% busy)");
 }
 
+TEST(BalanceDynamicDifferences, StarvedThreadsOnACoreAtCoreBusyCountAsBusy) {
+  // Ten threads gathered on main (consolidated while idle) all turned busy:
+  // main is 100 % busy and each got a tenth of it, 10 % < load_limit 20.
+  // SPDK's rules read ten idle threads and move nothing: they starve there.
+  // Each got its even share of a core at core_busy, so each counts as busy
+  // and leaves through the core_limit rule to a core that fits it. A truly
+  // idle thread on the same core (below its share) stays.
+  SnapshotBuilder b(4);
+  for (uint64_t id = 1; id <= 10; ++id) b.thread(id, 0, 100, 900);
+  b.thread(11, 0, 1, 999).core_load(0, 1000, 0);
+  const LoadSnapshot s = b.build();
+  const Plan p = balance_dynamic(s, kDefaults);
+  ASSERT_FALSE(p.moves.empty());
+  for (const ThreadMove& m : p.moves) {
+    EXPECT_NE(m.thread, ThreadId{11});
+    EXPECT_EQ(m.from, CoreId{0});
+    EXPECT_NE(m.to, CoreId{0});
+    EXPECT_THAT(m.reason, HasSubstr("starved (10%, at least its share of core 0 at core_busy 95)"));
+  }
+  // Destinations poll: they now host threads counted as busy.
+  EXPECT_EQ(mode_of(p, p.moves[0].to.value), ReactorMode::Poll);
+  // Below core_busy the same loads are idle threads: nothing moves (SPDK's rule).
+  SnapshotBuilder calm(4);
+  for (uint64_t id = 1; id <= 10; ++id) calm.thread(id, 0, 90, 910);
+  EXPECT_TRUE(balance_dynamic(calm.core_load(0, 900, 100).build(), kDefaults).moves.empty());
+}
+
 TEST(BalanceDynamicDifferences, NeverSwapsThreadsBetweenCores) {
   // SPDK: idle thread 2 goes to main, which then reads 95 % with two
   // threads, so busy thread 1 leaves for core 1: the two cores trade threads.
