@@ -258,19 +258,10 @@ ThreadStats LwThread::load_stats() const noexcept {
 }
 
 ThreadStats LwThread::stats() const {
-  ThreadStats s;
-  s.id = id_;
+  ThreadStats s = load_stats();
   s.name = name_;
-  s.cpumask = cpumask_;
-  s.home = home_core();
-  s.core = current_core();
-  s.state = state();
-  s.in_transit = in_transit_.load(std::memory_order_acquire);
-  s.busy = busy_.load(std::memory_order_relaxed);
-  s.idle = idle_.load(std::memory_order_relaxed);
   s.messages = messages_.load(std::memory_order_relaxed);
   s.exceptions = exceptions_.load(std::memory_order_relaxed);
-  s.placed_at = placed_at_.load(std::memory_order_relaxed);
   std::lock_guard lk(pollers_mu_);
   for (auto& p : active_) {
     auto st = p->state.load(std::memory_order_relaxed);
