@@ -24,21 +24,6 @@
 using namespace reactor;
 using namespace reactor::sim;
 
-namespace {
-
-class Source final : public DemandSource {
- public:
-  explicit Source(const WorkloadOptions& o) : w_(o), n_(o.threads) {}
-  uint32_t threads() const override { return n_; }
-  void demand(double t, double p, std::vector<double>& out) override { w_.demand(t, p, out); }
-
- private:
-  Workload w_;
-  uint32_t n_;
-};
-
-}  // namespace
-
 int main(int argc, char** argv) {
   set_log_level(LogLevel::Warn);
   std::vector<std::string> policies;
@@ -69,7 +54,7 @@ int main(int argc, char** argv) {
   s.topology = *Topology::synthetic(topo);
   s.topology_text = topo;
   s.duration_s = duration;
-  s.source = [wo] { return std::make_unique<Source>(wo); };
+  s.source = [wo] { return std::make_unique<Workload>(wo); };
   std::printf("reactor-sim speed: %s workload, %u threads on '%s' (256 cores), %.0f s simulated in 1 s rounds\n",
               workload.c_str(), threads, topo.c_str(), duration);
   std::printf("%-14s %10s %10s %12s %12s %10s\n", "policy", "wall s", "CPU s", "sim/wall", "sim/CPU", "moves");

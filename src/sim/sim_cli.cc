@@ -34,17 +34,6 @@ std::string one_line(std::string s) {
   return s;
 }
 
-class WorkloadSource final : public DemandSource {
- public:
-  explicit WorkloadSource(const WorkloadOptions& o) : w_(o), n_(o.threads) {}
-  uint32_t threads() const override { return n_; }
-  void demand(double t_s, double period_s, std::vector<double>& out) override { w_.demand(t_s, period_s, out); }
-
- private:
-  Workload w_;
-  uint32_t n_;
-};
-
 std::string fmt_s(double v) { return v >= 100 ? fmt::format("{:.0f}", v) : fmt::format("{:.2f}", v); }
 std::string fmt_us(double v) {
   if (v >= 1e6) return fmt::format("{:.2f} s", v / 1e6);
@@ -460,7 +449,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   }
   setup.duration_s = duration;
   setup.model = mo;
-  setup.source = [wo] { return std::make_unique<WorkloadSource>(wo); };
+  setup.source = [wo] { return std::make_unique<Workload>(wo); };
   setup.keep_series = !plot_dir.empty();
 
   std::vector<PolicyResult> results;

@@ -29,6 +29,8 @@
 
 #include <reactor/error.hh>
 
+#include "sim/simulation.hh"
+
 namespace reactor::sim {
 
 enum class WorkloadKind { Steady, Bursty, Diurnal, Skewed };
@@ -51,15 +53,17 @@ struct WorkloadOptions {
 /// Checks the options; errors name the bad one.
 Result<void> validate(const WorkloadOptions& options);
 
-class Workload {
+/// A generated load, as the simulation's demand source.
+class Workload final : public DemandSource {
  public:
   /// `options` must have passed validate().
   explicit Workload(const WorkloadOptions& options);
 
+  uint32_t threads() const override { return o_.threads; }
   /// Demand of every thread (index = thread number, 0-based) for the round
   /// that covers [t_s, t_s + period_s), in microseconds of baseline core time.
   /// Rounds must be asked for in order (bursty keeps Markov state).
-  void demand(double t_s, double period_s, std::vector<double>& out_us);
+  void demand(double t_s, double period_s, std::vector<double>& out_us) override;
 
   /// Per-thread mean share of a core (before noise and shape), for tests.
   const std::vector<double>& shares() const { return share_; }
