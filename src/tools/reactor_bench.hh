@@ -156,6 +156,12 @@ struct SwitchReport {
   double p99_outside_us = 0;       ///< p99 of the measured run outside every window
   double iops_min_window = 0;      ///< lowest 100 ms IOPS sample in the window
   double iops_typical = 0;         ///< median 100 ms IOPS outside the windows
+  /// The same two measures over the seconds of the run that had no switch:
+  /// the median of each such second's largest gap and of its lowest 100 ms
+  /// sample. A stall or dip is the switch's only where it exceeds these.
+  /// Negative: the run had no whole second without a switch to compare.
+  double max_gap_quiet_ms = -1;
+  double iops_min_quiet = -1;
   uint64_t errors = 0;             ///< I/O errors during the window
 };
 

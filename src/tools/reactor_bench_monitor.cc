@@ -57,6 +57,7 @@ void Monitor::run() {
   size_t next_switch = 0;
   std::string why;
   const bool can_switch = driver_.available(why);
+  if (ramped) close_quiet_second(0.0);  // no warm-up: the first reference second starts now
   while (true) {
     if (take_signal_()) {
       interrupted_ = true;
@@ -90,12 +91,18 @@ void Monitor::run() {
       base_ = collect(ws_, pool_, true);
       sched_base_ = driver_.counters();
       ramped = true;
+      close_quiet_second(now_s);  // starts the first one
     }
     if (can_switch && next_switch < o_.schedule.size() && !open_) {
       const SwitchStep& st = o_.schedule[next_switch];
       const double win_start = std::max(st.at_s - kWindowHalf_s, windows_.empty() ? 0.0 : windows_.back().end_s);
-      if (now_s >= win_start) open_window(now_s, st);
+      if (now_s >= win_start) {
+        quiet_start_s_ = -1;  // the second in progress touches a window: not a reference
+        open_window(now_s, st);
+      }
     }
+    if (ramped && !open_ && quiet_start_s_ >= 0 && now_s >= quiet_start_s_ + 2 * kWindowHalf_s)
+      close_quiet_second(now_s);
     if (open_) {
       Window& w = windows_.back();
       if (!w.switched && now_s >= w.rep.step.at_s) {
@@ -103,6 +110,8 @@ void Monitor::run() {
         ++next_switch;
       } else if (w.switched && now_s >= w.end_s) {
         close_window();
+        quiet_start_s_ = -1;
+        if (ramped) close_quiet_second(now_s);  // starts the next reference second
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -178,11 +187,19 @@ Summary Monitor::summary(const std::string& registered) const {
   }
   std::sort(typical.begin(), typical.end());
   const double median = typical.empty() ? 0 : typical[typical.size() / 2];
+  auto median_of = [](std::vector<double> v) {
+    if (v.empty()) return -1.0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double gap_quiet = median_of(quiet_gap_ms_), min_quiet = median_of(quiet_min_iops_);
   for (const auto& w : windows_) {
     SwitchReport r = w.rep;
     r.p99_window_us = us((w.h1 - w.h0).quantile(0.99));
     r.p99_outside_us = us(outside.quantile(0.99));
     r.iops_typical = median;
+    r.max_gap_quiet_ms = gap_quiet;
+    r.iops_min_quiet = min_quiet;
     double lo = -1;
     for (const auto& smp : samples_)
       if (smp.t_s > w.start_s && smp.t_s <= w.end_s + secs(kSample)) lo = lo < 0 ? smp.iops : std::min(lo, smp.iops);
@@ -249,6 +266,20 @@ void Monitor::do_switch(Window& w) {
   w.switched = true;
   fmt::print(stderr, "switch {} -> {}: {} ({:.2f} ms)\n", w.rep.from, w.rep.step.policy, w.rep.outcome.message,
              w.rep.outcome.duration_ms);
+}
+
+void Monitor::close_quiet_second(double now_s) {
+  if (quiet_start_s_ >= 0) {
+    uint64_t gap = 0;
+    for (const auto& w : ws_) gap = std::max(gap, w->max_gap.load(std::memory_order_relaxed));
+    quiet_gap_ms_.push_back(static_cast<double>(pool_.clock().ticks_to_ns(gap)) / 1e6);
+    double lo = -1;
+    for (auto it = samples_.rbegin(); it != samples_.rend() && it->t_s > quiet_start_s_; ++it)
+      lo = lo < 0 ? it->iops : std::min(lo, it->iops);
+    if (lo >= 0) quiet_min_iops_.push_back(lo);
+  }
+  for (const auto& w : ws_) w->max_gap.store(0, std::memory_order_relaxed);
+  quiet_start_s_ = now_s;
 }
 
 void Monitor::close_window() {

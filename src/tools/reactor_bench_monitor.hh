@@ -83,6 +83,10 @@ class Monitor {
 
   void close_window();
 
+  // A second of the measured run with no switch window in it: records its
+  // largest completion gap and lowest 100 ms sample, then starts the next.
+  void close_quiet_second(double now_s);
+
   const Options& o_;
   ReactorPool& pool_;
   SwitchDriver& driver_;
@@ -99,6 +103,9 @@ class Monitor {
   bool measured_ = true;   // false: the run ended before the ramp cut
   double ramped_s_ = 0;    // warm-up seconds done, when !measured_
   std::vector<PlotPoint> plot_;  // --plot only
+  // The seconds without a switch (the reference the windows are read against).
+  double quiet_start_s_ = -1;      // start of the current one; < 0: none open
+  std::vector<double> quiet_gap_ms_, quiet_min_iops_;
 };
 
 }  // namespace reactor::bench

@@ -193,11 +193,16 @@ std::string format_text(const Summary& s) {
     o += fmt::format("  switch at {:.1f} s: {} -> {}: {} in {:.2f} ms, {} thread{} moved (restore {}), ", w.at_s,
                      w.from, w.step.policy, w.outcome.ok ? "ok" : "FAILED", w.outcome.duration_ms, w.threads_moved,
                      w.threads_moved == 1 ? "" : "s", w.outcome.restore_moves);
+    auto dip = [&](double lo) { return w.iops_typical > 0 ? 100.0 * (lo - w.iops_typical) / w.iops_typical : 0.0; };
     o += fmt::format("stall {:.2f} ms, p99 {:.1f} us around vs {:.1f} us outside, IOPS dip {:.0f}% ({} vs {}), "
                      "{} errors\n",
-                     w.max_gap_ms, w.p99_window_us, w.p99_outside_us,
-                     w.iops_typical > 0 ? 100.0 * (w.iops_min_window - w.iops_typical) / w.iops_typical : 0.0,
+                     w.max_gap_ms, w.p99_window_us, w.p99_outside_us, dip(w.iops_min_window),
                      thousands(w.iops_min_window), thousands(w.iops_typical), w.errors);
+    if (w.max_gap_quiet_ms >= 0)
+      o += fmt::format("    a second without a switch (median): stall {:.2f} ms, IOPS dip {:.0f}%\n",
+                       w.max_gap_quiet_ms, w.iops_min_quiet >= 0 ? dip(w.iops_min_quiet) : 0.0);
+    else
+      o += "    no second of the run was without a switch: nothing to compare the stall with\n";
     if (!w.outcome.ok) o += fmt::format("    {}\n", w.outcome.message);
   }
   return o;
@@ -248,6 +253,8 @@ nlohmann::ordered_json to_json(const Summary& s) {
                   {"p99_outside_us", w.p99_outside_us},
                   {"iops_min_window", w.iops_min_window},
                   {"iops_typical", w.iops_typical},
+                  {"stall_quiet_ms", w.max_gap_quiet_ms >= 0 ? nlohmann::ordered_json(w.max_gap_quiet_ms) : nullptr},
+                  {"iops_min_quiet", w.iops_min_quiet >= 0 ? nlohmann::ordered_json(w.iops_min_quiet) : nullptr},
                   {"errors", w.errors}});
   }
   j["switches"] = sw;

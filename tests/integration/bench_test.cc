@@ -221,6 +221,35 @@ TEST_F(BenchTest, SwitchScheduleIsAcceptedAndReported) {
   EXPECT_GT(j["iops"].get<double>(), 0);
 }
 
+// A switch's stall and dip are read against the seconds of the same run that
+// had no switch (a loaded machine stalls every second, switch or not): a run
+// with whole seconds outside the window reports that reference, in JSON and
+// in the text, and a run whose every second touches a window says it has none.
+TEST_F(BenchTest, SwitchStallIsReportedNextToTheSecondsWithoutASwitch) {
+  Outcome r = run({"-t", "4", "--size", "4m", "--switch-at", "3:dynamic", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = parse_report(r);
+  if (j["switching"] != "available") GTEST_SKIP() << "switching is not available here";
+  ASSERT_EQ(j["switches"].size(), 1u);
+  const auto& s = j["switches"][0];
+  ASSERT_TRUE(s["stall_quiet_ms"].is_number()) << s.dump();
+  EXPECT_GT(s["stall_quiet_ms"].get<double>(), 0) << s.dump();  // completions do have gaps between them
+  ASSERT_TRUE(s["iops_min_quiet"].is_number()) << s.dump();
+  EXPECT_GT(s["iops_min_quiet"].get<double>(), 0) << s.dump();
+
+  Outcome t = run({"-t", "4", "--size", "4m", "--switch-at", "3:dynamic"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("a second without a switch (median): stall "), std::string::npos) << t.out;
+
+  Outcome n = run({"-t", "1", "--size", "4m", "--switch-at", "0.5:dynamic", "--json"});
+  ASSERT_EQ(n.exit_code, 0) << n.err;
+  auto jn = parse_report(n);
+  ASSERT_EQ(jn["switches"].size(), 1u);
+  EXPECT_TRUE(jn["switches"][0]["stall_quiet_ms"].is_null()) << jn.dump();
+  Outcome nt = run({"-t", "1", "--size", "4m", "--switch-at", "0.5:dynamic"});
+  EXPECT_NE(nt.out.find("no second of the run was without a switch"), std::string::npos) << nt.out;
+}
+
 TEST_F(BenchTest, SigintEndsTheRunWithAReportAndNoTempFile) {
   pid_t pid = start({"-t", "60", "--size", "4m", "--json"});
   std::this_thread::sleep_for(1500ms);
