@@ -1,7 +1,13 @@
 // PoolPlacement: snapshots and restores on top of ReactorPool's public API.
 //
 // Snapshot: per reactor, the deltas of its busy, idle+sleep (load is measured
-// against wall time), overhead and pass counters since the previous call; a
+// against wall time), overhead and pass counters since the previous call,
+// never more busy+idle than the wall time between the two calls: a reactor
+// counts a pass when it ends, so a pass that straddles a snapshot (a long
+// poll, or a reactor thread the OS preempted mid-pass) would land whole in
+// the next one and read 130-180 % busy there after reading little in this
+// one. The excess is carried into the following snapshots instead, so the
+// totals stay exact and no round sees a core or thread above 100 %. A
 // reactor that ran no pass and is not asleep is `stalled` (stuck in a poller
 // or a message: it is never a destination, and the round names what holds
 // it). Per live thread, its busy/idle deltas and how many snapshots it has
@@ -40,6 +46,9 @@ uint64_t delta(uint64_t now, uint64_t before) noexcept { return now > before ? n
 LoadSnapshot PoolPlacement::snapshot() {
   LoadSnapshot s;
   const uint64_t now = pool_.clock().now();
+  // The cap on a delta; none on the first snapshot (counters since the start).
+  const uint64_t wall = last_now_ != 0 ? (now > last_now_ ? now - last_now_ : 0) : UINT64_MAX;
+  last_now_ = now;
   s.tick_rate = pool_.clock().tick_rate();
   s.main_core = pool_.main_core();
   s.baseline = pool_.baseline();
@@ -51,8 +60,8 @@ LoadSnapshot PoolPlacement::snapshot() {
     const uint64_t idle_total = st.idle + st.sleep + st.asleep_at(now);
     CoreLoad c;
     c.id = st.core;
-    c.busy = delta(st.busy, last.busy);
-    c.idle = delta(idle_total, last.idle);
+    c.busy = std::min(delta(st.busy, last.busy), wall);
+    c.idle = std::min(delta(idle_total, last.idle), wall - c.busy);
     c.overhead = delta(st.overhead, last.overhead);
     // No pass since the last snapshot and not asleep: stuck inside a pass.
     // (A reactor asleep for the whole round counted nothing either, but it
@@ -61,7 +70,9 @@ LoadSnapshot PoolPlacement::snapshot() {
     // pass counts itself when it begins); in the deterministic harness a
     // reactor nobody polled since the last snapshot counts as stuck.
     c.stalled = st.loops != 0 && st.loops == last.loops && !st.sleeping;
-    last = CoreBase{st.busy, std::max(idle_total, last.idle), st.loops, st.overhead};
+    // The baselines advance by what was reported: a capped excess stays counted for the next snapshot.
+    last = CoreBase{last.busy + c.busy, std::max(std::min(idle_total, last.idle + c.idle), last.idle), st.loops,
+                    st.overhead};
     c.in_interrupt = st.mode == ReactorMode::Interrupt;
     c.isolated = pool_.isolated().test(st.core);
     c.thread_count = st.thread_count;
@@ -94,15 +105,18 @@ LoadSnapshot PoolPlacement::snapshot() {
     while (li < last_thread_.size() && last_thread_[li].id < st.id) ++li;  // exited since
     if (li < last_thread_.size() && last_thread_[li].id == st.id) {
       const ThreadBase& before = last_thread_[li];
-      tl.busy = delta(st.busy, before.busy);
-      tl.idle = delta(st.idle, before.idle);
-      next.idle = std::max(st.idle, before.idle);
+      tl.busy = std::min(delta(st.busy, before.busy), wall);
+      tl.idle = std::min(delta(st.idle, before.idle), wall - tl.busy);
+      next.busy = before.busy + tl.busy;
+      next.idle = std::max(std::min(st.idle, before.idle + tl.idle), before.idle);
       const uint32_t prev = before.rounds_since_move;
       if (before.core != st.core || st.in_transit) next.rounds_since_move = 0;
       else if (prev != ThreadLoad::kNeverMoved) next.rounds_since_move = std::min(prev + 1, ThreadLoad::kNeverMoved - 1);
     } else {
-      tl.busy = st.busy;
-      tl.idle = st.idle;
+      tl.busy = std::min(st.busy, wall);
+      tl.idle = std::min(st.idle, wall - tl.busy);
+      next.busy = tl.busy;
+      next.idle = tl.idle;
     }
     tl.rounds_since_move = next.rounds_since_move;
     next_thread_.push_back(next);

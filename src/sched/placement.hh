@@ -55,6 +55,7 @@ class PoolPlacement final : public PlacementControl {
     uint64_t busy = 0, idle = 0, loops = 0, overhead = 0;
   };
   std::vector<CoreBase> last_core_;  // index: core id
+  uint64_t last_now_ = 0;            // the previous snapshot's clock read; 0: none yet
   struct ThreadBase {
     ThreadId id;
     uint64_t busy = 0, idle = 0;
