@@ -3,8 +3,9 @@
 // run_once(now), driving thread only, never blocks:
 //   1. drain the event queue (arrivals, move requests, calls);
 //   2. if the pool is stopping, ask every hosted thread to exit;
-//   3. reap completions (with I/O in flight and an empty CQ, submit/get
-//      events first);
+//   3. reap completions (when the ring flags completions the kernel still
+//      holds and the CQ is empty, enter to get them first: with I/O in
+//      flight and nothing completed a pass makes no syscall);
 //   4. poll each hosted thread once; retire threads that finished exiting;
 //   5. submit what the threads prepared (one io_uring_enter) and reap;
 //   6. close the pass: charge it to every hosted thread and to the reactor.
@@ -98,7 +99,7 @@ Reactor::Reaped Reactor::reap_io(bool submit, uint64_t start) noexcept {
   uint64_t sys_ticks = 0;
   bool entered = false;
   bool any = false;
-  if (submit && (io_uring_sq_ready(ring) > 0 || io_inflight_ > 0)) {
+  if (submit && (io_uring_sq_ready(ring) > 0 || io_inflight_ > 0 || waker_->completions_pending())) {
     // The SQEs going in now: each hosted thread's count becomes its weight in
     // this batch (threads add SQEs only while polled or in a callback here).
     // Submitting is work, even before anything completes.
@@ -113,6 +114,7 @@ Reactor::Reaped Reactor::reap_io(bool submit, uint64_t start) noexcept {
     // Submits what threads prepared this pass and, with DEFER_TASKRUN, runs
     // the task work that posts completions.
     io_uring_submit_and_get_events(ring);
+    ++waker_->reap_enters;
     prev = clock_.now();
     sys_ticks = prev > start ? prev - start : 0;
     entered = true;
@@ -327,12 +329,17 @@ bool Reactor::run_once(uint64_t now) noexcept {
     t0 = clock_.now();
     clocked = true;
   }
-  if (const bool cqes = waker_->has_cqes(); io_inflight_ > 0 || cqes) {
-    // Enter the kernel (submit, and with DEFER_TASKRUN run the task work that
-    // posts completions) only when no completion is waiting: after a wake-up
-    // the CQ already holds what woke us, and the submit at the end of this
-    // pass collects whatever arrived since (one io_uring_enter less per wake).
-    const Reaped r = reap_io(io_inflight_ > 0 && !cqes, t0);
+  // Completions the kernel holds for us (deferred task work): the ring flags
+  // them, so a pass with I/O in flight and nothing completed costs no
+  // syscall. A ring that cannot flag them (old kernels) is entered whenever
+  // I/O is in flight, as before.
+  const bool pending = waker_->reports_pending() ? waker_->completions_pending() : io_inflight_ > 0;
+  if (const bool cqes = waker_->has_cqes(); pending || cqes) {
+    // Enter the kernel (with DEFER_TASKRUN it runs the task work that posts
+    // completions) only when no completion is waiting: after a wake-up the
+    // CQ already holds what woke us, and the submit at the end of this pass
+    // collects whatever arrived since (one io_uring_enter less per wake).
+    const Reaped r = reap_io(pending && !cqes, t0);
     work |= r.any;
     t0 = r.end;
     clocked |= r.clocked;
@@ -393,6 +400,9 @@ bool Reactor::io_ring_has_sqes() noexcept {
 bool Reactor::has_work(uint64_t now) const noexcept {
   if (!events_->empty()) return true;
   if (waker_->has_cqes()) return true;
+  // Completions the kernel holds until we enter (deferred task work): a pass
+  // collects and charges them; sleeping would only enter to find them there.
+  if (waker_->completions_pending()) return true;
   // Completion callbacks of the last pass prepared SQEs: submit them in a
   // pass (charged to their threads), not inside the sleep's io_uring_enter
   // (where page-cache reads would complete and be counted as sleep).
