@@ -59,6 +59,21 @@ struct Waker {
   /// Driving thread: the clock read of the completion batch being reaped
   /// (kept here, not in Reactor, whose layout is public ABI).
   uint64_t reap_time = 0;
+  /// Driving thread: the open span of cycle-timed passes (Reactor::run_once,
+  /// "Cycle-timed passes"); kept here with reap_time (Reactor's layout is
+  /// public ABI). passes == 0: no span open.
+  struct CycleSpan {
+    uint64_t start = 0;     // the clock read the span starts at (pass_end)
+    uint64_t last = 0;      // cycle count at the end of the previous pass
+    uint64_t busy = 0;      // cycles of passes whose poll did work
+    uint64_t idle = 0;      // cycles of passes that did nothing
+    uint64_t longest = 0;   // cycles of the longest busy pass (stall detector)
+    uint32_t passes = 0;
+  } span;
+  /// Set by the driving loop on a real reactor thread whose clock is not the
+  /// cycle counter already (SystemClock on CLOCK_MONOTONIC) and whose CPU's
+  /// counter is invariant.
+  bool cycle_passes = false;
   /// Driving thread: io_uring_enter calls made to submit or reap (not the
   /// sleep's); the tests read it to pin when a pass enters the kernel.
   uint64_t reap_enters = 0;
