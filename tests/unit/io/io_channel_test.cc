@@ -538,6 +538,74 @@ TEST_F(IoChannelTest, PassWithIoInFlightEntersTheKernelOnlyForCompletions) {
   EXPECT_EQ(ch.in_flight(), 0u);
 }
 
+// An Interrupt reactor with I/O in flight that reaped a completion less than
+// a wake-up ago spins for the next one instead of sleeping (issue 13: under
+// load a reactor paid a sleep and a wake-up per completion); once the last
+// completion is older than the spin window it sleeps as before. The manual
+// clock stands still, so the spin ends only when the completion shows.
+TEST_F(IoChannelTest, InterruptReactorSpinsForCompletionsExpectedSoon) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  fds_.push_back(p[0]);
+  fds_.push_back(p[1]);
+  test::Harness h{test::HarnessOptions{.cores = 1, .baseline = ReactorMode::Interrupt}};
+  ThreadRef t = h.spawn("reader");
+  Reactor& r = *h.pool().reactor(CoreId{0});
+  IoChannel ch;
+  char buf[1];
+  int completed = 0;
+  std::function<void()> issue = [&] {
+    ASSERT_TRUE(ch.read(p[0], buf, 1, 0, [&](int res) {
+      EXPECT_EQ(res, 1);
+      if (++completed < 3) issue();
+    }));
+  };
+  bool ready = false;
+  ASSERT_TRUE(t.send([&] {
+    auto c = IoChannel::create({});
+    ASSERT_TRUE(c) << c.error().message;
+    ch = std::move(*c);
+    issue();
+    ready = true;
+  }));
+  h.poll_until_idle();
+  ASSERT_TRUE(ready);
+  if (!detail::IoAccess::reports_pending(r)) GTEST_SKIP() << "this kernel's io_uring has no TASKRUN_FLAG";
+  detail::IoAccess::set_io_spin(r, h.clock().us_to_ticks(20));
+  auto complete_one = [&](int n) {
+    ASSERT_EQ(::write(p[1], "x", 1), 1);
+    for (int i = 0; i < 100000 && completed < n; ++i) h.poll(CoreId{0});
+    ASSERT_EQ(completed, n);
+    h.poll_until_idle();  // the callback's next read goes in
+    ASSERT_EQ(ch.in_flight(), 1u);
+  };
+  // A completion was just reaped: the next write (from another OS thread,
+  // while the reactor decides whether to sleep) is found by the spin.
+  complete_one(1);
+  std::thread writer([&] {
+    std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(::write(p[1], "y", 1), 1);
+  });
+  const bool slept = r.sleep_if_idle(5'000'000'000);
+  writer.join();
+  EXPECT_FALSE(slept) << "a reactor expecting a completion went to sleep";
+  EXPECT_EQ(detail::IoAccess::io_spin_hits(r), 1u);
+  for (int i = 0; i < 100000 && completed < 2; ++i) h.poll(CoreId{0});
+  ASSERT_EQ(completed, 2);
+  h.poll_until_idle();
+  // The last completion is older than the spin window: sleep until woken.
+  h.clock().advance(h.clock().us_to_ticks(1000));
+  std::thread writer2([&] {
+    std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(::write(p[1], "z", 1), 1);
+  });
+  EXPECT_TRUE(r.sleep_if_idle(5'000'000'000)) << "a reactor with no completion expected soon did not sleep";
+  writer2.join();
+  EXPECT_EQ(detail::IoAccess::io_spin_hits(r), 1u);
+  for (int i = 0; i < 100000 && completed < 3; ++i) h.poll(CoreId{0});
+  EXPECT_EQ(completed, 3);
+}
+
 TEST_F(IoChannelTest, DestroyedChannelStillDeliversInFlightCompletions) {
   int p[2];
   ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
