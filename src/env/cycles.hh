@@ -27,11 +27,4 @@ inline uint64_t cycles() noexcept {
 #endif
 }
 
-/// A spin-wait hint (x86 pause); nothing elsewhere.
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  _mm_pause();
-#endif
-}
-
 }  // namespace reactor::detail

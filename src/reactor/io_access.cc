@@ -16,10 +16,6 @@ uint64_t IoAccess::reap_time(const Reactor& r) noexcept { return r.waker_->reap_
 
 uint64_t IoAccess::reap_enters(const Reactor& r) noexcept { return r.waker_->reap_enters; }
 
-void IoAccess::set_io_spin(Reactor& r, uint64_t ticks) noexcept { r.waker_->io_spin_ticks = ticks; }
-
-uint64_t IoAccess::io_spin_hits(const Reactor& r) noexcept { return r.waker_->io_spin_hits; }
-
 bool IoAccess::reports_pending(const Reactor& r) noexcept { return r.waker_->reports_pending(); }
 
 void IoAccess::post_to_thread(LwThread& t, Closure task) noexcept {

@@ -55,11 +55,6 @@ struct IoAccess {
   /// io_uring_enter calls R made to submit or reap (not to sleep); R's
   /// driving thread (tests pin when a pass enters the kernel).
   static uint64_t reap_enters(const Reactor& r) noexcept;
-  /// How long R spins for the next completion before it sleeps with I/O in
-  /// flight (ticks; real reactor threads get it from the pool), and the spins
-  /// that found work. R's driving thread (tests pin the sleep decision).
-  static void set_io_spin(Reactor& r, uint64_t ticks) noexcept;
-  static uint64_t io_spin_hits(const Reactor& r) noexcept;
   /// R's ring flags completions the kernel holds (IORING_SETUP_TASKRUN_FLAG).
   static bool reports_pending(const Reactor& r) noexcept;
   /// R's tick source (the pool's clock).

@@ -38,15 +38,6 @@
 namespace reactor {
 namespace {
 
-// How long an Interrupt reactor with I/O in flight spins for the next
-// completion before it sleeps: about what a wake-up of a sleeping reactor
-// costs here (bench/README, wake latency: p50 20-24 us on the 2-vCPU VM), so
-// spinning never costs more than twice what sleeping would.
-constexpr uint64_t kIoSpinUs = 20;
-
-}  // namespace
-namespace {
-
 bool napping_wait(const std::function<bool()>& done, std::chrono::nanoseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   auto nap = std::chrono::microseconds(20);
@@ -197,10 +188,6 @@ void ReactorPool::run_reactor(Reactor& r) {
   // kvm-clock) and the CPU's counter runs at a constant rate.
   if (const auto* sc = dynamic_cast<const SystemClock*>(clock_); sc != nullptr && !sc->uses_tsc())
     r.waker_->cycle_passes = detail::cycle_counter_usable();
-  // With I/O in flight, spin for the next completion as long as a wake-up
-  // costs (Reactor::sleep_if_idle). Real reactor threads only: the spin
-  // waits on the clock, which a manual pool's never moves by itself.
-  r.waker_->io_spin_ticks = clock_->us_to_ticks(kIoSpinUs);
   const uint64_t max_sleep_ns = static_cast<uint64_t>(std::chrono::nanoseconds(max_sleep_).count());
   uint64_t now = clock_->now();
   while (!stopped_.load(std::memory_order_acquire)) {

@@ -202,7 +202,6 @@ Reactor::Reaped Reactor::reap_io(bool submit, uint64_t start) noexcept {
   }
   if (run_count != 0) close_run();
   io_uring_cq_advance(ring, seen);
-  if (owned + unowned > 0) waker_->last_completion = prev;
   if (entered || owned > 0) charge_io_batch(sys_ticks, unowned);
   return {any, entered || owned + unowned > 0, prev};
 }
@@ -512,40 +511,12 @@ bool Reactor::sleep_if_idle(uint64_t max_sleep_ns) noexcept {
   if (mode() != ReactorMode::Interrupt) return false;
   // A span of cycle-timed passes (the mode just changed) ends before the sleep starts.
   if (waker_->span.passes != 0) (void)close_span();
-  uint64_t now = clock_.now();
+  const uint64_t now = clock_.now();
   if (has_work(now)) return false;
   // Sleep starts where the last pass ended (the checks above included), so
   // passes and sleeps tile wall time; a reactor that never ran a pass starts
   // at `now`.
-  uint64_t from = pass_end_ != 0 && pass_end_ <= now ? pass_end_ : now;
-  // I/O in flight and a completion reaped less than a wake-up ago: more are
-  // expected soon. Spin for them (no syscall: the ring flags completions the
-  // kernel holds) instead of paying a sleep and a wake-up per completion;
-  // give up after as long as a wake-up costs, so a slow device costs at most
-  // twice what sleeping would. The spin is idle time.
-  if (io_inflight_ > 0 && waker_->io_spin_ticks != 0 && waker_->reports_pending() &&
-      now < waker_->last_completion + waker_->io_spin_ticks) {
-    const uint64_t until = waker_->last_completion + waker_->io_spin_ticks;
-    uint64_t t = now;
-    bool found = false;
-    while (!found && t < until && mode() == ReactorMode::Interrupt) {
-      for (int i = 0; i < 16 && !found; ++i) {
-        detail::cpu_relax();
-        found = has_work(t);
-      }
-      t = clock_.now();
-    }
-    const uint64_t spun = t > from ? t - from : 0;
-    idle_.store(idle_.load(std::memory_order_relaxed) + spun, std::memory_order_relaxed);
-    for (auto& th : threads_) th->account(false, spun);
-    pass_end_ = t;
-    if (found || mode() != ReactorMode::Interrupt) {
-      waker_->io_spin_hits += found ? 1 : 0;
-      return false;
-    }
-    from = t;
-    now = t;
-  }
+  const uint64_t from = pass_end_ != 0 && pass_end_ <= now ? pass_end_ : now;
   sleep_from_.store(from, std::memory_order_relaxed);
   sleeping_.store(true, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);

@@ -74,14 +74,6 @@ struct Waker {
   /// cycle counter already (SystemClock on CLOCK_MONOTONIC) and whose CPU's
   /// counter is invariant.
   bool cycle_passes = false;
-  /// Driving thread: clock read of the last batch that reaped a completion
-  /// (0: none yet), and how long after it an Interrupt reactor with I/O in
-  /// flight spins for the next one before it sleeps (0: never; set by the
-  /// driving loop of a real reactor thread, see Reactor::sleep_if_idle).
-  uint64_t last_completion = 0;
-  uint64_t io_spin_ticks = 0;
-  /// Spins that found work before the deadline (tests pin the sleep decision).
-  uint64_t io_spin_hits = 0;
   /// Driving thread: io_uring_enter calls made to submit or reap (not the
   /// sleep's); the tests read it to pin when a pass enters the kernel.
   uint64_t reap_enters = 0;
