@@ -139,6 +139,9 @@ class Reactor {
   void charge_io_batch(uint64_t ticks, uint32_t unowned) noexcept;
   bool io_ring_has_sqes() noexcept;
   void close_pass(uint64_t ticks, bool work) noexcept;
+  // Cycle-timed passes (reactor.cc): one pass, and the clock read that ends a span.
+  bool run_cycle_timed(uint64_t now) noexcept;
+  uint64_t close_span() noexcept;
   void note_stall(const LwThread& t, const char* what, uint64_t ticks) noexcept;
 
   const CoreId core_;

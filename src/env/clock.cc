@@ -36,6 +36,8 @@
 
 #include <reactor/log.hh>
 
+#include "env/cycles.hh"
+
 namespace reactor {
 namespace {
 
@@ -144,6 +146,19 @@ bool monotonic_forced() noexcept {
 }
 
 }  // namespace
+
+namespace detail {
+
+bool cycle_counter_usable() noexcept {
+#if REACTOR_HAVE_TSC
+  static const bool usable = cpu_has_invariant_tsc();
+  return usable;
+#else
+  return false;
+#endif
+}
+
+}  // namespace detail
 
 uint64_t Clock::us_to_ticks(uint64_t us) const noexcept { return scale(us, tick_rate(), kUsPerSec); }
 

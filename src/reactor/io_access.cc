@@ -14,6 +14,10 @@ unsigned IoAccess::ring_flags(Reactor& r) noexcept { return r.waker_->ring_flags
 
 uint64_t IoAccess::reap_time(const Reactor& r) noexcept { return r.waker_->reap_time; }
 
+uint64_t IoAccess::reap_enters(const Reactor& r) noexcept { return r.waker_->reap_enters; }
+
+bool IoAccess::reports_pending(const Reactor& r) noexcept { return r.waker_->reports_pending(); }
+
 void IoAccess::post_to_thread(LwThread& t, Closure task) noexcept {
   auto* ev = new ReactorEvent(ReactorEvent::Kind::Call);
   ev->call = std::move(task);

@@ -52,6 +52,11 @@ struct IoAccess {
   /// R's clock read for the completion batch it is reaping (R's driving
   /// thread, inside on_complete): taken once per batch, after io_uring_enter.
   static uint64_t reap_time(const Reactor& r) noexcept;
+  /// io_uring_enter calls R made to submit or reap (not to sleep); R's
+  /// driving thread (tests pin when a pass enters the kernel).
+  static uint64_t reap_enters(const Reactor& r) noexcept;
+  /// R's ring flags completions the kernel holds (IORING_SETUP_TASKRUN_FLAG).
+  static bool reports_pending(const Reactor& r) noexcept;
   /// R's tick source (the pool's clock).
   static const Clock& clock(const Reactor& r) noexcept { return r.clock_; }
   /// T (hosted by R, on R's driving thread) prepared `n` SQEs on R's ring.

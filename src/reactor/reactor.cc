@@ -3,8 +3,9 @@
 // run_once(now), driving thread only, never blocks:
 //   1. drain the event queue (arrivals, move requests, calls);
 //   2. if the pool is stopping, ask every hosted thread to exit;
-//   3. reap completions (with I/O in flight and an empty CQ, submit/get
-//      events first);
+//   3. reap completions (when the ring flags completions the kernel still
+//      holds and the CQ is empty, enter to get them first: with I/O in
+//      flight and nothing completed a pass makes no syscall);
 //   4. poll each hosted thread once; retire threads that finished exiting;
 //   5. submit what the threads prepared (one io_uring_enter) and reap;
 //   6. close the pass: charge it to every hosted thread and to the reactor.
@@ -42,6 +43,22 @@
 // Per-thread cost: one extra load/store (LwThread::close_pass), no extra
 // clock read; per I/O batch: two short loops over the hosted threads.
 //
+// Cycle-timed passes (real reactor threads whose clock is CLOCK_MONOTONIC, a
+// 70-90 ns vDSO call under kvm-clock, on a CPU with an invariant cycle
+// counter): a pass that polls the one hosted thread with nothing else to do
+// (no event, no I/O in flight or completed, no timed poller, Poll mode) ends
+// with a cycle-counter read (~25 ns) instead of a clock read. Such passes form
+// a span that starts at a clock read (the previous pass's end) and ends at the
+// next one, taken after kPassesPerClockRead passes or before anything else
+// happens (a pass that is not cycle-timed, a sleep, a retire). The span's
+// ticks (exact: two clock reads) are split between busy and idle in
+// proportion to the cycles of the busy and idle passes in it, and charged
+// then, to the thread and the reactor, so the counters trail by at most one
+// span (a few microseconds). The cycle counter is never a clock: it only
+// splits an interval the clock measured. The stall detector sees the span's
+// longest busy pass. A reactor that polls idle thus spends a quarter of the
+// time per pass on timing, and a message arriving is seen sooner.
+//
 // Sleep protocol (Interrupt mode only), no lost wake-up:
 //   reactor: sleeping = true; seq_cst fence; re-check every source; wait.
 //   senders: enqueue; seq_cst fence (for a message: the seq_cst decrement of
@@ -62,12 +79,21 @@
 #include <reactor/log.hh>
 #include <reactor/pool.hh>
 
+#include "env/cycles.hh"
 #include "env/probes.hh"
 #include "reactor/event_queue.hh"
 #include "reactor/io_access.hh"
 #include "reactor/waker.hh"
 
 namespace reactor {
+namespace {
+
+// Cycle-timed passes between two clock reads: at most this many, so that the
+// published busy/idle counters trail the truth by a few microseconds at most
+// (64 passes of 20-60 ns) while a clock read costs 1/64 of a pass.
+constexpr uint32_t kPassesPerClockRead = 64;
+
+}  // namespace
 
 Reactor::Reactor(Token, CoreId core, ReactorPool& pool, const Clock& clock, ReactorMode mode,
                  uint64_t stall_ticks)
@@ -98,7 +124,7 @@ Reactor::Reaped Reactor::reap_io(bool submit, uint64_t start) noexcept {
   uint64_t sys_ticks = 0;
   bool entered = false;
   bool any = false;
-  if (submit && (io_uring_sq_ready(ring) > 0 || io_inflight_ > 0)) {
+  if (submit && (io_uring_sq_ready(ring) > 0 || io_inflight_ > 0 || waker_->completions_pending())) {
     // The SQEs going in now: each hosted thread's count becomes its weight in
     // this batch (threads add SQEs only while polled or in a callback here).
     // Submitting is work, even before anything completes.
@@ -113,6 +139,7 @@ Reactor::Reaped Reactor::reap_io(bool submit, uint64_t start) noexcept {
     // Submits what threads prepared this pass and, with DEFER_TASKRUN, runs
     // the task work that posts completions.
     io_uring_submit_and_get_events(ring);
+    ++waker_->reap_enters;
     prev = clock_.now();
     sys_ticks = prev > start ? prev - start : 0;
     entered = true;
@@ -303,8 +330,71 @@ void Reactor::note_stall(const LwThread& t, const char* what, uint64_t ticks) no
       clock_.ticks_to_us(stall_ticks_));
 }
 
+uint64_t Reactor::close_span() noexcept {
+  detail::Waker::CycleSpan& s = waker_->span;
+  const uint64_t t1 = clock_.now();
+  const uint64_t ticks = t1 > s.start ? t1 - s.start : 0;
+  const uint64_t total = s.busy + s.idle;
+  // The two clock reads fix the span's ticks; the cycle counts only split them.
+  __extension__ using u128 = unsigned __int128;
+  const uint64_t busy = total == 0 ? 0 : static_cast<uint64_t>(static_cast<u128>(ticks) * s.busy / total);
+  LwThread& t = *threads_.front();
+  t.pass_busy_ += busy;
+  if (total != 0 && s.longest != 0) {
+    const uint64_t longest = static_cast<uint64_t>(static_cast<u128>(ticks) * s.longest / total);
+    if (longest > stall_ticks_) note_stall(t, "poll", longest);
+  }
+  t.close_pass(ticks);
+  if (busy != 0) busy_.store(busy_.load(std::memory_order_relaxed) + busy, std::memory_order_relaxed);
+  if (ticks != busy) idle_.store(idle_.load(std::memory_order_relaxed) + (ticks - busy), std::memory_order_relaxed);
+  s.passes = 0;
+  pass_end_ = t1;
+  return t1;
+}
+
+bool Reactor::run_cycle_timed(uint64_t now) noexcept {
+  detail::Waker::CycleSpan& s = waker_->span;
+  if (s.passes == 0) {
+    // `now` is the previous pass's last clock read: the span starts there.
+    s = detail::Waker::CycleSpan{};
+    s.start = now;
+    s.last = detail::cycles();
+  }
+  LwThread& t = *threads_.front();
+  current_thread_.store(t.id().value, std::memory_order_relaxed);
+  const bool busy = t.poll(s.start);
+  current_thread_.store(0, std::memory_order_relaxed);
+  const uint64_t c = detail::cycles();
+  const uint64_t spent = c > s.last ? c - s.last : 0;
+  s.last = c;
+  if (busy) {
+    s.busy += spent;
+    s.longest = std::max(s.longest, spent);
+  } else {
+    s.idle += spent;
+  }
+  ++s.passes;
+  if (t.ready_to_retire()) {
+    (void)close_span();
+    retire(0);
+    return true;
+  }
+  if (s.passes >= kPassesPerClockRead) (void)close_span();
+  return busy;
+}
+
 bool Reactor::run_once(uint64_t now) noexcept {
   loops_.store(loops_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (waker_->cycle_passes) {
+    // Cycle-timed passes: one hosted thread polled with nothing else to do
+    // (no event, no I/O, no timed poller, polling mode).
+    if (threads_.size() == 1 && io_inflight_ == 0 && events_->empty() && mode() == ReactorMode::Poll &&
+        threads_.front()->next_deadline_ == UINT64_MAX && !waker_->has_cqes() && !waker_->completions_pending() &&
+        !pool_.stopping_.load(std::memory_order_relaxed))
+      return run_cycle_timed(now);
+    // Anything else closes the open span first: this pass starts at its read.
+    if (waker_->span.passes != 0) now = close_span();
+  }
   attributed_ = 0;
   bool work = false;
   while (detail::ReactorEvent* ev = events_->pop()) {
@@ -327,12 +417,17 @@ bool Reactor::run_once(uint64_t now) noexcept {
     t0 = clock_.now();
     clocked = true;
   }
-  if (const bool cqes = waker_->has_cqes(); io_inflight_ > 0 || cqes) {
-    // Enter the kernel (submit, and with DEFER_TASKRUN run the task work that
-    // posts completions) only when no completion is waiting: after a wake-up
-    // the CQ already holds what woke us, and the submit at the end of this
-    // pass collects whatever arrived since (one io_uring_enter less per wake).
-    const Reaped r = reap_io(io_inflight_ > 0 && !cqes, t0);
+  // Completions the kernel holds for us (deferred task work): the ring flags
+  // them, so a pass with I/O in flight and nothing completed costs no
+  // syscall. A ring that cannot flag them (old kernels) is entered whenever
+  // I/O is in flight, as before.
+  const bool pending = waker_->reports_pending() ? waker_->completions_pending() : io_inflight_ > 0;
+  if (const bool cqes = waker_->has_cqes(); pending || cqes) {
+    // Enter the kernel (with DEFER_TASKRUN it runs the task work that posts
+    // completions) only when no completion is waiting: after a wake-up the
+    // CQ already holds what woke us, and the submit at the end of this pass
+    // collects whatever arrived since (one io_uring_enter less per wake).
+    const Reaped r = reap_io(pending && !cqes, t0);
     work |= r.any;
     t0 = r.end;
     clocked |= r.clocked;
@@ -393,6 +488,9 @@ bool Reactor::io_ring_has_sqes() noexcept {
 bool Reactor::has_work(uint64_t now) const noexcept {
   if (!events_->empty()) return true;
   if (waker_->has_cqes()) return true;
+  // Completions the kernel holds until we enter (deferred task work): a pass
+  // collects and charges them; sleeping would only enter to find them there.
+  if (waker_->completions_pending()) return true;
   // Completion callbacks of the last pass prepared SQEs: submit them in a
   // pass (charged to their threads), not inside the sleep's io_uring_enter
   // (where page-cache reads would complete and be counted as sleep).
@@ -411,6 +509,8 @@ uint64_t Reactor::next_deadline() const noexcept {
 
 bool Reactor::sleep_if_idle(uint64_t max_sleep_ns) noexcept {
   if (mode() != ReactorMode::Interrupt) return false;
+  // A span of cycle-timed passes (the mode just changed) ends before the sleep starts.
+  if (waker_->span.passes != 0) (void)close_span();
   const uint64_t now = clock_.now();
   if (has_work(now)) return false;
   // Sleep starts where the last pass ended (the checks above included), so

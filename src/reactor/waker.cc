@@ -27,8 +27,13 @@ Result<void> Waker::init() noexcept {
   if (ring_ok_) return {};
   // The ring is used only by the reactor's OS thread: single issuer and
   // deferred task work are allowed (and cut wake-up cost); older kernels
-  // reject them, so fall back step by step.
-  const unsigned candidates[] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_COOP_TASKRUN, 0};
+  // reject them, so fall back step by step. TASKRUN_FLAG makes the kernel
+  // flag pending completions in the SQ ring (completions_pending()): a pass
+  // with I/O in flight enters the kernel only when something completed.
+  const unsigned candidates[] = {
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+      IORING_SETUP_COOP_TASKRUN, 0};
   int rc = -ENOSYS;
   for (unsigned f : candidates) {
     rc = io_uring_queue_init(256, &ring_, f);

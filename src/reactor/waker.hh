@@ -1,6 +1,6 @@
 #pragma once
 // The reactor's sleep: one io_uring per reactor (created on the driving OS
-// thread, SINGLE_ISSUER|DEFER_TASKRUN where the kernel has them) waiting on the
+// thread, SINGLE_ISSUER|DEFER_TASKRUN|TASKRUN_FLAG where the kernel has them) waiting on the
 // reactor's eventfd with a timeout. Other threads wake it by writing the
 // eventfd, and only when the reactor announced it is sleeping.
 
@@ -38,6 +38,17 @@ struct Waker {
   void wake_read_done() noexcept { read_armed_ = false; }
   /// Completions are waiting in the CQ (driving thread).
   bool has_cqes() const noexcept { return ring_ok_ && io_uring_cq_ready(&ring_) > 0; }
+  /// The kernel holds completions that only an io_uring_enter posts to the CQ
+  /// (deferred task work, or CQEs that overflowed the CQ): with
+  /// IORING_SETUP_TASKRUN_FLAG it says so in the SQ ring's flags, a load from
+  /// shared memory, no syscall (driving thread).
+  bool completions_pending() const noexcept {
+    return ring_ok_ && (IO_URING_READ_ONCE(*ring_.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0;
+  }
+  /// The ring reports pending completions (IORING_SETUP_TASKRUN_FLAG): a pass
+  /// then enters the kernel only when completions_pending(). Without it
+  /// (kernels before 5.19) a pass with I/O in flight must enter to find out.
+  bool reports_pending() const noexcept { return ring_ok_ && (flags_ & IORING_SETUP_TASKRUN_FLAG) != 0; }
   /// SQEs are prepared and not submitted yet (driving thread).
   bool has_sqes() const noexcept { return ring_ok_ && io_uring_sq_ready(&ring_) > 0; }
   /// The ring (nullptr before init or without io_uring): the I/O layer submits here.
@@ -48,6 +59,24 @@ struct Waker {
   /// Driving thread: the clock read of the completion batch being reaped
   /// (kept here, not in Reactor, whose layout is public ABI).
   uint64_t reap_time = 0;
+  /// Driving thread: the open span of cycle-timed passes (Reactor::run_once,
+  /// "Cycle-timed passes"); kept here with reap_time (Reactor's layout is
+  /// public ABI). passes == 0: no span open.
+  struct CycleSpan {
+    uint64_t start = 0;     // the clock read the span starts at (pass_end)
+    uint64_t last = 0;      // cycle count at the end of the previous pass
+    uint64_t busy = 0;      // cycles of passes whose poll did work
+    uint64_t idle = 0;      // cycles of passes that did nothing
+    uint64_t longest = 0;   // cycles of the longest busy pass (stall detector)
+    uint32_t passes = 0;
+  } span;
+  /// Set by the driving loop on a real reactor thread whose clock is not the
+  /// cycle counter already (SystemClock on CLOCK_MONOTONIC) and whose CPU's
+  /// counter is invariant.
+  bool cycle_passes = false;
+  /// Driving thread: io_uring_enter calls made to submit or reap (not the
+  /// sleep's); the tests read it to pin when a pass enters the kernel.
+  uint64_t reap_enters = 0;
   int efd_errno() const noexcept { return efd_errno_; }
 
  private:

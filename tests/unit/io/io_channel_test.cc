@@ -25,6 +25,7 @@
 #include <reactor/io.hh>
 #include <reactor/pool.hh>
 
+#include "reactor/io_access.hh"
 #include "support/harness.hh"
 
 using namespace reactor;
@@ -500,6 +501,41 @@ TEST_F(IoChannelTest, CompletionTimeIsTheBatchClockRead) {
   EXPECT_GT(seen[0], submitted_at);
   EXPECT_EQ(seen[1], seen[0]) << "the second completion of the batch read a later clock";
   EXPECT_GE(t->stats().busy - busy_before, 10'000'000u) << "the run of callbacks was not charged to the thread";
+}
+
+// The sleep decision and the pass with I/O in flight (issue 13): the ring
+// flags completions the kernel holds as deferred task work, so a pass with a
+// read in flight and nothing completed makes no syscall (a polling reactor
+// used to enter the kernel on every pass), and a completion waiting in the
+// kernel keeps the reactor awake (it used to go to sleep, whose
+// io_uring_enter then found the completion: a sleep and a wake-up counted for
+// nothing, the completion work charged as sleep).
+TEST_F(IoChannelTest, PassWithIoInFlightEntersTheKernelOnlyForCompletions) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  fds_.push_back(p[0]);
+  fds_.push_back(p[1]);
+  ThreadRef t = h_.spawn("waits");
+  IoChannel ch = make_channel(t);
+  Reactor& r = *h_.pool().reactor(t->current_core());
+  if (!detail::IoAccess::reports_pending(r)) GTEST_SKIP() << "this kernel's io_uring has no TASKRUN_FLAG";
+  char buf[1];
+  bool ran = false;
+  on(t, [&] { ASSERT_TRUE(ch.read(p[0], buf, 1, 0, [&](int res) { ran = res == 1; })); });
+  h_.poll_until_idle();
+  ASSERT_EQ(ch.in_flight(), 1u);
+  const uint64_t enters = detail::IoAccess::reap_enters(r);
+  for (int i = 0; i < 100; ++i) h_.poll(t->current_core());
+  EXPECT_EQ(detail::IoAccess::reap_enters(r), enters) << "passes with nothing completed entered the kernel";
+  EXPECT_FALSE(r.has_work(h_.clock().now()));
+  // The pipe write completes the read as task work the kernel holds until the
+  // reactor enters: it is work (no sleep), and the next pass collects it.
+  ASSERT_EQ(::write(p[1], "x", 1), 1);
+  EXPECT_TRUE(r.has_work(h_.clock().now())) << "a completion held by the kernel let the reactor go to sleep";
+  h_.poll(t->current_core());
+  EXPECT_TRUE(ran);
+  EXPECT_EQ(detail::IoAccess::reap_enters(r), enters + 1);
+  EXPECT_EQ(ch.in_flight(), 0u);
 }
 
 TEST_F(IoChannelTest, DestroyedChannelStillDeliversInFlightCompletions) {
