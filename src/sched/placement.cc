@@ -191,9 +191,16 @@ RestoreReport PoolPlacement::restore_placement() noexcept {
       return std::max(std::chrono::nanoseconds(0),
                       std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - std::chrono::steady_clock::now()));
     };
+    // Set when a wait settled but used up the bound: one more look decides
+    // (everything home: complete; anything away: timed out), with no new
+    // moves. Without it, moves that landed as the bound expired (the waiting
+    // control thread preempted, or serving RPC requests meanwhile) made a
+    // complete restore "partial" with nothing left away.
+    bool last_look = false;
     for (;;) {
       std::vector<MoveTicket> tickets;
       std::vector<ThreadRef> transit;
+      std::vector<std::pair<ThreadId, CoreId>> to_move;
       for (const ThreadRef& ref : pool_.threads()) {
         const ThreadStats st = ref->stats();
         if (st.state != ThreadState::Running) continue;
@@ -203,9 +210,16 @@ RestoreReport PoolPlacement::restore_placement() noexcept {
           transit.push_back(ref);  // a move now would be refused: wait for it to land first
           continue;
         }
-        if (auto tk = pool_.move(st.id, st.home, "restore")) tickets.push_back(*tk);
+        to_move.emplace_back(st.id, st.home);
       }
-      if (tickets.empty() && transit.empty()) break;
+      if (to_move.empty() && transit.empty()) break;
+      if (last_look) {
+        rep.timed_out = true;
+        break;
+      }
+      for (const auto& [id, home] : to_move)
+        if (auto tk = pool_.move(id, home, "restore")) tickets.push_back(*tk);
+      if (tickets.empty() && transit.empty()) break;  // refused (exited meanwhile): the report says which
       const bool settled = pool_.wait_for(
           [&] {
             for (const MoveTicket& tk : tickets)
@@ -215,10 +229,11 @@ RestoreReport PoolPlacement::restore_placement() noexcept {
             return true;
           },
           left());
-      if (!settled || left().count() == 0) {
+      if (!settled) {
         rep.timed_out = true;
         break;
       }
+      last_look = left().count() == 0;
     }
     rep.moves_requested = static_cast<uint32_t>(away.size());
     std::string left_away;

@@ -4,7 +4,8 @@
 //     32 reads >= 90 % busy (the kernel copies the data inside io_uring_enter:
 //     that syscall is the thread's, not nobody's);
 //   - two such threads on one core split it (each 35-65 %, sum 90-100 %);
-//   - a timed poller that busy-waits 30 ms every 100 ms reads 30 % +- 5,
+//   - a timed poller that busy-waits 30 ms every 100 ms reads what its own
+//     calls took (30 % on an idle machine, more when preempted inside them) +- 5,
 //     alone and next to a saturating I/O thread on the same core;
 //   - reactor overhead is reported, small on an idle-ish reactor, and the
 //     hosted threads' busy plus overhead never exceeds the core's busy + idle.
@@ -126,13 +127,22 @@ struct IoLoad {
 };
 
 // A timed poller that busy-waits `spin` every `period` and reports busy.
-void register_spinner(std::chrono::milliseconds spin, std::chrono::milliseconds period) {
+// `own` adds up, on the reactor's clock, the ticks its calls took from entry
+// to return: what the reactor should charge to the spinner. That is 30 ms a
+// call on an idle machine; on a saturated one the reactor is also preempted
+// inside the call (before the spin starts, or after it ends but before the
+// poller returns), and that stolen time is the call's too (load is measured
+// against wall time).
+void register_spinner(std::chrono::milliseconds spin, std::chrono::milliseconds period, const Clock& clock,
+                      std::shared_ptr<std::atomic<uint64_t>> own) {
   (void)current_thread()->register_poller(
       "spin",
-      [spin] {
+      [spin, &clock, own] {
+        const uint64_t t0 = clock.now();
         const auto until = std::chrono::steady_clock::now() + spin;
         while (std::chrono::steady_clock::now() < until) {
         }
+        own->fetch_add(clock.now() - t0, std::memory_order_relaxed);
         return PollStatus::Busy;
       },
       period);
@@ -184,19 +194,24 @@ class LoadAccounting : public ::testing::Test {
     return t;
   }
 
+  // The spinner's own count of its calls' ticks (see register_spinner).
   ThreadRef spawn_spinner(std::string name) {
-    return spawn_pinned(std::move(name), [] { register_spinner(30ms, 100ms); });
+    return spawn_pinned(std::move(name), [&clock = pool_->clock(), own = spinner_ticks_] {
+      register_spinner(30ms, 100ms, clock, own);
+    });
   }
 
   struct Sample {
     std::vector<ThreadStats> threads;
     ReactorStats core;
+    uint64_t spinner_ticks = 0;
   };
   Sample sample(const std::vector<ThreadRef>& ts, bool core_last) {
     Sample s;
     // Counters are published thread first, reactor second at the end of each
     // pass: reading the reactor last (first) keeps its deltas on the safe side.
     if (!core_last) s.core = pool_->reactor(core_)->stats();
+    s.spinner_ticks = spinner_ticks_->load();
     for (auto& t : ts) s.threads.push_back(t->stats());
     if (core_last) s.core = pool_->reactor(core_)->stats();
     return s;
@@ -206,6 +221,7 @@ class LoadAccounting : public ::testing::Test {
   struct Window {
     std::vector<double> busy_pct;
     uint64_t thread_busy_sum = 0;
+    double spinner_own_pct = 0;  // the spinner's own count, % of the window's busy + idle
     ReactorStats delta;  // busy, idle, sleep, overhead deltas of the core
   };
   Window measure(const std::vector<ThreadRef>& ts, std::chrono::milliseconds window = kWindow) {
@@ -224,6 +240,8 @@ class LoadAccounting : public ::testing::Test {
     w.delta.idle = b.core.idle - a.core.idle;
     w.delta.sleep = b.core.sleep - a.core.sleep;
     w.delta.overhead = b.core.overhead - a.core.overhead;
+    w.spinner_own_pct = pct(b.spinner_ticks - a.spinner_ticks, w.delta.busy + w.delta.idle + w.delta.sleep);
+    if (b.spinner_ticks != a.spinner_ticks) std::printf("  spinner's own calls: %.1f %% of wall\n", w.spinner_own_pct);
     for (size_t i = 0; i < ts.size(); ++i) std::printf("  %s: %.1f %% busy\n", ts[i]->name().c_str(), w.busy_pct[i]);
     const uint64_t wall = w.delta.busy + w.delta.idle + w.delta.sleep;
     std::printf("  core %u: busy %.1f %%, idle %.1f %%, sleep %.1f %%, overhead %.3f %% of wall\n", core_.value,
@@ -248,6 +266,7 @@ class LoadAccounting : public ::testing::Test {
   CoreId core_;
   std::unique_ptr<ReactorPool> pool_;
   std::vector<std::shared_ptr<IoLoad>> loads_;
+  std::shared_ptr<std::atomic<uint64_t>> spinner_ticks_ = std::make_shared<std::atomic<uint64_t>>(0);
 };
 
 TEST_F(LoadAccounting, SaturatingIoThreadReadsBusy) {
@@ -271,10 +290,22 @@ TEST_F(LoadAccounting, TwoSaturatingIoThreadsSplitTheirCore) {
   expect_fits(w);
 }
 
+// The spinner's figure is checked against its own count of its calls' ticks,
+// not against a fixed 30 %: on a saturated machine (CI, other builds) the
+// reactor is preempted inside the spinner's calls, and the 30 % spinner then
+// truly held its core 40-50 % of the wall time (measured: 43 % and 50 %
+// with two busy loops on the 2 vCPUs). The two figures come from different
+// places (the reactor's pass accounting, the poller's own clock reads), so a
+// spinner charged to its neighbour, to nobody, twice, or against the wrong
+// window still fails; the 5-point margin is one 30 ms call cut by either end
+// of the 2 s window plus the dispatch around the call. On an idle machine the
+// spinner's own figure is the 30 % it was built for (checked loosely: that
+// is the workload, not the accounting under test).
 TEST_F(LoadAccounting, TimedSpinnerReadsItsDutyCycleAlone) {
   ThreadRef t = spawn_spinner("spinner");
   Window w = measure({t}, kSpinnerWindow);
-  EXPECT_NEAR(w.busy_pct[0], 30.0, 5.0);
+  EXPECT_GE(w.spinner_own_pct, 25.0) << "the spinner ran less than its 30 ms every 100 ms";
+  EXPECT_NEAR(w.busy_pct[0], w.spinner_own_pct, 5.0);
   expect_fits(w);
 }
 
@@ -282,10 +313,12 @@ TEST_F(LoadAccounting, TimedSpinnerReadsItsDutyCycleNextToIo) {
   ThreadRef io = spawn_io("io");
   ThreadRef t = spawn_spinner("spinner");
   Window w = measure({t, io}, kSpinnerWindow);
-  EXPECT_NEAR(w.busy_pct[0], 30.0, 5.0);
+  EXPECT_GE(w.spinner_own_pct, 25.0) << "the spinner ran less than its 30 ms every 100 ms";
+  EXPECT_NEAR(w.busy_pct[0], w.spinner_own_pct, 5.0);
   // The I/O thread gets the rest of the core (not a speed check: just that
   // the spinner's time is not charged to it, nor the I/O to nobody).
-  EXPECT_GE(w.busy_pct[1], 55.0);
+  EXPECT_GE(w.busy_pct[1], 100.0 - w.spinner_own_pct - 10.0);
+  EXPECT_GE(w.busy_pct[0] + w.busy_pct[1], 90.0);
   EXPECT_LE(w.busy_pct[0] + w.busy_pct[1], 100.0 + 1e-6);
   expect_fits(w);
 }
@@ -345,10 +378,13 @@ TEST_F(LoadAccounting, SleepInProgressCountsAsIdleBeforeTheReactorWakes) {
   detail::PoolPlacement placement(*pool_);
   (void)placement.snapshot();  // baseline
   std::atomic<bool> ran{false};
-  ASSERT_TRUE(t.send([&ran] {
+  std::atomic<uint64_t> took{0};  // the message's own ticks, entry to return (see register_spinner)
+  ASSERT_TRUE(t.send([&ran, &took, &clock = pool_->clock()] {
+    const uint64_t t0 = clock.now();
     const auto until = std::chrono::steady_clock::now() + 5ms;
     while (std::chrono::steady_clock::now() < until) {
     }
+    took.store(clock.now() - t0);
     ran.store(true);
   }));
   ASSERT_TRUE(test::eventually([&] { return ran.load(); }));
@@ -361,12 +397,23 @@ TEST_F(LoadAccounting, SleepInProgressCountsAsIdleBeforeTheReactorWakes) {
   for (const ThreadLoad& x : snap.threads)
     if (x.id == t.id()) tl = &x;
   ASSERT_NE(tl, nullptr);
-  const double busy = pct(tl->busy, tl->busy + tl->idle);
-  EXPECT_GE(tl->busy, pool_->clock().us_to_ticks(4000)) << "the 5 ms message is busy";
-  EXPECT_LT(busy, 10.0) << "busy " << tl->busy << " idle " << tl->idle;
+  // Busy is the message (5 ms on an idle machine; on a saturated one the
+  // reactor is also preempted inside it, 35-47 ms measured with two busy
+  // loops on 2 vCPUs, so a fixed "< 10 % busy" failed there); the 300 ms
+  // the reactor has been asleep since is idle. Without the sleep in progress
+  // idle would be the few ticks before the sleep began.
+  const Clock& clock = pool_->clock();
+  const uint64_t slack = clock.us_to_ticks(10'000);  // the pass around the message
+  EXPECT_GE(tl->busy, clock.us_to_ticks(4000)) << "the 5 ms message is busy";
+  EXPECT_LE(tl->busy, took.load() + slack) << "busy " << tl->busy << ", the message took " << took.load();
+  // Most of the 300 ms: on a saturated machine the thread's busy + idle
+  // trails the core's by up to ~20 ms (measured: the core's idle passed 290 ms
+  // while the thread's read 282-289 ms).
+  EXPECT_GE(tl->idle, clock.us_to_ticks(250'000)) << "busy " << tl->busy << " idle " << tl->idle;
   const CoreLoad* cl = snap.find_core(core_);
   ASSERT_NE(cl, nullptr);
-  EXPECT_LT(pct(cl->busy, cl->busy + cl->idle), 10.0) << "the core slept most of the round";
+  EXPECT_LE(cl->busy, took.load() + slack) << "core busy " << cl->busy << ", the message took " << took.load();
+  EXPECT_GE(cl->idle, clock.us_to_ticks(290'000)) << "the core slept most of the round";
   EXPECT_FALSE(cl->stalled) << "asleep is not stuck";
   // The next round, after the reactor woke and added the real sleep, is not
   // thrown off by the estimate: still idle, never negative.
@@ -376,7 +423,9 @@ TEST_F(LoadAccounting, SleepInProgressCountsAsIdleBeforeTheReactorWakes) {
   const LoadSnapshot next = placement.snapshot();
   for (const ThreadLoad& x : next.threads) {
     if (x.id == t.id()) {
-      EXPECT_LT(pct(x.busy, x.busy + x.idle), 10.0) << "busy " << x.busy << " idle " << x.idle;
+      // Most of the 50 ms asleep again (an empty message in between): idle.
+      EXPECT_GE(x.idle, clock.us_to_ticks(25'000)) << "busy " << x.busy << " idle " << x.idle;
+      EXPECT_LT(x.busy, x.idle) << "busy " << x.busy << " idle " << x.idle;
     }
   }
 }
