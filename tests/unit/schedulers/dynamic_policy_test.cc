@@ -395,6 +395,35 @@ TEST(BalanceDynamicDifferences, StarvedThreadsOnACoreAtCoreBusyCountAsBusy) {
   EXPECT_TRUE(balance_dynamic(calm.core_load(0, 900, 100).build(), kDefaults).moves.empty());
 }
 
+TEST(BalanceDynamicDifferences, MainWithStarvedThreadsReceivesNoIdleThreadAndShedsThem) {
+  // As above, plus an idle thread on core 3. Sent to main in pass 1, it
+  // would make main a receiving core, which gives nothing this round (no
+  // swaps): the starved threads would stay, and with thousands of threads
+  // some thread reads idle somewhere nearly every round, so they stayed for
+  // ever (reactor-sim, steady load, 2,500 threads on 128 PUs). While main
+  // hosts a starved thread the idle thread stays where it is.
+  SnapshotBuilder b(4);
+  for (uint64_t id = 1; id <= 10; ++id) b.thread(id, 0, 100, 900);
+  b.thread(11, 0, 1, 999).core_load(0, 1000, 0);
+  b.thread(12, 3, 10, 990);
+  const Plan p = balance_dynamic(b.build(), kDefaults);
+  EXPECT_EQ(find_move(p, 12), nullptr) << "the idle thread must not land on a main core shedding starved threads";
+  size_t starved_left = 0;
+  for (const ThreadMove& m : p.moves) {
+    EXPECT_EQ(m.from, CoreId{0});
+    EXPECT_THAT(m.reason, HasSubstr("starved"));
+    ++starved_left;
+  }
+  EXPECT_GT(starved_left, 0u);
+  // Main not at core_busy: the idle thread consolidates on it (SPDK's rule).
+  SnapshotBuilder calm(4);
+  for (uint64_t id = 1; id <= 10; ++id) calm.thread(id, 0, 50, 950);
+  calm.core_load(0, 500, 500).thread(12, 3, 10, 990);
+  const Plan q = balance_dynamic(calm.build(), kDefaults);
+  ASSERT_NE(find_move(q, 12), nullptr);
+  EXPECT_EQ(find_move(q, 12)->to, CoreId{0});
+}
+
 TEST(BalanceDynamicDifferences, NeverSwapsThreadsBetweenCores) {
   // SPDK: idle thread 2 goes to main, which then reads 95 % with two
   // threads, so busy thread 1 leaves for core 1: the two cores trade threads.

@@ -278,9 +278,14 @@ RC_GTEST_PROP(PolicyProperties, DynamicMeetsTheContract, ()) {
 
   // Settled idle threads that may reach main end there (pass 1): pass 1 is
   // never stopped by the no-swap rule (only main receives in it, and threads
-  // already on main do not move).
+  // already on main do not move) -- unless main hosts a starved thread: then
+  // it receives none, so that it can shed them.
   const CoreLoad* main = s.find_core(s.main_core);
+  const bool main_starved = std::any_of(s.threads.begin(), s.threads.end(), [&](const ThreadLoad& t) {
+    return t.core == s.main_core && starved(s, o, t);
+  });
   for (const ThreadLoad& t : s.threads) {
+    if (main_starved) break;
     const CoreLoad* c = s.find_core(t.core);
     if (c->isolated || c->stalled || main->isolated || main->stalled || !t.cpumask.test(s.main_core)) continue;
     if (t.rounds_since_move < kDynamicSettleRounds) continue;
