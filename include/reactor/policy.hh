@@ -49,6 +49,11 @@ struct DynamicOptions {
   /// busy thread whose own core is under core_limit, and when its core is at
   /// core_limit prefer an awake core with room to a sleeping one.
   bool keep_asleep = false;
+  /// Send an idle thread to the main core only if main stays under
+  /// core_limit with it; otherwise it stays where it is (its core sleeps
+  /// unless a busy thread ends there). Off, idle threads go to main however
+  /// loaded main is, as SPDK does.
+  bool main_room = false;
   bool operator==(const DynamicOptions&) const = default;
 };
 
@@ -79,6 +84,7 @@ struct PolicyOptionsUpdate {
   std::optional<bool> numa_local;   ///< dynamic only (our extension)
   std::optional<bool> smt_last;     ///< dynamic only (our extension)
   std::optional<bool> keep_asleep;  ///< dynamic only (our extension)
+  std::optional<bool> main_room;    ///< dynamic only (our extension)
   std::optional<std::string> mappings;  ///< static only
 };
 

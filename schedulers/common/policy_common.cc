@@ -130,6 +130,7 @@ std::optional<std::string_view> first_dynamic_key(const PolicyOptionsUpdate& upd
   if (update.numa_local) return "numa_local";
   if (update.smt_last) return "smt_last";
   if (update.keep_asleep) return "keep_asleep";
+  if (update.main_room) return "main_room";
   return std::nullopt;
 }
 

@@ -16,10 +16,10 @@ namespace reactor::policy_detail {
 
 /// The keys the dynamic policy takes, for messages.
 inline constexpr std::string_view kDynamicKeysText =
-    "load_limit, core_limit, core_busy, numa_local, smt_last and keep_asleep";
+    "load_limit, core_limit, core_busy, numa_local, smt_last, keep_asleep and main_room";
 
 /// The first dynamic key (load_limit, core_limit, core_busy, numa_local,
-/// smt_last, keep_asleep) present in `update`, in that order; nullopt when
+/// smt_last, keep_asleep, main_room) present in `update`, in that order; nullopt when
 /// none is.
 std::optional<std::string_view> first_dynamic_key(const PolicyOptionsUpdate& update) noexcept;
 

@@ -53,7 +53,14 @@
 //     reads below load_limit, and SPDK's rules then leave them all starving
 //     there for ever. As busy threads they leave through the core_limit rule
 //     to cores that fit them (by their measured load: a lower bound, so an
-//     overloaded destination splits again the next round).
+//     overloaded destination splits again the next round). While the main
+//     core hosts such a starved thread, pass 1 sends it no idle thread: a
+//     core that receives gives nothing in the same plan (no swaps), and
+//     with thousands of threads some thread reads idle somewhere nearly
+//     every round, so main kept receiving and never shed its starved
+//     threads (reactor-sim, steady, 2,500 threads on 128 PUs: main queued
+//     120 cores' worth of work within 40 rounds). The idle threads stay
+//     where they are until main is no longer at core_busy.
 //   - stalled reactors: a stalled core (no tick counted while awake) is never
 //     a destination, its threads are not moved (a stuck reactor cannot hand
 //     them over, and a planned move would free load that is not freed), and
@@ -90,6 +97,19 @@
 //                idle core);
 // "Busy thread now" is the plan's working state: earlier moves of the round
 // count. The key order is numa_local, keep_asleep, smt_last.
+//
+// One more option acts on pass 1 instead (off by default: SPDK's pass 1):
+//   main_room    an idle thread goes to main only if main fits it (stays
+//                under core_limit with it, by the plan's working values, so
+//                main fills up to core_limit and the rest stay); otherwise
+//                it stays where it is, its core asleep unless a busy thread
+//                ends there. "Idle" is below load_limit by what the thread
+//                was served, and with frequencies following busy threads a
+//                real I/O thread on a core at maximum frequency reads below
+//                it: SPDK's pass 1 piles such threads onto main past
+//                core_busy, where they queue until the starved rule spreads
+//                them again (reactor-sim, diurnal load, 2,500 threads on 128
+//                PUs, one hour: 17,363 core-s above core_busy, 2,819 with it).
 //
 // Every core that is not stalled gets exactly one mode request, including a
 // core that has no sample and nothing planned (Interrupt: it is asleep and
@@ -159,6 +179,7 @@ class DynamicRound {
       const bool starved = w.count > 1 && tb > 0 && w.pct() >= o.core_busy && tb >= w.busy / w.count;
       active_[t] = load(t) >= o.load_limit || starved;
       if (active_[t]) ++work_[static_cast<size_t>(cur_[t])].busy_threads;
+      if (starved && load(t) < o.load_limit && s.threads[t].core == s.main_core) main_starved_ = true;
     }
     main_ = index_[s.main_core];
     prefer_ = o.numa_local || o.keep_asleep || o.smt_last;
@@ -227,9 +248,15 @@ class DynamicRound {
   void place_idle(size_t t) {
     const int32_t from = cur_[t];
     if (main_ < 0 || from == main_ || !may_receive(t, main_) || !may_leave(t)) return;  // idle threads stay
+    // Main sheds its starved threads first: an idle thread landing there
+    // would make it a receiving core, which gives nothing this round (no
+    // swaps), and one arrives nearly every round.
+    if (main_starved_) return;
+    if (o_.main_room && !fits(t, main_)) return;  // main_room: stays where it is
     move(t, main_,
-         fmt::format("idle ({}% < load_limit {}): consolidate on main core {}{}", load(t), o_.load_limit,
-                     core(main_).id.value, unsettled_note(t, from)));
+         fmt::format("idle ({}% < load_limit {}): consolidate on main core {}{}{}", load(t), o_.load_limit,
+                     core(main_).id.value, o_.main_room ? " [main_room: main has room]" : "",
+                     unsettled_note(t, from)));
   }
 
   void place_active(size_t t) {
@@ -437,6 +464,7 @@ class DynamicRound {
   std::vector<uint8_t> got_;    // per core index: a thread arrived in this plan
   std::vector<std::vector<int32_t>> siblings_;  // per core index: its SMT siblings (smt_last only)
   int32_t main_ = -1;
+  bool main_starved_ = false;  // a thread on main below load_limit counts as busy (starved)
   bool prefer_ = false;  // a placement option is on
   Plan plan_;
 };
@@ -489,6 +517,7 @@ Result<DynamicOptions> validate_dynamic_options(const DynamicOptions& current, c
   next.numa_local = update.numa_local.value_or(current.numa_local);
   next.smt_last = update.smt_last.value_or(current.smt_last);
   next.keep_asleep = update.keep_asleep.value_or(current.keep_asleep);
+  next.main_room = update.main_room.value_or(current.main_room);
   return next;
 }
 

@@ -51,7 +51,7 @@ const std::vector<MethodRule>& method_rules() {
       {"scheduler",
        "framework_set_scheduler",
        {"name", "period", "load_limit", "core_limit", "core_busy", "numa_local", "smt_last", "keep_asleep",
-        "mappings"}},
+        "main_room", "mappings"}},
   };
   return rules;
 }

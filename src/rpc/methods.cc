@@ -19,7 +19,7 @@
 //
 // framework_set_scheduler is all-or-nothing. The order:
 //   1. decode (relaxed: unknown keys ignored) -> -32602, naming the key.
-//      numa_local/smt_last/keep_asleep (our dynamic extension) must be JSON
+//      numa_local/smt_last/keep_asleep/main_room (our dynamic extension) must be JSON
 //      booleans -> -32602 naming the key.
 //      Also -32602: load_limit/core_limit/core_busy above 100 (SPDK accepts
 //      0-255 and misbehaves), a period above one year (kMaxPeriodUs; the
@@ -277,6 +277,7 @@ void add_dynamic_options(ojson& out, const DynamicOptions& d) {
   out["numa_local"] = d.numa_local;
   out["smt_last"] = d.smt_last;
   out["keep_asleep"] = d.keep_asleep;
+  out["main_room"] = d.main_room;
 }
 
 }  // namespace methods_detail
@@ -336,7 +337,8 @@ void ControlPlane::set_scheduler(const json* params, RpcResponder r) {
     *out = static_cast<uint32_t>(*v);
   }
   const std::pair<const char*, std::optional<bool>*> flags[] = {
-      {"numa_local", &update.numa_local}, {"smt_last", &update.smt_last}, {"keep_asleep", &update.keep_asleep}};
+      {"numa_local", &update.numa_local}, {"smt_last", &update.smt_last}, {"keep_asleep", &update.keep_asleep},
+      {"main_room", &update.main_room}};
   for (const auto& [key, out] : flags) {
     const auto it = params->find(key);
     if (it == params->end()) continue;

@@ -39,7 +39,8 @@
 ///                      {"method": "framework_set_scheduler",
 ///                       "params": {"name": s, "period"?: u64, "load_limit"?: u32,
 ///                                  "core_limit"?: u32, "core_busy"?: u32, "numa_local"?: bool,
-///                                  "smt_last"?: bool, "keep_asleep"?: bool}}]}]}
+///                                  "smt_last"?: bool, "keep_asleep"?: bool,
+///                                  "main_room"?: bool}}]}]}
 /// (period unless static, the limits and placement options for dynamic only); framework_get_config
 /// {"name": subsystem} answers one "config" member (SPDK's; rpc.py's
 /// save_config builds the same document from it). Replaying the entries on a

@@ -13,7 +13,7 @@
 //   governor:  null (chosen on the command line, reactord --governor)
 //   scheduler: framework_set_scheduler {name, period (not for static),
 //              load_limit, core_limit, core_busy, numa_local, smt_last,
-//              keep_asleep (dynamic only)}
+//              keep_asleep, main_room (dynamic only)}
 // Replaying the entries in order on a process in STARTUP (reactord --config,
 // or SPDK's `rpc.py load_config` against reactord --wait-for-rpc) rebuilds
 // the same main core, isolated cores, baseline mode, policy, period and

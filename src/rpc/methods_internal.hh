@@ -27,7 +27,7 @@ std::string with_detail(std::string_view prefix, const Error& e);
 
 /// The dynamic policy's options as framework_get_scheduler and save_config
 /// print them: SPDK's load_limit, core_limit, core_busy, then our
-/// numa_local, smt_last, keep_asleep (booleans).
+/// numa_local, smt_last, keep_asleep, main_room (booleans).
 void add_dynamic_options(ojson& out, const DynamicOptions& d);
 
 /// A thread's mask as SPDK prints it: (mask AND reactor cores) in hex.

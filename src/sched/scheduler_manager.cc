@@ -77,6 +77,7 @@ std::string describe(const PolicyOptionsUpdate& u) {
   if (u.numa_local) add("numa_local", *u.numa_local);
   if (u.smt_last) add("smt_last", *u.smt_last);
   if (u.keep_asleep) add("keep_asleep", *u.keep_asleep);
+  if (u.main_room) add("main_room", *u.main_room);
   if (u.mappings) add("mappings", *u.mappings);
   return s;
 }

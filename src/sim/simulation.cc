@@ -293,7 +293,8 @@ Result<PolicySpec> parse_policy_spec(std::string_view text) {
   const std::string known = spec.kind == PolicyKind::Static ? "none"
                             : spec.spdk ? "period_us, load_limit, core_limit, core_busy"
                             : dynamic_family
-                                ? "period_us, load_limit, core_limit, core_busy, numa_local, smt_last, keep_asleep"
+                                ? "period_us, load_limit, core_limit, core_busy, numa_local, smt_last, keep_asleep, "
+                                  "main_room"
                                                            : "period_us";
   if (colon == std::string_view::npos) return spec;
   std::string_view rest = text.substr(colon + 1);
@@ -311,7 +312,8 @@ Result<PolicySpec> parse_policy_spec(std::string_view text) {
     const std::string_view key = kv.substr(0, eq), val = kv.substr(eq + 1);
     // The dynamic policy's placement options (our extension; SPDK's
     // algorithm has none): true or false.
-    if (dynamic_family && !spec.spdk && (key == "numa_local" || key == "smt_last" || key == "keep_asleep")) {
+    if (dynamic_family && !spec.spdk &&
+        (key == "numa_local" || key == "smt_last" || key == "keep_asleep" || key == "main_room")) {
       if (val != "true" && val != "false")
         return make_error(Errc::invalid_argument,
                           fmt::format("--policy '{}': {} '{}' is not true or false", text, key, val));
@@ -319,6 +321,7 @@ Result<PolicySpec> parse_policy_spec(std::string_view text) {
       if (key == "numa_local") spec.update.numa_local = on;
       if (key == "smt_last") spec.update.smt_last = on;
       if (key == "keep_asleep") spec.update.keep_asleep = on;
+      if (key == "main_room") spec.update.main_room = on;
       continue;
     }
     const bool pct_key = key == "load_limit" || key == "core_limit" || key == "core_busy";

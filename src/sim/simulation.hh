@@ -63,7 +63,8 @@ struct PolicySpec {
 
 /// Parses "dynamic:load_limit=30,core_limit=70", "static", "gscheduler" (alias
 /// "global"), "spdk-dynamic:core_busy=90". Keys: period_us (all but static),
-/// load_limit, core_limit, core_busy (dynamic, spdk-dynamic). Errors name the
+/// load_limit, core_limit, core_busy (dynamic, spdk-dynamic), numa_local,
+/// smt_last, keep_asleep, main_room (dynamic: true or false). Errors name the
 /// bad key or value and list what the policy takes.
 Result<PolicySpec> parse_policy_spec(std::string_view text);
 

@@ -6,20 +6,23 @@
 ///
 /// Every kind starts from per-thread shares of a core (the thread's mean
 /// demand per second of wall time). A storage daemon has a few busy I/O
-/// threads and many nearly idle ones: `active` of the threads carry the
-/// total `load` x cores (each 0.5..1.5 x their mean, at most one core); every
-/// other thread asks for `idle_share` x 0.5..1.5 (default 0.01 % of a core:
-/// a timed poller finding nothing to do):
+/// threads and many nearly idle ones: active_threads() of them carry the
+/// total `load` x cores (each 0.5..1.5 x their mean, never above
+/// kMaxThreadShare), chosen at random but as evenly over the round-robin
+/// homes (thread index mod cores) as a daemon starting its I/O threads per
+/// core spreads them; every other thread asks for `idle_share` x 0.5..1.5
+/// (default 0.01 % of a core: a timed poller finding nothing to do):
 ///   steady   each round: share x (1 +- 10 % uniform noise);
 ///   bursty   active threads are on/off Markov chains (per second: on -> off
 ///            0.2, off -> on 0.2, so on half of the time) demanding twice
-///            their share while on, capped at one core; idle threads steady;
+///            their share while on; idle threads steady;
 ///   diurnal  steady x f(t), f a 24 h day compressed into the duration:
 ///            f = 0.1 + 0.9 (1 - cos(2 pi t / duration)) / 2 (night 10 %,
 ///            noon 100 %; `load` is the noon peak);
 ///   skewed   Zipf demand: share of the thread of rank k proportional to
-///            1 / k^1.1 (ranks shuffled from the seed), scaled to the total,
-///            capped at 0.95 core (what the cap cuts is lost); steady noise.
+///            1 / k^1.1 (ranks shuffled from the seed), capped at
+///            kMaxThreadShare, the uncapped ones scaled up so that the total
+///            is still `load` x cores; steady noise.
 
 #include <cstdint>
 #include <random>
@@ -50,7 +53,19 @@ struct WorkloadOptions {
   uint64_t seed = 1;
 };
 
-/// Checks the options; errors name the bad one.
+/// No generated thread asks for more than this of a core in any round: its
+/// mean share, its 0.5-1.5 spread and its bursts stay below it, so that the
+/// +-10 % noise keeps it within one core (a thread is one OS thread's worth
+/// of work at most; more would queue under every policy).
+inline constexpr double kMaxThreadShare = 0.9;
+
+/// How many threads carry the load: `active` x threads (at least one),
+/// raised until the busiest one's peak (1.5 x the mean; twice that while a
+/// bursty thread is on) stays within kMaxThreadShare. Skewed: all of them.
+uint32_t active_threads(const WorkloadOptions& options);
+
+/// Checks the options; errors name the bad one (also: too few threads to
+/// carry the load under kMaxThreadShare).
 Result<void> validate(const WorkloadOptions& options);
 
 /// A generated load, as the simulation's demand source.

@@ -434,7 +434,8 @@ Result<json> switch_params(const SwitchRequest& req) {
     p[key] = **value;
   }
   const std::pair<const char*, const std::optional<std::string>*> flags[] = {
-      {"numa_local", &req.numa_local}, {"smt_last", &req.smt_last}, {"keep_asleep", &req.keep_asleep}};
+      {"numa_local", &req.numa_local}, {"smt_last", &req.smt_last}, {"keep_asleep", &req.keep_asleep},
+      {"main_room", &req.main_room}};
   for (const auto& [key, value] : flags) {
     if (!value->has_value()) continue;
     std::string flag = fmt::format("--{}", key);
@@ -505,7 +506,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                                 "dynamic: do not fill a core past this busy % (0..100)");
   auto* o_busy = sw->add_option("--core-busy", core_busy,
                                 "dynamic: a core past this busy % is overloaded (0..100)");
-  std::string numa_local, smt_last, keep_asleep;
+  std::string numa_local, smt_last, keep_asleep, main_room;
   auto* o_numa = sw->add_option("--numa-local", numa_local,
                                 "dynamic: on|off, keep a busy thread on its NUMA node while it has room");
   auto* o_smt = sw->add_option("--smt-last", smt_last,
@@ -514,6 +515,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   auto* o_asleep = sw->add_option("--keep-asleep", keep_asleep,
                                   "dynamic: on|off, do not wake a sleeping core for a thread that fits on an "
                                   "awake one");
+  auto* o_room = sw->add_option("--main-room", main_room,
+                                "dynamic: on|off, send an idle thread to the main core only while main has "
+                                "room for it (stays under core_limit)");
   auto* o_map = sw->add_option("--mappings", mappings,
                                "static: home cores, \"<thread_id>:<core>[,<thread_id>:<core>...]\"");
   std::string persist_file;
@@ -602,6 +606,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (o_numa->count() > 0) sw_req.numa_local = numa_local;
     if (o_smt->count() > 0) sw_req.smt_last = smt_last;
     if (o_asleep->count() > 0) sw_req.keep_asleep = keep_asleep;
+    if (o_room->count() > 0) sw_req.main_room = main_room;
     if (o_map->count() > 0) sw_req.mappings = mappings;
     if (o_persist->count() > 0 && persist_file.empty()) return usage("switch: --persist needs a file name");
     auto p = switch_params(sw_req);

@@ -39,12 +39,13 @@ struct SwitchRequest {
   std::optional<std::string> numa_local;
   std::optional<std::string> smt_last;
   std::optional<std::string> keep_asleep;
+  std::optional<std::string> main_room;
   std::optional<std::string> mappings;  ///< "<thread>:<core>[,...]", static only
 };
 
 /// framework_set_scheduler params for `req`: {"name": canonical name
 /// ("global" is sent as "gscheduler"), "period"?, "load_limit"?,
-/// "core_limit"?, "core_busy"?, "numa_local"?, "smt_last"?, "keep_asleep"?
+/// "core_limit"?, "core_busy"?, "numa_local"?, "smt_last"?, "keep_asleep"?, "main_room"?
 /// (JSON booleans), "mappings"?}, only the options given.
 /// Errors (invalid_argument, the message names the option and the rule):
 /// unknown policy, a percentage outside 0..100, a placement option that is

@@ -328,7 +328,7 @@ std::string format_status(const json& scheduler, const json* governor, const jso
   for (const char* key : {"load_limit", "core_limit", "core_busy"})
     if (auto v = u64_at(scheduler, key))
       options += fmt::format("{}{}={}", options.empty() ? "" : " ", key, *v);
-  for (const char* key : {"numa_local", "smt_last", "keep_asleep"})
+  for (const char* key : {"numa_local", "smt_last", "keep_asleep", "main_room"})
     if (auto v = bool_at(scheduler, key))
       options += fmt::format("{}{}={}", options.empty() ? "" : " ", key, *v ? "on" : "off");
   t.add_row({"options", options.empty() ? "-" : options});
@@ -716,7 +716,7 @@ std::string format_switch_summary(const json& scheduler, const json* transition)
   if (auto p = u64_at(scheduler, "scheduler_period")) parts.push_back(fmt::format("period {} us", *p));
   for (const char* key : {"load_limit", "core_limit", "core_busy"})
     if (auto v = u64_at(scheduler, key)) parts.push_back(fmt::format("{} {}", key, *v));
-  for (const char* key : {"numa_local", "smt_last", "keep_asleep"})
+  for (const char* key : {"numa_local", "smt_last", "keep_asleep", "main_room"})
     if (auto v = bool_at(scheduler, key)) parts.push_back(fmt::format("{} {}", key, *v ? "on" : "off"));
   if (auto g = str_at(scheduler, "governor_name")) parts.push_back(fmt::format("governor {}", *g));
   if (!parts.empty()) out += fmt::format(" ({})", fmt::join(parts, ", "));

@@ -73,8 +73,8 @@ start_daemon() {
 # ---- 1. configure a daemon by hand, save its configuration ----
 start_daemon -m 0-1 -p 1 --isolated-cores "[0]" --mode interrupt --governor sim
 ctl 0 switch dynamic --period-us 250000 --load-limit 15 --core-limit 70 --core-busy 90 --numa-local on --keep-asleep true
-grep -qF "load_limit 15, core_limit 70, core_busy 90, numa_local on, smt_last off, keep_asleep on" "$OUT" || fail "switch summary"
-ctl 0 status && grep -qE "^options +load_limit=15 core_limit=70 core_busy=90 numa_local=on smt_last=off keep_asleep=on$" "$OUT" ||
+grep -qF "load_limit 15, core_limit 70, core_busy 90, numa_local on, smt_last off, keep_asleep on, main_room off" "$OUT" || fail "switch summary"
+ctl 0 status && grep -qE "^options +load_limit=15 core_limit=70 core_busy=90 numa_local=on smt_last=off keep_asleep=on main_room=off$" "$OUT" ||
   fail "status does not show the placement options"
 ctl 2 switch dynamic --smt-last maybe && grep -qFx "reactorctl: switch: --smt-last 'maybe' is not on, off, true or false" "$ERR" ||
   fail "--smt-last maybe"
@@ -98,7 +98,7 @@ assert fw["scheduler_set_options"] == {"scheduling_core": 1, "isolated_core_mask
 assert fw["reactor_set_options"] == {"mode": "interrupt"}, fw
 assert subs["scheduler"] == [{"method": "framework_set_scheduler", "params": {
     "name": "dynamic", "period": 250000, "load_limit": 15, "core_limit": 70, "core_busy": 90,
-    "numa_local": True, "smt_last": False, "keep_asleep": True}}], subs
+    "numa_local": True, "smt_last": False, "keep_asleep": True, "main_room": False}}], subs
 PY
 stop_daemon
 
@@ -110,7 +110,7 @@ python3 - "$WORK/before.json" "$WORK/after.json" <<'PY' || fail "status after th
 import json, sys
 b, a = (json.load(open(p)) for p in sys.argv[1:])
 keys = ["scheduler_name", "scheduler_period", "isolated_core_mask", "scheduling_core",
-        "load_limit", "core_limit", "core_busy", "numa_local", "smt_last", "keep_asleep"]
+        "load_limit", "core_limit", "core_busy", "numa_local", "smt_last", "keep_asleep", "main_room"]
 assert {k: b[k] for k in keys} == {k: a[k] for k in keys}, (b, a)
 assert a["scheduler_name"] == "dynamic" and a["scheduling_core"] == 1 and a["isolated_core_mask"] == "1", a
 PY

@@ -156,7 +156,7 @@ TEST_F(ReactordErrors, BadInputTable) {
        "static does not take load_limit (a dynamic option); static takes mappings"},
       {"framework_set_scheduler", R"({"name":"dynamic","mappings":"1:0"})", -32603,
        "dynamic does not take mappings (a static option); dynamic takes load_limit, core_limit, core_busy, "
-       "numa_local, smt_last and keep_asleep"},
+       "numa_local, smt_last, keep_asleep and main_room"},
       // the placement options (our extension): booleans, dynamic only
       {"framework_set_scheduler", R"({"name":"dynamic","numa_local":1})", -32602,
        "Invalid parameters: 'numa_local' must be true or false, got 1"},

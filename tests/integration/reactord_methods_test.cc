@@ -126,7 +126,8 @@ TEST_F(ReactordMethods, FrameworkGetSchedulerMemberOrderPerPolicy) {
   // The simulated governor is leased by dynamic.
   EXPECT_EQ(keys_of(s), (std::vector<std::string>{"scheduler_name", "scheduler_period", "isolated_core_mask",
                                                    "scheduling_core", "governor_name", "load_limit", "core_limit",
-                                                   "core_busy", "numa_local", "smt_last", "keep_asleep"}));
+                                                   "core_busy", "numa_local", "smt_last", "keep_asleep",
+                                                   "main_room"}));
   EXPECT_EQ(s["scheduler_name"], "dynamic");
   EXPECT_EQ(s["scheduler_period"], 1000000);  // period 0 becomes 1 s
   EXPECT_EQ(s["governor_name"], "sim_governor");
@@ -136,6 +137,7 @@ TEST_F(ReactordMethods, FrameworkGetSchedulerMemberOrderPerPolicy) {
   EXPECT_EQ(s["numa_local"], false);  // our extension: off (SPDK's placement) by default
   EXPECT_EQ(s["smt_last"], false);
   EXPECT_EQ(s["keep_asleep"], false);
+  EXPECT_EQ(s["main_room"], false);
 
   // "global" is an alias: the canonical name is reported, the period kept.
   call_ok(client_, "framework_set_scheduler", json{{"name", "global"}});

@@ -228,7 +228,7 @@ TEST(ReactordStartup, ReactorSetOptionsThenSaveConfig) {
             (json{{"method", "framework_set_scheduler"},
                   {"params", {{"name", "dynamic"}, {"period", 1000000}, {"load_limit", 30}, {"core_limit", 80},
                               {"core_busy", 95}, {"numa_local", false}, {"smt_last", false},
-                              {"keep_asleep", false}}}}));
+                              {"keep_asleep", false}, {"main_room", false}}}}));
   EXPECT_NE(d.stderr_text().find("interrupt mode"), std::string::npos) << d.stderr_text();
 }
 

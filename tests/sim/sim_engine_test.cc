@@ -255,6 +255,8 @@ TEST(SimPolicySpec, ParsesAndRefusesWithTheKeyNamed) {
   EXPECT_EQ(opts->update.numa_local, std::optional<bool>(true));
   EXPECT_EQ(opts->update.smt_last, std::optional<bool>(false));
   EXPECT_EQ(opts->update.keep_asleep, std::optional<bool>(true));
+  EXPECT_EQ(opts->update.main_room, std::nullopt);
+  EXPECT_EQ(parse_policy_spec("dynamic:main_room=true")->update.main_room, std::optional<bool>(true));
   const std::pair<const char*, const char*> bad[] = {
       {"dynamic:load_limt=30", "unknown option 'load_limt' for dynamic"},
       {"static:load_limit=30", "unknown option 'load_limit' for static"},
@@ -267,6 +269,8 @@ TEST(SimPolicySpec, ParsesAndRefusesWithTheKeyNamed) {
       {"fastest", "unknown policy 'fastest'"},
       {"dynamic:numa_local=1", "numa_local '1' is not true or false"},
       {"spdk-dynamic:keep_asleep=true", "unknown option 'keep_asleep' for spdk-dynamic"},
+      {"spdk-dynamic:main_room=true", "unknown option 'main_room' for spdk-dynamic"},
+      {"dynamic:main_room=1", "main_room '1' is not true or false"},
       {"static:smt_last=true", "unknown option 'smt_last' for static"},
   };
   for (auto [text, want] : bad) {

@@ -395,6 +395,35 @@ TEST(BalanceDynamicDifferences, StarvedThreadsOnACoreAtCoreBusyCountAsBusy) {
   EXPECT_TRUE(balance_dynamic(calm.core_load(0, 900, 100).build(), kDefaults).moves.empty());
 }
 
+TEST(BalanceDynamicDifferences, MainWithStarvedThreadsReceivesNoIdleThreadAndShedsThem) {
+  // As above, plus an idle thread on core 3. Sent to main in pass 1, it
+  // would make main a receiving core, which gives nothing this round (no
+  // swaps): the starved threads would stay, and with thousands of threads
+  // some thread reads idle somewhere nearly every round, so they stayed for
+  // ever (reactor-sim, steady load, 2,500 threads on 128 PUs). While main
+  // hosts a starved thread the idle thread stays where it is.
+  SnapshotBuilder b(4);
+  for (uint64_t id = 1; id <= 10; ++id) b.thread(id, 0, 100, 900);
+  b.thread(11, 0, 1, 999).core_load(0, 1000, 0);
+  b.thread(12, 3, 10, 990);
+  const Plan p = balance_dynamic(b.build(), kDefaults);
+  EXPECT_EQ(find_move(p, 12), nullptr) << "the idle thread must not land on a main core shedding starved threads";
+  size_t starved_left = 0;
+  for (const ThreadMove& m : p.moves) {
+    EXPECT_EQ(m.from, CoreId{0});
+    EXPECT_THAT(m.reason, HasSubstr("starved"));
+    ++starved_left;
+  }
+  EXPECT_GT(starved_left, 0u);
+  // Main not at core_busy: the idle thread consolidates on it (SPDK's rule).
+  SnapshotBuilder calm(4);
+  for (uint64_t id = 1; id <= 10; ++id) calm.thread(id, 0, 50, 950);
+  calm.core_load(0, 500, 500).thread(12, 3, 10, 990);
+  const Plan q = balance_dynamic(calm.build(), kDefaults);
+  ASSERT_NE(find_move(q, 12), nullptr);
+  EXPECT_EQ(find_move(q, 12)->to, CoreId{0});
+}
+
 TEST(BalanceDynamicDifferences, NeverSwapsThreadsBetweenCores) {
   // SPDK: idle thread 2 goes to main, which then reads 95 % with two
   // threads, so busy thread 1 leaves for core 1: the two cores trade threads.
@@ -633,7 +662,7 @@ TEST(ValidateDynamicOptions, ErrorsNameTheKey) {
   cases[3].update.mappings = "1:0";
   cases[3].message =
       "dynamic does not take mappings (a static option); dynamic takes load_limit, core_limit, core_busy, "
-      "numa_local, smt_last and keep_asleep";
+      "numa_local, smt_last, keep_asleep and main_room";
   cases[4].update.load_limit = 50;
   cases[4].update.core_busy = 4000000000u;
   cases[4].message = "core_busy 4000000000 is out of range (0-100)";
@@ -705,6 +734,34 @@ TEST(BalanceDynamicNumaLocal, GoesHomeWhenItsCoreIsFullElsewhere) {
                              .build();
   EXPECT_EQ(final_core(s, balance_dynamic(s, kDefaults), 1), 1u);
   EXPECT_EQ(final_core(s, balance_dynamic(s, with(&DynamicOptions::numa_local)), 1), 4u);
+}
+
+TEST(BalanceDynamicMainRoom, IdleThreadsFillMainOnlyUpToCoreLimit) {
+  // Main runs at 60 %. Four threads at 15 % (below load_limit 20: idle, as a
+  // real I/O thread on a core at maximum frequency reads) on cores 1-4.
+  // SPDK's pass 1 sends all four to main: 120 % of demand on one core. With
+  // main_room the first one fits (75 % < core_limit 80), the others stay
+  // where they are.
+  SnapshotBuilder b(6);
+  b.thread(10, 0, 600, 400);
+  for (uint64_t id = 1; id <= 4; ++id) b.thread(id, static_cast<uint32_t>(id), 150, 850);
+  const LoadSnapshot s = b.build();
+  const Plan spdk = balance_dynamic(s, kDefaults);
+  for (uint64_t id = 1; id <= 4; ++id) EXPECT_EQ(final_core(s, spdk, id), 0u) << id;
+  const Plan p = balance_dynamic(s, with(&DynamicOptions::main_room));
+  EXPECT_EQ(final_core(s, p, 1), 0u);
+  ASSERT_NE(find_move(p, 1), nullptr);
+  EXPECT_THAT(find_move(p, 1)->reason, HasSubstr("[main_room: main has room]"));
+  for (uint64_t id = 2; id <= 4; ++id) EXPECT_EQ(final_core(s, p, id), id) << id;
+  // The cores they stay on host no busy thread: they sleep, as SPDK's empty ones.
+  for (uint32_t c = 2; c <= 4; ++c) EXPECT_EQ(mode_of(p, c), ReactorMode::Interrupt) << c;
+  // A main core with room for all of them takes all of them.
+  SnapshotBuilder calm(6);
+  calm.thread(10, 0, 100, 900);
+  for (uint64_t id = 1; id <= 4; ++id) calm.thread(id, static_cast<uint32_t>(id), 150, 850);
+  const LoadSnapshot c = calm.build();
+  const Plan q = balance_dynamic(c, with(&DynamicOptions::main_room));
+  for (uint64_t id = 1; id <= 4; ++id) EXPECT_EQ(final_core(c, q, id), 0u) << id;
 }
 
 TEST(BalanceDynamicKeepAsleep, DoesNotWakeACoreForAThreadThatHasRoom) {
@@ -850,7 +907,13 @@ TEST(ValidateDynamicOptions, PlacementOptionsMergeLikeTheLimits) {
   ASSERT_TRUE(r);
   EXPECT_FALSE(r->numa_local);
   EXPECT_TRUE(r->smt_last);
-  EXPECT_EQ(DynamicOptions{}, (DynamicOptions{20, 80, 95, false, false, false}));  // SPDK's behaviour by default
+  u = PolicyOptionsUpdate{};
+  u.main_room = true;
+  r = validate_dynamic_options(*r, u);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->main_room);
+  EXPECT_TRUE(r->smt_last);  // absent: kept
+  EXPECT_EQ(DynamicOptions{}, (DynamicOptions{20, 80, 95, false, false, false, false}));  // SPDK's behaviour by default
 }
 
 TEST(PlanSwitch, PlacementOptionsAreDynamicOnlyAndTheErrorNamesTheKey) {

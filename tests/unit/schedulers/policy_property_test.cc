@@ -278,9 +278,14 @@ RC_GTEST_PROP(PolicyProperties, DynamicMeetsTheContract, ()) {
 
   // Settled idle threads that may reach main end there (pass 1): pass 1 is
   // never stopped by the no-swap rule (only main receives in it, and threads
-  // already on main do not move).
+  // already on main do not move) -- unless main hosts a starved thread: then
+  // it receives none, so that it can shed them.
   const CoreLoad* main = s.find_core(s.main_core);
+  const bool main_starved = std::any_of(s.threads.begin(), s.threads.end(), [&](const ThreadLoad& t) {
+    return t.core == s.main_core && starved(s, o, t);
+  });
   for (const ThreadLoad& t : s.threads) {
+    if (main_starved) break;
     const CoreLoad* c = s.find_core(t.core);
     if (c->isolated || c->stalled || main->isolated || main->stalled || !t.cpumask.test(s.main_core)) continue;
     if (t.rounds_since_move < kDynamicSettleRounds) continue;
@@ -603,6 +608,31 @@ RC_GTEST_PROP(PolicyProperties, SmtLastWakesAPhysicalCoreOnlyAtCoreLimitWhenNoAw
     r.apply(t, to);
   }
   RC_TAG(same_plan(p, balance_dynamic(s, off)) ? "same plan as off" : "smt_last changed the plan");
+}
+
+// main_room: every idle thread it sends to main fits there at that point of
+// the plan (SPDK's bookkeeping), every other rule holds, and without it the
+// plan is the one without the option.
+RC_GTEST_PROP(PolicyProperties, MainRoomSendsIdleThreadsOnlyWhereTheyFit, ()) {
+  const LoadSnapshot s = with_topology(make_snapshot(pick_shape()), pick_topo());
+  DynamicOptions o = pick_dynamic_options();
+  o.main_room = true;
+  const Plan p = balance_dynamic(s, o);
+  check_plan_contract(s, p);
+  RC_ASSERT(!test::spdk::has_swap(p.moves));
+  test::spdk::Ledger l(s, o);
+  for (const ThreadMove& m : p.moves) {
+    const size_t t = l.thread_index(m.thread);
+    const int32_t to = l.index_of(m.to);
+    if (!counts_busy(s, o, s.threads[t])) {
+      RC_ASSERT(m.to == s.main_core);
+      RC_ASSERT(l.fits(t, to));
+    }
+    l.move(t, to);
+  }
+  DynamicOptions off = o;
+  off.main_room = false;
+  RC_TAG(same_plan(p, balance_dynamic(s, off)) ? "same plan as off" : "main_room changed the plan");
 }
 
 RC_GTEST_PROP(PolicyProperties, PlacementOptionsKeepEveryOtherRule, ()) {
