@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <reactor/acceptor.hh>
 #include <reactor/error.hh>
 #include <reactor/net.hh>
 #include <reactor/pool.hh>
@@ -78,6 +79,7 @@ class Server {
     SocketAddress addr;
     ThreadRef thread;
     SpawnedTask task;
+    std::shared_ptr<Acceptor> acceptor;  // used on `thread` only
     std::string unix_path;  // unlinked at stop
   };
   std::vector<Listener> listeners_;
