@@ -253,6 +253,7 @@ struct AcceptorState : std::enable_shared_from_this<AcceptorState> {
 
   void stop() noexcept {
     if (stopped) return;
+    auto self = shared_from_this();  // the resumed waiter may drop the handle
     stopped = true;
     if (arm) cancel(arm);
     for (int fd : queue) {
