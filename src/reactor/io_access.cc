@@ -32,4 +32,10 @@ void IoAccess::post_to_thread(LwThread& t, Closure task) noexcept {
   t.senders_.fetch_sub(1, std::memory_order_seq_cst);
 }
 
+void IoAccess::post_to_reactor(Reactor& r, Closure task) noexcept {
+  auto ev = std::make_unique<ReactorEvent>(ReactorEvent::Kind::Call);
+  ev->call = std::move(task);
+  r.post(std::move(ev));  // wakes R if it sleeps
+}
+
 }  // namespace reactor::detail

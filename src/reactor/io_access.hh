@@ -64,11 +64,17 @@ struct IoAccess {
     r.io_inflight_ += n;
     t.io_sqes_ += n;
   }
+  /// A request on R's ring that no hosted thread is charged for (a cancel
+  /// submitted for a thread that left R). R's driving thread only.
+  static void submitted_unowned(Reactor& r) noexcept { r.io_inflight_ += 1; }
   static void io_begin(LwThread& t) noexcept { t.io_inflight_.fetch_add(1, std::memory_order_relaxed); }
   static void io_end(LwThread& t) noexcept { t.io_inflight_.fetch_sub(1, std::memory_order_acq_rel); }
   static uint32_t inflight(const LwThread& t) noexcept { return t.io_inflight_.load(std::memory_order_acquire); }
   /// Runs `task` on T at its next poll (wherever it lands); never refused.
   static void post_to_thread(LwThread& t, Closure task) noexcept;
+  /// Runs `task` on R's driving thread at its next pass, with no current
+  /// thread (a request on R's ring for a thread that left R); never refused.
+  static void post_to_reactor(Reactor& r, Closure task) noexcept;
   /// Counts (and, rate-limited, logs) an exception against T, as for one
   /// thrown by a message or poller. On T's hosting reactor.
   static void report_exception(LwThread& t, const char* where, const char* what) noexcept {

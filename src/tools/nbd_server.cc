@@ -86,6 +86,16 @@ constexpr size_t kRecvBuffer = 64 * 1024;
 // iovecs in one reply sendmsg: 64 replies with payload (IOV_MAX is 1024).
 constexpr unsigned kMaxReplyIov = 128;
 
+// Inline buffered writes (Connection::file_io): the largest written inline
+// (a 128 KiB copy is ~10-30 us here), and how many writes go through the ring
+// after one that took longer than --inline-write-us: 64 after an isolated
+// slow write (on a loaded machine most are the thread being preempted, 30-50
+// per 4 s here), doubling while they stay slow (the file system really
+// blocks: dirty-page throttling, the journal) up to 65536.
+constexpr uint32_t kInlineWriteMax = 128 * 1024;
+constexpr uint32_t kInlineBackoffMin = 64;
+constexpr uint32_t kInlineBackoffMax = 65536;
+
 constexpr uint32_t kMaxOptionBytes = 64 * 1024;  // option data we read; more is refused
 constexpr uint32_t kMaxOptionDrain = 1u << 20;   // ... and skipped up to this, else disconnect
 
@@ -110,6 +120,7 @@ struct Server::Shared {
   uint64_t next_id = 1;
   std::atomic<bool> stopping{false};
   std::atomic<uint64_t> connections{0}, active{0}, requests{0}, errors{0}, dropped{0};
+  std::atomic<uint64_t> inline_writes{0}, inline_slow{0};
 };
 
 namespace {
@@ -252,6 +263,12 @@ struct Connection {
   SpawnedTask sender_task;
   bool sender_started = false;
   bool wrote = false;    // something was written: flush at the end
+  // Inline buffered writes (file_io): writes left to send through the ring
+  // after a slow one, and what this connection measured.
+  const uint64_t inline_limit_ns = opts.direct ? 0 : uint64_t{opts.inline_write_us} * 1000;
+  uint32_t inline_skip = 0;
+  uint32_t inline_backoff = kInlineBackoffMin;  // doubles with each slow write in a row
+  uint64_t inline_writes = 0, inline_slow = 0, inline_max_ns = 0;
   bool broken = false;   // the socket failed: stop reading
   std::atomic<uint64_t> deadline_ms{0};  // 0: no deadline (idle between requests)
   bool done = false;     // the session ended: the watchdog stops
@@ -266,12 +283,15 @@ struct Connection {
   Task<Result<void>> send_bytes(const void* p, size_t n) { return co_send_all(ch, sock, p, n); }
 
   Task<Result<void>> option_reply(uint32_t opt, uint32_t type, const std::byte* data, uint32_t len) {
-    std::vector<std::byte> b(20 + len);
-    put64(b.data(), kRepMagic);
-    put32(b.data() + 8, opt);
-    put32(b.data() + 12, type);
-    put32(b.data() + 16, len);
-    if (len) std::memcpy(b.data() + 20, data, len);
+    // The header on the stack: put32/put64 into a vector's data() (which g++
+    // cannot prove non-null) warned under -Wnull-dereference.
+    std::byte hdr[20];
+    put64(hdr, kRepMagic);
+    put32(hdr + 8, opt);
+    put32(hdr + 12, type);
+    put32(hdr + 16, len);
+    std::vector<std::byte> b(hdr, hdr + sizeof hdr);
+    if (len) b.insert(b.end(), data, data + len);
     co_return co_await send_bytes(b.data(), b.size());
   }
 
@@ -475,8 +495,45 @@ struct Connection {
   // Reads or writes all `len` bytes; a short transfer (the file shrank under
   // us) is an error, so a READ's pool buffer is sent only when the file
   // filled every byte of it.
+  //
+  // Buffered WRITEs up to kInlineWriteMax are written here with pwrite, on the
+  // connection's thread, when --inline-write-us is not 0. Why: this kernel's
+  // ext4 refuses non-blocking buffered writes (pwritev2 RWF_NOWAIT:
+  // EOPNOTSUPP), so io_uring hands every one to an io-wq worker thread and
+  // its completion wakes the reactor back: two context switches per 4 KiB
+  // write, most of the server's CPU (bench/README, "page-cache randwrite").
+  // A write into the page cache is a copy of a few microseconds; it blocks
+  // when the kernel throttles dirty pages, waits for the journal or reads a
+  // partial page. Bound: each inline write is timed; one that takes longer
+  // than the limit sends the connection's next writes through the ring (64,
+  // doubling while the probes stay slow, up to 65536), so while the file
+  // system blocks, a reactor blocks in at most one write per 65 writes of a
+  // connection, then one per 129, ...; the stall detector names long ones.
   Task<uint32_t> file_io(bool write, std::byte* buf, uint32_t len, uint64_t offset) {
     uint32_t done_bytes = 0;
+    if (write && inline_limit_ns != 0 && len <= kInlineWriteMax) {
+      if (inline_skip > 0) {
+        --inline_skip;
+      } else {
+        const auto t0 = std::chrono::steady_clock::now();
+        const ssize_t n = ::pwrite(file_fd, buf, len, static_cast<off_t>(offset));
+        const int e = errno;
+        const auto ns = static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+        ++inline_writes;
+        inline_max_ns = std::max(inline_max_ns, ns);
+        if (ns > inline_limit_ns) {
+          ++inline_slow;
+          inline_skip = inline_backoff;
+          inline_backoff = std::min(inline_backoff * 2, kInlineBackoffMax);
+        } else {
+          inline_backoff = kInlineBackoffMin;
+        }
+        if (n == static_cast<ssize_t>(len)) co_return 0;
+        if (n > 0) done_bytes = static_cast<uint32_t>(n);  // the rest through the ring
+        else if (n == 0 || (e != EINTR && e != EAGAIN)) co_return kEio;
+      }
+    }
     while (done_bytes < len) {
       auto r = write ? co_await co_write(ch, file_fd, buf + done_bytes, len - done_bytes, offset + done_bytes)
                      : co_await co_read(ch, file_fd, buf + done_bytes, len - done_bytes, offset + done_bytes);
@@ -694,6 +751,12 @@ struct Connection {
     sender_wake.notify();
     while (sender_started && !sender_task.done()) co_await yield();
     if (wrote) (void)co_await sync(false);
+    if (inline_writes > 0) {
+      shared.inline_writes.fetch_add(inline_writes, std::memory_order_relaxed);
+      shared.inline_slow.fetch_add(inline_slow, std::memory_order_relaxed);
+      log(LogLevel::Debug, "reactor-nbd: connection {}: {} writes inline, {} over {} us (longest {:.1f} us)", id,
+          inline_writes, inline_slow, opts.inline_write_us, static_cast<double>(inline_max_ns) / 1000);
+    }
     done = true;
     watchdog_task.request_stop();  // ends its sleep; it uses this object
     while (!watchdog_task.done()) co_await yield();
@@ -717,16 +780,21 @@ Task<void> serve_connection(std::shared_ptr<Server::Shared> shared, ExportOption
   current_thread()->exit();
 }
 
-Task<void> accept_loop(ReactorPool& pool, std::shared_ptr<Server::Shared> shared, ExportOptions opts, int file_fd, uint64_t size, int listen_fd) {
-  auto ch = IoChannel::create({.queue_depth = 4});
-  if (!ch) {
-    log(LogLevel::Error, "reactor-nbd: acceptor: {}", ch.error().message);
+// Takes the connections of one listener (a multishot accept request where the
+// kernel has it) until Server::stop stops `acc` on this thread.
+Task<void> accept_loop(ReactorPool& pool, std::shared_ptr<Server::Shared> shared, ExportOptions opts, int file_fd,
+                       uint64_t size, int listen_fd, std::shared_ptr<Acceptor> acc) {
+  auto started = Acceptor::start(listen_fd);
+  if (!started) {
+    log(LogLevel::Error, "reactor-nbd: acceptor: {}", started.error().message);
+    current_thread()->exit();
     co_return;
   }
+  *acc = std::move(*started);
   while (!shared->stopping.load()) {
-    auto fd = co_await co_accept(*ch, listen_fd);
+    auto fd = co_await acc->next();
     if (!fd) {
-      if (shared->stopping.load()) break;
+      if (shared->stopping.load() || fd.error().code == Errc::cancelled) break;
       log(LogLevel::Warn, "reactor-nbd: {}", fd.error().message);
       (void)co_await sleep_for(std::chrono::milliseconds(100));  // EMFILE and friends: do not spin
       continue;
@@ -760,6 +828,7 @@ Task<void> accept_loop(ReactorPool& pool, std::shared_ptr<Server::Shared> shared
       if (t) (void)t->send([] { current_thread()->exit(); });
     }
   }
+  acc->stop();  // what it accepts from now on is closed
   current_thread()->exit();
 }
 
@@ -847,7 +916,8 @@ Result<void> Server::start() {
     auto t = pool_.spawn(std::move(to));
     if (!t) return tl::unexpected(t.error());
     l.thread = *t;
-    auto s = spawn(*t, accept_loop(pool_, shared_, opts_, fd_, size_, l.fd));
+    l.acceptor = std::make_shared<Acceptor>();
+    auto s = spawn(*t, accept_loop(pool_, shared_, opts_, fd_, size_, l.fd, l.acceptor));
     if (!s) return tl::unexpected(s.error());
     l.task = *s;
   }
@@ -860,16 +930,11 @@ bool Server::stop(std::chrono::milliseconds bound) {
   stopped_ = true;
   shared_->stopping.store(true);
   const auto end = std::chrono::steady_clock::now() + bound;
-  // Stop accepting: a pending accept ends with an error on a shut-down
-  // listener; a connection to it wakes one that did not.
+  // Stop accepting: on its own thread, the acceptor cancels its request and
+  // resumes the accept loop with Errc::cancelled (a connection the kernel
+  // accepts meanwhile is closed).
   for (Listener& l : listeners_) {
-    ::shutdown(l.fd, SHUT_RDWR);
-    if (!pool_.wait_for([&] { return l.task.done(); }, std::chrono::milliseconds(200))) {
-      if (auto s = stream_socket(l.addr)) {
-        (void)::connect(*s, l.addr.get(), l.addr.len);
-        ::close(*s);
-      }
-    }
+    if (l.thread && l.acceptor) (void)l.thread.send([a = l.acceptor] { a->stop(); });
   }
   // Each connection stops reading; in-flight commands complete and answer.
   {
@@ -898,6 +963,8 @@ ServerStats Server::stats() const noexcept {
   s.requests = shared_->requests.load();
   s.errors = shared_->errors.load();
   s.dropped = shared_->dropped.load();
+  s.inline_writes = shared_->inline_writes.load();
+  s.inline_slow = shared_->inline_slow.load();
   return s;
 }
 

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <reactor/acceptor.hh>
 #include <reactor/error.hh>
 #include <reactor/net.hh>
 #include <reactor/pool.hh>
@@ -32,6 +33,12 @@ struct ExportOptions {
   std::chrono::milliseconds handshake_timeout{10'000};
   std::chrono::milliseconds request_timeout{30'000};
   uint32_t max_inflight = 128;  ///< requests in flight per connection
+  /// Buffered WRITEs (not --direct) of at most 128 KiB are written with pwrite
+  /// on the connection's thread while each takes at most this many
+  /// microseconds; after a slower one the connection's next 64 writes go
+  /// through io_uring (doubling while the next probes stay slow, up to
+  /// 65536). 0: every write through io_uring.
+  uint32_t inline_write_us = 50;
 };
 
 struct ServerStats {
@@ -40,6 +47,8 @@ struct ServerStats {
   uint64_t requests = 0;      ///< commands answered
   uint64_t errors = 0;        ///< commands answered with an error
   uint64_t dropped = 0;       ///< connections closed for a protocol violation or timeout
+  uint64_t inline_writes = 0; ///< buffered writes written inline (counted when a connection closes)
+  uint64_t inline_slow = 0;   ///< ... of which took longer than inline_write_us
 };
 
 class Server {
@@ -78,6 +87,7 @@ class Server {
     SocketAddress addr;
     ThreadRef thread;
     SpawnedTask task;
+    std::shared_ptr<Acceptor> acceptor;  // used on `thread` only
     std::string unix_path;  // unlinked at stop
   };
   std::vector<Listener> listeners_;

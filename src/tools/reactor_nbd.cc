@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   bool direct = false, read_only = false, no_unix = false;
   uint32_t max_request_kib = 32 * 1024;
   uint32_t handshake_timeout_s = 10, request_timeout_s = 30;
+  uint32_t inline_write_us = 50;
 
   CLI::App app{
       "reactor-nbd: serve a file or block device over NBD (newstyle fixed handshake) from coroutines on\n"
@@ -99,6 +100,10 @@ int main(int argc, char** argv) {
   app.add_option("--handshake-timeout", handshake_timeout_s, "Seconds a client has to finish the handshake (1-3600, default 10).");
   app.add_option("--request-timeout", request_timeout_s,
                  "Seconds a started request (header and payload) may take to arrive (1-3600, default 30).");
+  app.add_option("--inline-write-us", inline_write_us,
+                 "Buffered writes (not --direct) up to 128 KiB are written by the connection's thread\n"
+                 "while each takes at most this long (0-100000 us, default 50); after a slower one the next\n"
+                 "64 (doubling while slow) go through io_uring. 0: every write through io_uring (on ext4 an io-wq worker each).");
   app.add_option("--log-level", log_level, "trace, debug, info (default), warn, error or off.");
   app.add_option("FILE", file, "File or block device to export.")->required();
   try {
@@ -119,6 +124,8 @@ int main(int argc, char** argv) {
     usage_error(fmt::format("--handshake-timeout {} is outside 1..3600 seconds", handshake_timeout_s));
   if (request_timeout_s < 1 || request_timeout_s > 3600)
     usage_error(fmt::format("--request-timeout {} is outside 1..3600 seconds", request_timeout_s));
+  if (inline_write_us > 100000)
+    usage_error(fmt::format("--inline-write-us {} is outside 0..100000", inline_write_us));
   if (no_unix && listen_addr.empty()) usage_error("--no-unix needs --listen HOST:PORT");
   if (no_unix && sock_opt->count() > 0) usage_error("--no-unix and --socket contradict each other");
 
@@ -207,6 +214,7 @@ int main(int argc, char** argv) {
   eo.max_request = max_request_kib * 1024;
   eo.handshake_timeout = std::chrono::seconds(handshake_timeout_s);
   eo.request_timeout = std::chrono::seconds(request_timeout_s);
+  eo.inline_write_us = inline_write_us;
   auto fail = [&](const std::string& msg) {
     plane.stop();
     if (rpc_server) rpc_server->stop();

@@ -180,5 +180,31 @@ if kill -0 "$PID" 2>/dev/null; then fail "still running 10 s after SIGTERM"; els
 fi
 [[ ! -e $SOCK ]] && ok "socket removed" || fail "socket left behind"
 
+# 7. both write paths verify: buffered writes inline (the default) and every
+# write through io_uring (--inline-write-us 0); the debug line at a
+# connection's end counts the inline ones.
+for lim in default 0; do
+  extra=(); [[ $lim == 0 ]] && extra=(--inline-write-us 0)
+  "$NBD" -m 0-1 --socket "$SOCK" --name exp --log-level debug "${extra[@]}" "$DIR/export.img" >"$DIR/out" 2>"$DIR/err.$lim" &
+  PID=$!
+  for _ in $(seq 100); do grep -q "serving" "$DIR/out" 2>/dev/null && break; sleep 0.1; done
+  fio --name=verify --ioengine=nbd --uri="$URI" --rw=randwrite --bs=4k --iodepth=16 --size=8M \
+    --verify=crc32c --do_verify=1 --verify_fatal=1 --output-format=json --output="$DIR/fio.$lim.json" 2>"$DIR/fio.err"
+  frc=$?
+  kill -TERM "$PID"; wait "$PID"; PID=
+  fsum=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]; print(j["error"], j["write"]["total_ios"], j["read"]["total_ios"])' "$DIR/fio.$lim.json" 2>&1)
+  read -r ferr fw fr <<<"$fsum"
+  inl=$(grep -o '[0-9]* writes inline' "$DIR/err.$lim" | awk '{s+=$1} END{print s+0}')
+  if [[ $frc -eq 0 && $ferr == 0 && ${fw:-0} -eq 2048 && ${fr:-0} -eq 2048 ]] \
+     && { [[ $lim == 0 && $inl -eq 0 ]] || [[ $lim != 0 && $inl -gt 0 ]]; }; then
+    ok "fio crc32c verify, inline writes $lim: $inl of $fw written inline"
+  else
+    fail "inline writes $lim: fio rc=$frc summary '$fsum', $inl inline: $(head -3 "$DIR/fio.err")"
+  fi
+done
+out=$("$NBD" --inline-write-us 100001 "$DIR/export.img" 2>&1); rc=$?
+[[ $rc -eq 2 && $(wc -l <<<"$out") -eq 1 && $out == *"--inline-write-us 100001 is outside 0..100000"* ]] \
+  && ok "bad --inline-write-us refused" || fail "bad --inline-write-us: rc $rc: $out"
+
 echo "$FAILURES failure(s)"
 [[ $FAILURES -eq 0 ]]
