@@ -16,7 +16,9 @@
 //     (every request slot names T as its owner), with T's share of the
 //     submit/reap syscall, so an I/O thread that saturates its core reads busy;
 //   - T moved (or is in transit): forward the delivery to T with
-//     post_to_thread; it runs at T's next poll on its new reactor. The
+//     post_to_thread; it runs at T's next poll on its new reactor. While
+//     forwarded deliveries are queued to T, a completion R reaps for T is
+//     forwarded too, even if T is back on R, so that none passes them. The
 //     forwarding path touches nothing of the channel but the immutable thread
 //     pointer: the channel state belongs to whichever reactor hosts T.
 // Completion time: the reactor reads the clock once per reaped batch (after
@@ -80,6 +82,11 @@ struct IoChannelState {
   }
 
   LwThread* const thread;             // immutable: read by the forwarding path too
+  // Deliveries forwarded to `thread` and not yet run. While any is queued, a
+  // completion reaped on the thread's own reactor is forwarded too, behind
+  // them: the thread may have left with them and come back, and delivering
+  // directly would pass them. Touched by whichever reactor reaps.
+  std::atomic<uint32_t> forwards_queued{0};
   const IoRegistry* const registry;
   const uint32_t queue_depth;
   const Clock* const clock;
@@ -198,15 +205,19 @@ struct IoChannelState {
 
 void IoRequest::on_complete(Reactor& r, int res, uint32_t /*flags*/) noexcept {
   LwThread& t = *ch->thread;
-  if (IoAccess::hosted_by(t, r)) {
+  if (IoAccess::hosted_by(t, r) && ch->forwards_queued.load(std::memory_order_acquire) == 0) {
     ch->completion_time = IoAccess::reap_time(r);
     ch->deliver(*this, res);
     return;
   }
-  // T left R: hand the delivery to wherever T lands. Only the immutable thread
-  // pointer was read here; the state is touched by the task, on T's reactor.
+  // T left R (or earlier deliveries are still on their way to it): hand the
+  // delivery to wherever T runs, behind those. Only the immutable thread
+  // pointer and the atomic count were touched here; the rest of the state is
+  // touched by the task, on T's reactor.
   IoRequest* self = this;
+  ch->forwards_queued.fetch_add(1, std::memory_order_acq_rel);
   IoAccess::post_to_thread(t, [self, res] {
+    self->ch->forwards_queued.fetch_sub(1, std::memory_order_acq_rel);
     IoChannelState::bump(self->ch->forwarded);
     // Delivered outside a reaped batch: its own clock read.
     self->ch->completion_time = self->ch->clock->now();

@@ -443,6 +443,60 @@ TEST_F(IoChannelTest, CompletionReapedDuringTransitRunsWhereTheThreadLands) {
   EXPECT_EQ(std::string(buf, 4), "data");
 }
 
+// Completions are delivered in the order the reactors reaped them, also
+// across a move away and back: a completion forwarded to the thread while it
+// was away is still queued to it when it returns, and one reaped after the
+// return must wait behind it (a stream socket's receives would otherwise be
+// handed over out of order).
+TEST_F(IoChannelTest, CompletionsStayInOrderWhenTheThreadMovesAwayAndBack) {
+  int p[2], q[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(q, O_CLOEXEC), 0);
+  for (int fd : {p[0], p[1], q[0], q[1]}) fds_.push_back(fd);
+  ThreadRef t = h_.spawn("away_and_back", CpuSet{0, 1});
+  ASSERT_EQ(t->current_core().value, 0u);
+  IoChannel ch = make_channel(t);
+  char a[1] = {}, b[1] = {};
+  std::vector<char> order;
+  on(t, [&] {
+    ASSERT_TRUE(ch.read(p[0], a, 1, 0, [&](int r) {
+      EXPECT_EQ(r, 1);
+      order.push_back('p');
+    }));
+    ASSERT_TRUE(ch.read(q[0], b, 1, 0, [&](int r) {
+      EXPECT_EQ(r, 1);
+      order.push_back('q');
+    }));
+  });
+  h_.poll_until_idle();  // both submitted on core 0's ring; both pipes empty
+  ASSERT_EQ(ch.in_flight(), 2u);
+  auto away = h_.pool().move(t.id(), CoreId{1});
+  ASSERT_TRUE(away);
+  ASSERT_TRUE(poll_until([&] { return (*away)->done(); }));
+  ASSERT_EQ(t->current_core().value, 1u);
+  // p completes; core 0 reaps it and forwards it to the thread on core 1,
+  // which does not run before it is sent back.
+  ASSERT_EQ(::write(p[1], "1", 1), 1);
+  for (int i = 0; i < 50 && ch.stats().forwarded == 0; ++i) {
+    h_.poll(CoreId{0});
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(order.empty());
+  auto back = h_.pool().move(t.id(), CoreId{0});
+  ASSERT_TRUE(back);
+  h_.poll(CoreId{1});  // the move is handled before threads run: the thread leaves with p still queued
+  ASSERT_TRUE(order.empty());
+  // q completes; core 0 takes the thread in, then reaps q in the same pass.
+  ASSERT_EQ(::write(q[1], "2", 1), 1);
+  for (int i = 0; i < 200 && order.size() < 2; ++i) {
+    h_.poll(CoreId{0});
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE((*back)->done());
+  EXPECT_EQ(std::string(order.begin(), order.end()), "pq");
+  EXPECT_EQ(t->current_core().value, 0u);
+}
+
 TEST_F(IoChannelTest, DirectCompletionTimeIsChargedToTheThread) {
   int p[2];
   ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
