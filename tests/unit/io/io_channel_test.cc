@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -45,6 +46,15 @@ class IoChannelTest : public ::testing::Test {
     for (int fd : fds_) ::close(fd);
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
+  }
+
+  // A pipe whose ends the fixture closes: {read end, write end}.
+  std::array<int, 2> make_pipe() {
+    int p[2] = {-1, -1};
+    EXPECT_EQ(::pipe2(p, O_CLOEXEC), 0) << std::strerror(errno);
+    fds_.push_back(p[0]);
+    fds_.push_back(p[1]);
+    return {p[0], p[1]};
   }
 
   int open_file(const std::string& name, int flags = O_RDWR | O_CREAT) {
@@ -370,10 +380,7 @@ TEST_F(IoChannelTest, DeeperThanTheRingFlushesEarly) {
 // The completion arrives after the thread moved: the callback runs on the
 // thread's new core, with the right data.
 TEST_F(IoChannelTest, InFlightReadSurvivesAMove) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  fds_.push_back(p[0]);
-  fds_.push_back(p[1]);
+  const auto p = make_pipe();
   ThreadRef t = h_.spawn("mover", CpuSet{0, 1});
   ASSERT_EQ(t->current_core().value, 0u);
   IoChannel ch = make_channel(t);
@@ -408,10 +415,7 @@ TEST_F(IoChannelTest, InFlightReadSurvivesAMove) {
 // The completion is reaped while the thread is in transit away from the
 // reactor that reaped it: it must not run there, but where the thread lands.
 TEST_F(IoChannelTest, CompletionReapedDuringTransitRunsWhereTheThreadLands) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  fds_.push_back(p[0]);
-  fds_.push_back(p[1]);
+  const auto p = make_pipe();
   ThreadRef t = h_.spawn("transit", CpuSet{0, 1});
   IoChannel ch = make_channel(t);
   char buf[4] = {};
@@ -449,10 +453,8 @@ TEST_F(IoChannelTest, CompletionReapedDuringTransitRunsWhereTheThreadLands) {
 // return must wait behind it (a stream socket's receives would otherwise be
 // handed over out of order).
 TEST_F(IoChannelTest, CompletionsStayInOrderWhenTheThreadMovesAwayAndBack) {
-  int p[2], q[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  ASSERT_EQ(::pipe2(q, O_CLOEXEC), 0);
-  for (int fd : {p[0], p[1], q[0], q[1]}) fds_.push_back(fd);
+  const auto p = make_pipe();
+  const auto q = make_pipe();
   ThreadRef t = h_.spawn("away_and_back", CpuSet{0, 1});
   ASSERT_EQ(t->current_core().value, 0u);
   IoChannel ch = make_channel(t);
@@ -498,10 +500,7 @@ TEST_F(IoChannelTest, CompletionsStayInOrderWhenTheThreadMovesAwayAndBack) {
 }
 
 TEST_F(IoChannelTest, DirectCompletionTimeIsChargedToTheThread) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  fds_.push_back(p[0]);
-  fds_.push_back(p[1]);
+  const auto p = make_pipe();
   ThreadRef t = h_.spawn("busy");
   IoChannel ch = make_channel(t);
   char buf[1];
@@ -565,10 +564,7 @@ TEST_F(IoChannelTest, CompletionTimeIsTheBatchClockRead) {
 // io_uring_enter then found the completion: a sleep and a wake-up counted for
 // nothing, the completion work charged as sleep).
 TEST_F(IoChannelTest, PassWithIoInFlightEntersTheKernelOnlyForCompletions) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  fds_.push_back(p[0]);
-  fds_.push_back(p[1]);
+  const auto p = make_pipe();
   ThreadRef t = h_.spawn("waits");
   IoChannel ch = make_channel(t);
   Reactor& r = *h_.pool().reactor(t->current_core());
@@ -593,10 +589,7 @@ TEST_F(IoChannelTest, PassWithIoInFlightEntersTheKernelOnlyForCompletions) {
 }
 
 TEST_F(IoChannelTest, DestroyedChannelStillDeliversInFlightCompletions) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  fds_.push_back(p[0]);
-  fds_.push_back(p[1]);
+  const auto p = make_pipe();
   ThreadRef t = h_.spawn("orphan");
   auto ch = std::make_unique<IoChannel>(make_channel(t));
   char buf[2];
@@ -611,10 +604,7 @@ TEST_F(IoChannelTest, DestroyedChannelStillDeliversInFlightCompletions) {
 }
 
 TEST_F(IoChannelTest, ExitingThreadWaitsForItsIoAndRefusesNewIo) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  fds_.push_back(p[0]);
-  fds_.push_back(p[1]);
+  const auto p = make_pipe();
   bool exited = false;
   ThreadOptions o;
   o.name = "leaving";
