@@ -51,6 +51,12 @@ struct ThreadLoad {
   /// (0: it moved during the previous round). kNeverMoved if it never moved.
   uint32_t rounds_since_move = kNeverMoved;
   static constexpr uint32_t kNeverMoved = UINT32_MAX;
+  /// The most the thread was busy in any of its last 16 rounds (this one
+  /// included), as ticks of this round: its share of a core at that peak
+  /// times busy + idle; never below `busy`. The scheduler manager fills it;
+  /// 0 in a hand-built snapshot means "no history" (read as `busy`). A
+  /// thread that paused for a round reads idle but keeps its recent peak.
+  uint64_t recent_busy = 0;
 };
 
 /// Everything a policy may look at. `cores` are in ascending id order.

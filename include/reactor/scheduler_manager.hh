@@ -42,6 +42,7 @@ namespace reactor {
 
 namespace detail {
 class PoolPlacement;
+class RecentLoad;
 }
 
 /// Longest accepted period: one year in microseconds (longer ones would
@@ -224,6 +225,7 @@ class SchedulerManager {
   std::function<void(LoadSnapshot&)> load_source_;
   std::function<std::unique_ptr<SchedulingPolicy>(PlacementGuard, DynamicOptions, GovernorLease)> dynamic_factory_;
   std::unique_ptr<detail::PoolPlacement> placement_;
+  std::unique_ptr<detail::RecentLoad> recent_;  // mu_
   // mu_ serializes switches and rounds (held across their waits); holder_ is
   // the OS thread holding it, so a re-entrant call fails instead of deadlocking.
   mutable std::mutex mu_;

@@ -99,9 +99,12 @@
 // count. The key order is numa_local, keep_asleep, smt_last.
 //
 // One more option acts on pass 1 instead (off by default: SPDK's pass 1):
-//   main_room    an idle thread goes to main only if main fits it (stays
-//                under core_limit with it, by the plan's working values, so
-//                main fills up to core_limit and the rest stay); otherwise
+//   main_room    an idle thread goes to main only if main fits it at its
+//                recent peak (ThreadLoad::recent_busy: the most it was busy
+//                in its last 16 rounds), staying under core_limit by the
+//                plan's working values, which grow by that peak, so main
+//                fills up to core_limit with what its threads may want again
+//                and the rest stay; otherwise
 //                it stays where it is, its core asleep unless a busy thread
 //                ends there. "Idle" is below load_limit by what the thread
 //                was served, and with frequencies following busy threads a
@@ -252,11 +255,23 @@ class DynamicRound {
     // would make it a receiving core, which gives nothing this round (no
     // swaps), and one arrives nearly every round.
     if (main_starved_) return;
-    if (o_.main_room && !fits(t, main_)) return;  // main_room: stays where it is
+    // main_room: main must have room for the thread at its recent peak (a
+    // bursty thread that paused for a round reads idle, and several that
+    // turn on again together on main queue there), else it stays where it is.
+    const uint64_t peak = std::max(s_.threads[t].busy, s_.threads[t].recent_busy);
+    if (o_.main_room && !fits(t, main_, peak)) return;
     move(t, main_,
          fmt::format("idle ({}% < load_limit {}): consolidate on main core {}{}{}", load(t), o_.load_limit,
                      core(main_).id.value, o_.main_room ? " [main_room: main has room]" : "",
                      unsettled_note(t, from)));
+    if (o_.main_room && peak > s_.threads[t].busy) {
+      // Main fills by the peaks of what it took, so the next idle thread is
+      // judged against them (move() charged the current load only).
+      WorkCore& m = work(main_);
+      const uint64_t extra = std::min(peak - s_.threads[t].busy, m.idle);
+      m.busy = saturating_add(m.busy, extra);
+      m.idle -= extra;
+    }
   }
 
   void place_active(size_t t) {
@@ -299,12 +314,14 @@ class DynamicRound {
   /// Whether moving thread `t` onto core `i` keeps `i` under core_limit.
   /// Callers have already excluded stalled cores, so a core without a sample
   /// slept the whole round: it has room.
-  bool fits(size_t t, int32_t i) {
+  bool fits(size_t t, int32_t i) { return fits(t, i, s_.threads[t].busy); }
+
+  /// The same, for the thread counted at `tb` busy ticks.
+  bool fits(size_t t, int32_t i, uint64_t tb) {
     if (i == cur_[t]) return true;
     const WorkCore& w = work(i);
     if (w.busy == 0 && w.idle == 0) return true;
     if (w.count == 0) return true;  // a core of its own
-    const uint64_t tb = s_.threads[t].busy;
     if (w.idle < tb) return false;
     return safe_percent(saturating_add(w.busy, tb), w.idle - tb) < o_.core_limit;
   }

@@ -41,6 +41,7 @@
 
 #include "env/probes.hh"
 #include "sched/placement.hh"
+#include "sched/recent_load.hh"
 
 namespace reactor {
 namespace {
@@ -139,6 +140,7 @@ SchedulerManager::SchedulerManager(Token, ReactorPool& pool, GovernorSlot& gover
       load_source_(std::move(o.load_source)),
       dynamic_factory_(std::move(o.dynamic_factory)),
       placement_(std::make_unique<detail::PoolPlacement>(pool)),
+      recent_(std::make_unique<detail::RecentLoad>()),
       options_(o.options) {
   // Before the first switch the manager runs Static with nothing to restore.
   kind_ = PolicyKind::Static;
@@ -384,6 +386,7 @@ RoundRecord SchedulerManager::round_locked() {
   rec.at_tick = pool_.clock().now();
   LoadSnapshot snap = placement_->snapshot();
   if (load_source_) load_source_(snap);
+  recent_->fill(snap);
   if (last_snapshot_tick_ != 0 && rec.at_tick > last_snapshot_tick_) {
     rec.ticks = rec.at_tick - last_snapshot_tick_;
   } else {

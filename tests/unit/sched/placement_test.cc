@@ -17,6 +17,7 @@
 #include <reactor/topology.hh>
 
 #include "sched/placement.hh"
+#include "sched/recent_load.hh"
 #include "support/harness.hh"
 
 using namespace reactor;
@@ -238,4 +239,37 @@ TEST(Placement, RestoreThatSettlesJustAsItsBoundExpiresIsComplete) {
   EXPECT_TRUE(rep.left_away.empty());
   EXPECT_EQ(rep.moves_done, 1u) << rep.detail;
   pool->stop();
+}
+
+// RecentLoad: a thread's busiest share of its last kRounds rounds, in this
+// round's ticks, so that a thread that paused is not taken for an idle one
+// (dynamic's main_room judges room by it).
+TEST(RecentLoad, KeepsEachThreadsPeakOfItsLastRounds) {
+  using reactor::detail::RecentLoad;
+  RecentLoad recent;
+  auto round = [&](std::vector<std::pair<uint64_t, uint64_t>> busy_per_thread, uint64_t ticks) {
+    LoadSnapshot s;
+    for (auto [id, busy] : busy_per_thread) {
+      ThreadLoad t;
+      t.id = ThreadId{id};
+      t.busy = busy;
+      t.idle = ticks - busy;
+      s.threads.push_back(t);
+    }
+    recent.fill(s);
+    std::map<uint64_t, uint64_t> out;
+    for (const ThreadLoad& t : s.threads) out[t.id.value] = t.recent_busy;
+    return out;
+  };
+  EXPECT_EQ(round({{1, 600}, {2, 0}}, 1000)[1], 600u);
+  // Paused: the peak stays for the rest of its rounds, scaled to this round's length.
+  EXPECT_EQ(round({{1, 0}, {2, 100}}, 2000)[1], 1200u);
+  auto r = round({{1, 0}, {2, 0}}, 1000);
+  EXPECT_EQ(r[1], 600u);
+  EXPECT_EQ(r[2], 50u);  // 100 of 2000 a round ago: 5 %
+  for (size_t i = 3; i < RecentLoad::kRounds; ++i) EXPECT_EQ(round({{1, 0}, {2, 0}}, 1000)[1], 600u) << i;
+  EXPECT_EQ(round({{1, 0}, {2, 0}}, 1000)[1], 0u);  // the 600 is kRounds + 1 rounds old
+  // Never below this round's busy; a thread that left is forgotten.
+  EXPECT_EQ(round({{1, 300}}, 1000)[1], 300u);
+  EXPECT_EQ(round({{1, 0}, {2, 0}}, 1000)[2], 0u);  // 2 came back: no history
 }

@@ -764,6 +764,30 @@ TEST(BalanceDynamicMainRoom, IdleThreadsFillMainOnlyUpToCoreLimit) {
   for (uint64_t id = 1; id <= 4; ++id) EXPECT_EQ(final_core(c, q, id), 0u) << id;
 }
 
+TEST(BalanceDynamicMainRoom, ThreadsThatPausedAreCountedAtTheirRecentPeak) {
+  // Main at 10 %. Four threads read idle this round (they paused: bursty
+  // I/O) but were 50 % busy in a recent round. SPDK's pass 1 sends all four
+  // to main; when they resume together main has 210 % of demand. With
+  // main_room main takes them at their peak: the first fits (60 % < 80),
+  // the rest stay where they are, their cores asleep until they resume.
+  SnapshotBuilder b(6);
+  b.thread(10, 0, 100, 900);
+  for (uint64_t id = 1; id <= 4; ++id) b.thread(id, static_cast<uint32_t>(id), 0, 1000);
+  LoadSnapshot s = b.build();
+  for (ThreadLoad& t : s.threads)
+    if (t.id.value != 10) t.recent_busy = 500;
+  const Plan spdk = balance_dynamic(s, kDefaults);
+  for (uint64_t id = 1; id <= 4; ++id) EXPECT_EQ(final_core(s, spdk, id), 0u) << id;
+  const Plan p = balance_dynamic(s, with(&DynamicOptions::main_room));
+  EXPECT_EQ(final_core(s, p, 1), 0u);
+  for (uint64_t id = 2; id <= 4; ++id) EXPECT_EQ(final_core(s, p, id), id) << id;
+  for (uint32_t c = 2; c <= 4; ++c) EXPECT_EQ(mode_of(p, c), ReactorMode::Interrupt) << c;
+  // No history (recent_busy 0, as a hand-built snapshot): judged by this round, all four fit.
+  for (ThreadLoad& t : s.threads) t.recent_busy = 0;
+  const Plan q = balance_dynamic(s, with(&DynamicOptions::main_room));
+  for (uint64_t id = 1; id <= 4; ++id) EXPECT_EQ(final_core(s, q, id), 0u) << id;
+}
+
 TEST(BalanceDynamicKeepAsleep, DoesNotWakeACoreForAThreadThatHasRoom) {
   // Two 30 % threads share core 2 (60 %: room). SPDK moves one to the
   // sleeping main core and the other to the sleeping core 1: one polling
