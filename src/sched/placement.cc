@@ -70,9 +70,11 @@ LoadSnapshot PoolPlacement::snapshot() {
     // pass counts itself when it begins); in the deterministic harness a
     // reactor nobody polled since the last snapshot counts as stuck.
     c.stalled = st.loops != 0 && st.loops == last.loops && !st.sleeping;
-    // The baselines advance by what was reported: a capped excess stays counted for the next snapshot.
-    last = CoreBase{last.busy + c.busy, std::max(std::min(idle_total, last.idle + c.idle), last.idle), st.loops,
-                    st.overhead};
+    // The baselines advance by what was reported (never past the counters:
+    // each delta is at most counter - baseline), so a capped excess stays
+    // counted for the next snapshot, and an idle estimate above the real
+    // sleep leaves the baseline where it was.
+    last = CoreBase{last.busy + c.busy, last.idle + c.idle, st.loops, st.overhead};
     c.in_interrupt = st.mode == ReactorMode::Interrupt;
     c.isolated = pool_.isolated().test(st.core);
     c.thread_count = st.thread_count;
@@ -108,7 +110,7 @@ LoadSnapshot PoolPlacement::snapshot() {
       tl.busy = std::min(delta(st.busy, before.busy), wall);
       tl.idle = std::min(delta(st.idle, before.idle), wall - tl.busy);
       next.busy = before.busy + tl.busy;
-      next.idle = std::max(std::min(st.idle, before.idle + tl.idle), before.idle);
+      next.idle = before.idle + tl.idle;
       const uint32_t prev = before.rounds_since_move;
       if (before.core != st.core || st.in_transit) next.rounds_since_move = 0;
       else if (prev != ThreadLoad::kNeverMoved) next.rounds_since_move = std::min(prev + 1, ThreadLoad::kNeverMoved - 1);
