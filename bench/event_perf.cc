@@ -35,8 +35,7 @@ struct Hop {
     lane->count.store(lane->count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (lane->stop->load(std::memory_order_relaxed)) return;
     Lane* n = lane->next;
-    while (!n->self.send(Hop{n})) {
-    }
+    (void)twin::send_while_full(n->self, Hop{n});
   }
 };
 
@@ -97,7 +96,9 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   for (auto& l : lanes)
     for (uint64_t q = 0; q < chains; ++q)
-      while (!l->self.send(Hop{l.get()})) {
+      if (!twin::send_while_full(l->self, Hop{l.get()})) {
+        std::fprintf(stderr, "%s: could not start a chain on core %u\n", tool, l->self->current_core().value);
+        return 1;
       }
   // Counts from the moment every chain is started; the main thread sleeps
   // (it must not take a CPU from the reactors).

@@ -29,8 +29,7 @@ struct Next {
   void operator()() const {
     c->count.store(c->count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (c->stop->load(std::memory_order_relaxed)) return;
-    while (!c->self.send(Next{c})) {
-    }
+    (void)twin::send_while_full(c->self, Next{c});
   }
 };
 
@@ -78,7 +77,9 @@ int main(int argc, char** argv) {
   }
   chain.self = *t;
   for (uint64_t q = 0; q < chains; ++q)
-    while (!chain.self.send(Next{&chain})) {
+    if (!twin::send_while_full(chain.self, Next{&chain})) {
+      std::fprintf(stderr, "%s: could not start a chain\n", tool);
+      return 1;
     }
   const CoreId c{static_cast<uint32_t>(core)};
   const uint64_t c0 = chain.count.load(std::memory_order_relaxed);

@@ -43,6 +43,19 @@ inline std::unique_ptr<reactor::ReactorPool> pool_on(const char* tool, reactor::
   return std::move(*p);
 }
 
+// Sends `fn` to `t`, retrying while the ring is full (the receiver drains it).
+// Any other error ends the chain: a thread that exited (the pool is stopping,
+// possibly while this message was in flight) will never accept it, and
+// retrying would spin forever. Returns whether it was queued.
+template <class F>
+inline bool send_while_full(const reactor::ThreadRef& t, F fn) noexcept {
+  for (;;) {
+    auto r = t.send(fn);
+    if (r) return true;
+    if (r.error().code != reactor::Errc::full) return false;
+  }
+}
+
 // Prints "cpu: X <what> per reactor CPU-second, N ns each (reactor on CPU P % of
 // the wall time)": a reactor preempted by other processes does fewer events
 // per second of wall time, not per second of its own CPU.
