@@ -109,9 +109,14 @@ class Reactor {
   ReactorStats stats() const noexcept;
 
   /// Wakes the reactor if it sleeps (any OS thread; no syscall when awake).
-  void wake() noexcept;
+  /// Inline: a message send checks `sleeping` without a call. seq_cst: the
+  /// sender's half of the sleep protocol (reactor.cc).
+  void wake() noexcept {
+    if (sleeping_.load(std::memory_order_seq_cst)) wake_sleeping();
+  }
 
  private:
+  void wake_sleeping() noexcept;
   friend class ReactorPool;
   friend struct detail::IoAccess;
   struct Token {};

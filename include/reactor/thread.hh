@@ -202,10 +202,15 @@ class LwThread {
   rte_ring* ring_ = nullptr;
   void* ring_mem_ = nullptr;
   // The fields above are read by senders and by the hosting reactor on every
-  // pass and written only on moves and exit. senders_ is written twice per
-  // message by every sender: on its own cache line, so a busy sender does not
-  // keep stealing the line the receiving reactor polls (and the reverse).
-  alignas(detail::kCacheLine) std::atomic<uint64_t> senders_{0};  // sends between the state check and the enqueue
+  // pass and written only on moves and exit. senders_ counts forwarded I/O
+  // completions being pushed (IoAccess::post_to_thread), on its own cache
+  // line; message senders announce themselves in a slot of their own OS
+  // thread instead (src/thread/send_guard.hh), so a message costs no shared
+  // read-modify-write.
+  alignas(detail::kCacheLine) std::atomic<uint64_t> senders_{0};
+  // Hosting reactor only: the retirer's barrier of send_guard.hh ran once
+  // since this thread became Exiting, and covers every later check.
+  mutable bool exit_fenced_ = false;
 
   // Pollers: owned and run by the hosting reactor's OS thread. The mutex is
   // only taken to change the lists (rare) and by readers of pollers().

@@ -34,6 +34,7 @@
 #include "reactor/event_queue.hh"
 #include "env/cycles.hh"
 #include "reactor/waker.hh"
+#include "thread/send_guard.hh"
 
 namespace reactor {
 namespace {
@@ -52,6 +53,8 @@ bool napping_wait(const std::function<bool()>& done, std::chrono::nanoseconds ti
 }  // namespace
 
 Result<std::unique_ptr<ReactorPool>> ReactorPool::create(PoolOptions o) {
+  // Before any thread exists to send to (send_guard.hh).
+  detail::init_send_guard();
   Topology topo;
   if (o.topology) {
     topo = *o.topology;

@@ -61,9 +61,9 @@
 //
 // Sleep protocol (Interrupt mode only), no lost wake-up:
 //   reactor: sleeping = true; seq_cst fence; re-check every source; wait.
-//   senders: enqueue; seq_cst fence (for a message: the seq_cst decrement of
-//   the thread's senders_, which the re-check loads); if sleeping, write the
-//   eventfd.
+//   senders: enqueue; full barrier (for a message: the ring's tail update, a
+//   locked compare-and-swap on x86, a seq_cst fence elsewhere); if sleeping,
+//   write the eventfd.
 // Sleep ticks are counted apart from busy and idle; hosted threads are
 // charged them as idle. The completions that woke the reactor run in the
 // next pass, where they are charged like any other.
@@ -228,10 +228,7 @@ void Reactor::post(std::unique_ptr<detail::ReactorEvent> ev) noexcept {
   wake();
 }
 
-void Reactor::wake() noexcept {
-  // seq_cst: LwThread::post() relies on it (its senders_ RMW is its fence).
-  if (sleeping_.load(std::memory_order_seq_cst)) waker_->wake();
-}
+void Reactor::wake_sleeping() noexcept { waker_->wake(); }
 
 void Reactor::host(std::shared_ptr<LwThread> t, uint64_t now) noexcept {
   t->core_.store(core_.value, std::memory_order_release);

@@ -7,15 +7,17 @@
 //
 // Sending from another reactor or any other OS thread (the ring path),
 // exactly once and never lost:
-//   1. senders_ += 1 (seq_cst), then read state_: not Running -> undo, fail.
-//   2. enqueue one 16-byte slot into the rte_ring (full -> undo, Errc::full:
+//   1. write this thread's address into the sending OS thread's own slot
+//      (src/thread/send_guard.hh), then read state_: not Running -> clear the
+//      slot, fail with Errc::exited.
+//   2. enqueue one 16-byte slot into the rte_ring (full -> Errc::full:
 //      nothing queued). A slot is {run, payload} for an inline message or
 //      {0, Message*} for an object (<reactor/detail/message.hh>).
-//   3. senders_ -= 1 (seq_cst: it is the fence, see post()); wake the hosting
-//      reactor only if it sleeps.
-// senders_ sits on its own cache line: a busy sender does not keep stealing
-// the line the receiving reactor reads on every pass.
-//
+//   3. clear the slot (release); wake the hosting reactor only if it sleeps.
+// No read-modify-write on a line shared with other senders or the receiver:
+// the slot is a plain store to a line only its OS thread writes, and the
+// barrier that makes step 1 safe is paid by the retirer (once per exit), not
+// by every send.
 // Sending from the reactor hosting the thread (the local path): a message
 // sent by code running on that reactor inside some LwThread (the thread to
 // itself, or another thread hosted there) goes into the thread's local queue
@@ -36,10 +38,11 @@
 // the thread: it travels with it on a move and runs, first, on the reactor it
 // lands on; messages sent meanwhile wait in the ring behind it.
 //
-// Retiring (hosting reactor) requires state_ == Exiting, senders_ == 0, an
-// empty local queue and an empty ring, checked in that order: a sender that
-// passed step 1 either shows in senders_ or its message shows in the ring, so
-// nothing is dropped.
+// Retiring (hosting reactor) requires state_ == Exiting, then (after the
+// retirer's barrier) no OS thread's slot naming this thread, no forwarded
+// I/O completion being pushed (senders_ == 0), an empty local queue and an
+// empty ring, checked in that order: a sender that read Running either shows
+// in its slot or its message shows in the ring, so nothing is dropped.
 //
 // Moving: the ring travels with the thread, so messages sent while it is in
 // transit wait in the ring and run after it lands: exactly once, per-sender
@@ -76,6 +79,7 @@
 #include "reactor/io_access.hh"
 #include "thread/poller_slot.hh"
 #include "thread/ring.hh"
+#include "thread/send_guard.hh"
 
 namespace reactor {
 namespace {
@@ -464,8 +468,9 @@ bool LwThread::poll(uint64_t now) noexcept {
 }
 
 bool LwThread::has_work(uint64_t now) const noexcept {
-  // senders_ first, seq_cst: the sleep re-check's half of the protocol in
-  // post() (a sender between its two updates also means a message is coming).
+  // The sleep re-check: a message sender's enqueue is seen in the ring (post()
+  // orders it before its load of `sleeping`); senders_ first, seq_cst, for a
+  // forwarded completion being pushed (IoAccess::post_to_thread).
   return senders_.load(std::memory_order_seq_cst) != 0 || local_head_ != local_tail_ || !detail::ring_empty(ring_) || !internal_->empty() || running_active_ > 0 || now >= next_deadline_ ||
          (state_.load(std::memory_order_relaxed) == ThreadState::Exiting);
 }
@@ -474,6 +479,11 @@ uint64_t LwThread::next_deadline() const noexcept { return next_deadline_; }
 
 bool LwThread::ready_to_retire() const noexcept {
   if (state_.load(std::memory_order_seq_cst) != ThreadState::Exiting) return false;
+  // Ring senders (send_guard.hh): after the barrier, a send that read Running
+  // shows in its slot until its message is in the ring.
+  if (!exit_fenced_) exit_fenced_ = detail::retirer_barrier();
+  if (detail::sending_to(this)) return false;
+  // Forwarded I/O completions (IoAccess::post_to_thread).
   if (senders_.load(std::memory_order_seq_cst) != 0) return false;
   if (local_head_ != local_tail_ || !detail::ring_empty(ring_)) return false;
   if (io_inflight_.load(std::memory_order_acquire) != 0 || !internal_->empty()) return false;
@@ -517,26 +527,37 @@ bool LwThread::post_local(const LwThread& sender, uint64_t w0, uint64_t w1) noex
 }
 
 Result<void> LwThread::post(uint64_t w0, uint64_t w1) noexcept {
-  if (const LwThread* cur = t_current; cur != nullptr && post_local(*cur, w0, w1)) return {};
-  senders_.fetch_add(1, std::memory_order_seq_cst);
-  if (state_.load(std::memory_order_seq_cst) != ThreadState::Running) {
-    senders_.fetch_sub(1, std::memory_order_seq_cst);
+  // The local path only when the sender runs on the reactor hosting this
+  // thread (post_local re-checks exactly; this is the cheap early out).
+  if (const LwThread* cur = t_current;
+      cur != nullptr && cur->reactor_.load(std::memory_order_relaxed) == reactor_.load(std::memory_order_relaxed) &&
+      post_local(*cur, w0, w1))
+    return {};
+  detail::SendSlot* slot = detail::my_send_slot();
+  if (slot == nullptr) return make_error(Errc::internal, "out of memory registering the sending OS thread");
+  // Announce the send, then read the state (send_guard.hh: the retirer waits
+  // while a slot names this thread, and a send that starts after the retirer's
+  // barrier reads Exiting).
+  slot->target.store(this, std::memory_order_relaxed);
+  detail::sender_barrier();
+  if (state_.load(std::memory_order_relaxed) != ThreadState::Running) {
+    slot->target.store(nullptr, std::memory_order_release);
     return make_error(Errc::exited, fmt::format("thread '{}' (id {}) has exited", name_, id_.value));
   }
-  if (detail::ring_enqueue(ring_, detail::Slot{w0, w1}) != 0) {
-    senders_.fetch_sub(1, std::memory_order_seq_cst);
+  const int rc = detail::ring_enqueue(ring_, detail::Slot{w0, w1});
+  // Release: a retirer that reads the cleared slot sees the enqueue.
+  slot->target.store(nullptr, std::memory_order_release);
+  if (rc != 0)
     return make_error(Errc::full, fmt::format("thread '{}' (id {}): message ring full ({} slots); retry later",
                                               name_, id_.value, detail::ring_count(ring_) + 1));
-  }
-  // No separate fence: this seq_cst RMW comes after the enqueue and before
-  // wake()'s seq_cst load of `sleeping`; the reactor, after setting
-  // `sleeping` (seq_cst) and its fence, loads senders_ (seq_cst) in its
-  // re-check (has_work) before it looks at the ring. In the single total
-  // order of seq_cst operations either our load of `sleeping` comes after its
-  // store (we see it asleep and wake it) or our RMW comes before its load of
-  // senders_, which then synchronizes with it and sees the message in the
-  // ring. On x86 that saves an mfence per cross-reactor message.
-  senders_.fetch_sub(1, std::memory_order_seq_cst);
+  // Sleep protocol: a full barrier between the enqueue and the load of
+  // `sleeping` in wake(), pairing with the reactor's store of `sleeping`, its
+  // fence and its re-check of the ring. On x86 the enqueue's last step (the
+  // ring's tail update, a compare-and-swap) is a locked instruction, which is
+  // that barrier; elsewhere it is an explicit fence.
+#if !defined(__x86_64__) && !defined(__i386__)
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
   if (Reactor* r = reactor_.load(std::memory_order_acquire)) r->wake();
   return {};
 }

@@ -205,6 +205,60 @@ TEST(Runtime, PollModeSpawnSendStop) {
   EXPECT_TRUE(rep.stragglers.empty());
 }
 
+// Sends racing a thread's exit, through the ring: a send that returned
+// success ran exactly once, and a send that failed with Errc::exited never
+// ran. Three producer OS threads send to T (a 64-slot ring, so full rings
+// and retries happen too) while T exits from a message of its own; a fresh T
+// each round, the exit sent after a delay that varies by round so the exit
+// lands at different points of the producers' sends.
+TEST(Runtime, SendsRacingExitRunExactlyWhenAccepted) {
+  auto pool = make_pool(ReactorMode::Poll);
+  const int rounds = static_cast<int>(reactor::test::scaled(150));
+  for (int round = 0; round < rounds; ++round) {
+    struct Counts {
+      std::atomic<uint64_t> ran{0};
+      std::atomic<uint64_t> accepted{0};
+      std::atomic<bool> retired{false};
+    };
+    auto counts = std::make_shared<Counts>();
+    Counts* c = counts.get();
+    ThreadOptions o;
+    o.name = "target";
+    o.ring_size = 64;
+    o.on_exit = [c] { c->retired.store(true); };
+    auto spawned = pool->spawn(std::move(o));
+    ASSERT_TRUE(spawned) << spawned.error().message;
+    ThreadRef t = *spawned;
+    std::atomic<int> started{0};
+    std::vector<std::thread> producers;
+    for (int p = 0; p < 3; ++p) {
+      producers.emplace_back([&, c] {
+        started.fetch_add(1);
+        for (;;) {
+          auto r = t.send([c] { c->ran.fetch_add(1, std::memory_order_relaxed); });
+          if (r) {
+            c->accepted.fetch_add(1, std::memory_order_relaxed);
+            continue;
+          }
+          if (r.error().code == Errc::exited) return;
+          ASSERT_EQ(r.error().code, Errc::full) << r.error().message;
+        }
+      });
+    }
+    while (started.load() < 3) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::microseconds((round % 20) * 25));
+    for (;;) {
+      auto r = t.send([] { current_thread()->exit(); });
+      if (r) break;
+      ASSERT_EQ(r.error().code, Errc::full) << r.error().message;
+    }
+    for (auto& p : producers) p.join();
+    ASSERT_TRUE(eventually([&] { return c->retired.load(); })) << "round " << round;
+    ASSERT_EQ(c->ran.load(), c->accepted.load()) << "round " << round << ": accepted sends that never ran";
+  }
+  EXPECT_TRUE(pool->stop().stragglers.empty());
+}
+
 // The reactor-local queue under real moves: thread a streams numbered
 // messages to b and a chain of numbered messages to itself, an outside OS
 // thread streams to b through the ring, and a mover moves a and b between
