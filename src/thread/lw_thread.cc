@@ -11,6 +11,13 @@
 //   2. enqueue one 16-byte slot into the rte_ring (full -> undo, Errc::full:
 //      nothing queued). A slot is {run, payload} for an inline message or
 //      {0, Message*} for an object (<reactor/detail/message.hh>).
+//   A ring already full before step 1 (ring_full: the check the enqueue
+//   makes) fails at once, without step 1: a send that queues nothing needs no
+//   place in senders_ (retiring waits only for sends that may enqueue), and
+//   a producer retrying on Errc::full (as documented) then costs two loads
+//   and a copy of full_error_ (built at spawn) per retry, not two locked RMWs
+//   on a line the consumer reads, a format and its allocations. Errc::exited
+//   still comes first: a full ring of an exiting thread reports exited.
 //   3. senders_ -= 1 (seq_cst: it is the fence, see post()); wake the hosting
 //      reactor only if it sleeps.
 // senders_ sits on its own cache line: a busy sender does not keep stealing
@@ -121,6 +128,8 @@ LwThread::LwThread(Token, ThreadId id, std::string name, CpuSet cpumask, CoreId 
       clock_(clock),
       home_(home.value),
       core_(home.value),
+      full_error_(fmt::format("thread '{}' (id {}): message ring full ({} slots); retry later", name_, id.value,
+                              ring_size)),
       on_exit_(std::move(on_exit)),
       internal_(std::make_unique<detail::EventQueue>()),
       error_log_(clock.tick_rate()) {
@@ -516,17 +525,24 @@ bool LwThread::post_local(const LwThread& sender, uint64_t w0, uint64_t w1) noex
   return true;
 }
 
+Result<void> LwThread::refuse_send() const noexcept {
+  if (state_.load(std::memory_order_acquire) != ThreadState::Running)
+    return make_error(Errc::exited, fmt::format("thread '{}' (id {}) has exited", name_, id_.value));
+  return make_error(Errc::full, full_error_);
+}
+
 Result<void> LwThread::post(uint64_t w0, uint64_t w1) noexcept {
   if (const LwThread* cur = t_current; cur != nullptr && post_local(*cur, w0, w1)) return {};
+  if (detail::ring_full(ring_)) [[unlikely]]
+    return refuse_send();  // nothing will be queued: no place in senders_ (design notes)
   senders_.fetch_add(1, std::memory_order_seq_cst);
   if (state_.load(std::memory_order_seq_cst) != ThreadState::Running) {
     senders_.fetch_sub(1, std::memory_order_seq_cst);
-    return make_error(Errc::exited, fmt::format("thread '{}' (id {}) has exited", name_, id_.value));
+    return refuse_send();
   }
   if (detail::ring_enqueue(ring_, detail::Slot{w0, w1}) != 0) {
     senders_.fetch_sub(1, std::memory_order_seq_cst);
-    return make_error(Errc::full, fmt::format("thread '{}' (id {}): message ring full ({} slots); retry later",
-                                              name_, id_.value, detail::ring_count(ring_) + 1));
+    return refuse_send();  // filled since ring_full() looked
   }
   // No separate fence: this seq_cst RMW comes after the enqueue and before
   // wake()'s seq_cst load of `sleeping`; the reactor, after setting
