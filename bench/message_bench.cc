@@ -6,6 +6,8 @@
 //   - LwThread messages: 1 producer OS thread -> a thread on a polling reactor
 //     on another core; 2 producers when the machine has a third CPU;
 //   - LwThread round trip: A on core X sends to B on core Y, which answers.
+//   - send() that fails on a full ring against a send() that succeeds, both
+//     timed in the same iteration (one OS thread, a Manual pool).
 // Ratios are printed by bench/run_message_bench.sh from the JSON output.
 
 #include <benchmark/benchmark.h>
@@ -560,6 +562,61 @@ void BM_RunOnceIdlePollers(benchmark::State& state) {
   pool->stop(0ms);
 }
 BENCHMARK(BM_RunOnceIdlePollers)->Arg(1)->Arg(100)->Arg(10000);
+
+// The cost of a send() that fails because the ring is full, next to the cost
+// of one that succeeds, timed in the same iteration: a producer told
+// Errc::full retries, and each retry must cost about what a send costs, not
+// a formatted message. One OS thread, a Manual pool (no reactor thread): the
+// bench thread fills the ring (ring path: it is not a reactor), then sends
+// into the full ring, then drains it with run_once (not timed).
+void BM_SendToFullRing(benchmark::State& state) {
+  const uint32_t ring = static_cast<uint32_t>(state.range(0));
+  const uint32_t capacity = ring - 1;
+  ManualClock clock;
+  PoolOptions o;
+  o.cores = CpuSet{0};
+  o.topology = Topology::flat(1);
+  o.launch = Launch::Manual;
+  o.clock = &clock;
+  auto pool = std::move(*ReactorPool::create(std::move(o)));
+  ThreadOptions to;
+  to.name = "full_ring_target";
+  to.ring_size = ring;
+  ThreadRef t = *pool->spawn(std::move(to));
+  Reactor& r = *pool->reactor(CoreId{0});
+  for (int i = 0; i < 4; ++i) r.run_once(clock.now());
+  uint64_t ran = 0;
+  uint64_t* ranp = &ran;
+  double ok_s = 0;
+  double full_s = 0;
+  uint64_t rounds = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (uint32_t i = 0; i < capacity; ++i)
+      if (!t.send([ranp] { ++*ranp; })) std::abort();  // the ring had room
+    auto t1 = std::chrono::steady_clock::now();
+    for (uint32_t i = 0; i < capacity; ++i) {
+      auto res = t.send([ranp] { ++*ranp; });
+      if (res || res.error().code != Errc::full) std::abort();  // the ring was full
+      benchmark::DoNotOptimize(res);
+    }
+    auto t2 = std::chrono::steady_clock::now();
+    const double ok = std::chrono::duration<double>(t1 - t0).count();
+    const double full = std::chrono::duration<double>(t2 - t1).count();
+    ok_s += ok;
+    full_s += full;
+    ++rounds;
+    state.SetIterationTime(ok + full);
+    while (ran < rounds * capacity) r.run_once(clock.now());
+  }
+  if (ran != rounds * capacity) std::abort();  // a failed send queued something
+  const double n = static_cast<double>(rounds) * capacity;
+  state.counters["ok_ns"] = ok_s / n * 1e9;
+  state.counters["full_ns"] = full_s / n * 1e9;
+  state.counters["full_over_ok"] = full_s / ok_s;
+  pool->stop(0ms);
+}
+BENCHMARK(BM_SendToFullRing)->Arg(4096)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

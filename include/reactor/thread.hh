@@ -184,6 +184,9 @@ class LwThread {
   // The local path of post(): true if queued. Sender's reactor OS thread only.
   bool post_local(const LwThread& sender, std::uint64_t w0, std::uint64_t w1) noexcept;
   bool grow_local() noexcept;
+  // A refused send: Errc::exited once the thread is exiting, else Errc::full
+  // with full_error_ (copied, not formatted).
+  Result<void> refuse_send() const noexcept;
   void run_slot(std::uint64_t w0, std::uint64_t w1) noexcept;
   size_t drain_messages(size_t max) noexcept;
   void compact_pollers();
@@ -201,6 +204,9 @@ class LwThread {
   std::atomic<bool> in_transit_{false};
   rte_ring* ring_ = nullptr;
   void* ring_mem_ = nullptr;
+  // The Errc::full message, built at spawn: a producer retrying against a
+  // full ring pays a copy per failed send, not a format.
+  const std::string full_error_;
   // The fields above are read by senders and by the hosting reactor on every
   // pass and written only on moves and exit. senders_ counts forwarded I/O
   // completions being pushed (IoAccess::post_to_thread), on its own cache

@@ -18,6 +18,12 @@
 // the slot is a plain store to a line only its OS thread writes, and the
 // barrier that makes step 1 safe is paid by the retirer (once per exit), not
 // by every send.
+// A ring already full before step 1 (ring_full: the check the enqueue makes)
+// fails at once, without step 1: a producer retrying on Errc::full (as
+// documented) then costs two loads and a copy of full_error_ (built at
+// spawn) per retry, not a format and its allocations. Errc::exited still
+// comes first: a full ring of an exiting thread reports exited.
+//
 // Sending from the reactor hosting the thread (the local path): a message
 // sent by code running on that reactor inside some LwThread (the thread to
 // itself, or another thread hosted there) goes into the thread's local queue
@@ -125,6 +131,8 @@ LwThread::LwThread(Token, ThreadId id, std::string name, CpuSet cpumask, CoreId 
       clock_(clock),
       home_(home.value),
       core_(home.value),
+      full_error_(fmt::format("thread '{}' (id {}): message ring full ({} slots); retry later", name_, id.value,
+                              ring_size)),
       on_exit_(std::move(on_exit)),
       internal_(std::make_unique<detail::EventQueue>()),
       error_log_(clock.tick_rate()) {
@@ -526,6 +534,12 @@ bool LwThread::post_local(const LwThread& sender, uint64_t w0, uint64_t w1) noex
   return true;
 }
 
+Result<void> LwThread::refuse_send() const noexcept {
+  if (state_.load(std::memory_order_acquire) != ThreadState::Running)
+    return make_error(Errc::exited, fmt::format("thread '{}' (id {}) has exited", name_, id_.value));
+  return make_error(Errc::full, full_error_);
+}
+
 Result<void> LwThread::post(uint64_t w0, uint64_t w1) noexcept {
   // The local path only when the sender runs on the reactor hosting this
   // thread (post_local re-checks exactly; this is the cheap early out).
@@ -533,6 +547,8 @@ Result<void> LwThread::post(uint64_t w0, uint64_t w1) noexcept {
       cur != nullptr && cur->reactor_.load(std::memory_order_relaxed) == reactor_.load(std::memory_order_relaxed) &&
       post_local(*cur, w0, w1))
     return {};
+  if (detail::ring_full(ring_)) [[unlikely]]
+    return refuse_send();  // nothing will be queued: no slot needed (design notes)
   detail::SendSlot* slot = detail::my_send_slot();
   if (slot == nullptr) return make_error(Errc::internal, "out of memory registering the sending OS thread");
   // Announce the send, then read the state (send_guard.hh: the retirer waits
@@ -542,14 +558,12 @@ Result<void> LwThread::post(uint64_t w0, uint64_t w1) noexcept {
   detail::sender_barrier();
   if (state_.load(std::memory_order_relaxed) != ThreadState::Running) {
     slot->target.store(nullptr, std::memory_order_release);
-    return make_error(Errc::exited, fmt::format("thread '{}' (id {}) has exited", name_, id_.value));
+    return refuse_send();
   }
   const int rc = detail::ring_enqueue(ring_, detail::Slot{w0, w1});
   // Release: a retirer that reads the cleared slot sees the enqueue.
   slot->target.store(nullptr, std::memory_order_release);
-  if (rc != 0)
-    return make_error(Errc::full, fmt::format("thread '{}' (id {}): message ring full ({} slots); retry later",
-                                              name_, id_.value, detail::ring_count(ring_) + 1));
+  if (rc != 0) return refuse_send();  // filled since ring_full() looked
   // Sleep protocol: a full barrier between the enqueue and the load of
   // `sleeping` in wake(), pairing with the reactor's store of `sleeping`, its
   // fence and its re-check of the ring. On x86 the enqueue's last step (the

@@ -85,4 +85,13 @@ bool ring_idle(const rte_ring* r) noexcept {
   return head == r->cons.tail;
 }
 
+bool ring_full(const rte_ring* r) noexcept {
+  // The order of the RTS enqueue's own check: the head first, then the
+  // consumer's tail (which only grows). A ring seen full this way was full
+  // when the tail was read: the head had reached it by then.
+  const uint32_t head = __atomic_load_n(&r->rts_prod.head.val.pos, __ATOMIC_ACQUIRE);
+  const uint32_t cons_tail = __atomic_load_n(&r->cons.tail, __ATOMIC_ACQUIRE);
+  return r->capacity + cons_tail - head == 0;
+}
+
 }  // namespace reactor::detail

@@ -46,5 +46,10 @@ bool ring_empty(const rte_ring* r) noexcept;
 /// enqueue that returned, even one not yet visible behind a slower producer,
 /// makes it false.
 bool ring_idle(const rte_ring* r) noexcept;
+/// 16-byte MP-RTS rings, any OS thread: true when an enqueue now would fail
+/// for want of room (the producers' head, then the consumer's tail, read as
+/// the enqueue reads them). A hint that is exact at the moment it is read:
+/// it lets a sender refuse without writing anything the consumer reads.
+bool ring_full(const rte_ring* r) noexcept;
 
 }  // namespace reactor::detail

@@ -7,7 +7,9 @@
 //   3. poll every interval (while the daemon runs rounds: every half period,
 //      bounded by the interval, so its bounded history never drops a round
 //      before it is read); each reply adds one sample per new round, or one
-//      interval sample when no rounds run; every sample is one write;
+//      interval sample when no rounds run (each core's and thread's busy +
+//      idle capped at the interval's wall time, the excess carried on: see
+//      TraceBuilder); every sample is one write;
 //   4. stop on --duration, SIGINT/SIGTERM (flag only, no SA_RESTART) or a
 //      failed exchange (the daemon went away), write the end record with
 //      that reason and print a summary line.
@@ -24,6 +26,8 @@
 #include <cmath>
 #include <ostream>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -236,12 +240,16 @@ Result<std::vector<sim::TraceSample>> TraceBuilder::next(const json& reply, bool
     // stays at the last sample, so an interval sample after a switch to
     // static covers the time since that sample.
     if (rounds_mode_ || !interval_due) return out;
-    // An interval sample: deltas of the cumulative counters since the previous one.
+    // An interval sample: deltas of the cumulative counters since the previous
+    // one, capped at the interval's wall time (see the class comment).
     const uint64_t now = u64(reply, "now");
     sim::TraceSample s;
     s.seq = seq_;
     s.t_us = std::max(last_t_us_, t_us(now));
     s.ticks = delta(now, base_tick_);
+    const uint64_t wall = s.ticks;
+    std::map<uint32_t, std::pair<uint64_t, uint64_t>> core_reached;    // id -> busy, idle baselines
+    std::map<uint64_t, std::pair<uint64_t, uint64_t>> thread_reached;  // id -> busy, idle baselines
     for (const json& c : reply.at("cores")) {
       sim::TraceCoreSample cs;
       cs.id = u32(c, "id");
@@ -249,8 +257,9 @@ Result<std::vector<sim::TraceSample>> TraceBuilder::next(const json& reply, bool
       const uint64_t idle = u64(c, "idle") + u64(c, "sleep");
       const uint64_t loops = u64(c, "loops");
       const CoreBase b = core_base_.count(cs.id) ? core_base_[cs.id] : CoreBase{};
-      cs.busy = delta(busy, b.busy);
-      cs.idle = delta(idle, b.idle);
+      cs.busy = std::min(delta(busy, b.busy), wall);
+      cs.idle = std::min(delta(idle, b.idle), wall - cs.busy);
+      core_reached[cs.id] = {b.busy + cs.busy, b.idle + cs.idle};
       cs.mode = mode_of(c);
       cs.freq_khz = freq[cs.id];
       cs.threads = u32(c, "threads");
@@ -261,19 +270,26 @@ Result<std::vector<sim::TraceSample>> TraceBuilder::next(const json& reply, bool
     for (const json& t : reply.at("threads")) {
       sim::TraceThreadSample ts{u64(t, "id"), t.at("name").get<std::string>(), u32(t, "core"), u32(t, "home"),
                                 u32_list(t, "cpumask"), u64(t, "busy"), u64(t, "idle"), UINT32_MAX};
+      ThreadBase b{};  // a thread new since the previous sample: its counters since spawn
       if (auto it = thread_base_.find(ts.id); it != thread_base_.end()) {
-        ts.busy = delta(ts.busy, it->second.busy);
-        ts.idle = delta(ts.idle, it->second.idle);
+        b = it->second;
         if (it->second.core != ts.core) ts.rounds_since_move = 0;
         else if (it->second.samples_since_move != UINT32_MAX)
           ts.rounds_since_move = std::min(it->second.samples_since_move + 1, UINT32_MAX - 1);
       }
+      ts.busy = std::min(delta(ts.busy, b.busy), wall);
+      ts.idle = std::min(delta(ts.idle, b.idle), wall - ts.busy);
+      thread_reached[ts.id] = {b.busy + ts.busy, b.idle + ts.idle};
       s.threads.push_back(std::move(ts));
     }
     last_t_us_ = s.t_us;
     ++seq_;
     out.push_back(std::move(s));
     rebase(reply);
+    // The busy/idle baselines advance by what was reported, not to the
+    // counters: what a cap held back stays counted for the next sample.
+    for (const auto& [id, r] : core_reached) std::tie(core_base_[id].busy, core_base_[id].idle) = r;
+    for (const auto& [id, r] : thread_reached) std::tie(thread_base_[id].busy, thread_base_[id].idle) = r;
   } catch (const std::exception& e) {
     return make_error(Errc::invalid_argument, fmt::format("unexpected reply to scheduler_get_load: {}", e.what()));
   }

@@ -28,7 +28,14 @@ inline constexpr uint64_t kMinRecordIntervalMs = 10;
 /// the daemon runs scheduling rounds, one sample per round, carrying the load
 /// that round balanced and its moves (so a replay reproduces them); while it
 /// runs none (static), one sample per interval, from the cumulative counters
-/// (deltas since the previous sample). Single-threaded.
+/// (deltas since the previous sample). An interval sample never shows a core
+/// or a thread with busy + idle above the interval's wall time (`ticks`): a
+/// reactor counts a pass when it ends, so a pass that straddles the sampling
+/// instant lands whole in the next reply; what exceeds the wall time is
+/// carried into the following samples (the baselines advance by what was
+/// reported), so the sums over the trace stay those of the counters. Round
+/// samples carry the daemon's own snapshot, capped the same way there.
+/// Single-threaded.
 class TraceBuilder {
  public:
   /// From the first reply: the header (`interval_us` asked, `host`, `started`

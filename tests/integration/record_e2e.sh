@@ -8,9 +8,10 @@
 #    period, 4 s: the trace parses, holds interval samples (static), rounds
 #    (dynamic) and at least one move of an idle thread to the main core, each
 #    move starting on the core the sample puts the thread on, the two-core
-#    topology, and ends "daemon-gone" when the bench exits;
+#    topology, no interval sample above its wall time for any core or
+#    thread, and ends "daemon-gone" when the bench exits;
 # 2. reactord: --duration ends "duration"; SIGINT ends "signal" (exit 0);
-# 3. reactor-nbd -r: a trace from it names the tool;
+# 3. reactor-nbd -r: a trace from it names the tool (and stays within wall time);
 # 4. bad input: one line on stderr, exit 2, no file: no daemon, bad
 #    --interval / --duration, --out in a missing directory or a directory,
 #    no --out; a daemon in STARTUP (the method is not served yet): exit 1, no
@@ -85,6 +86,8 @@ if wait_for "$BS"; then
     "reactor-bench trace: topology and threads (2 workers + 4 idle)"
   check "$DIR/bench.jsonl" "s['interval_samples']>=3 and s['rounds']>=5" \
     "reactor-bench trace: interval samples while static, one sample per round under dynamic"
+  check "$DIR/bench.jsonl" "s['interval_over_wall']==0" \
+    "reactor-bench trace: no interval sample shows a core or thread above its wall time"
   check "$DIR/bench.jsonl" "s['moves']>=1 and s['round_samples_with_moves']>=1 and s['moves_from_match']" \
     "reactor-bench trace: dynamic's moves, each from the core its sample shows"
 else
@@ -136,6 +139,8 @@ if wait_for "$NS"; then
     && ok "record from reactor-nbd exited 0" || fail "record from reactor-nbd: $(cat "$DIR/rec.err")"
   check "$DIR/n.jsonl" "s['tool']=='reactor-nbd' and s['reason']=='duration' and s['samples']>=2" \
     "reactor-nbd trace names the tool and has interval samples"
+  check "$DIR/n.jsonl" "s['interval_over_wall']==0" \
+    "reactor-nbd trace: no interval sample shows a core or thread above its wall time"
 else
   fail "reactor-nbd did not serve $NS: $(cat "$DIR/n.err")"
 fi

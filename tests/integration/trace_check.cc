@@ -5,7 +5,9 @@
 //   trace_check FILE
 //   {"tool":"reactor-bench","reason":"duration","samples":N,"rounds":R,"moves":M,
 //    "round_samples_with_moves":K,"reactor_cores":[0,1],"topology_cores":2,"threads_max":T,
-//    "policy":"static","interval_samples":I,"moves_from_match":true}
+//    "policy":"static","interval_samples":I,"moves_from_match":true,"interval_over_wall":0}
+// interval_over_wall: cores and threads of interval samples whose busy + idle
+// exceeds the sample's wall time (reactorctl record caps them: always 0).
 
 #include <algorithm>
 #include <cstdio>
@@ -25,12 +27,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", t.error().message.c_str());
     return 1;
   }
-  uint64_t rounds = 0, moves = 0, with_moves = 0, interval = 0, threads_max = 0;
+  uint64_t rounds = 0, moves = 0, with_moves = 0, interval = 0, threads_max = 0, over_wall = 0;
   bool from_match = true;
   for (const auto& s : t->samples) {
     threads_max = std::max<uint64_t>(threads_max, s.threads.size());
     if (!s.round) {
       ++interval;
+      for (const auto& c : s.cores) over_wall += c.busy + c.idle > s.ticks;
+      for (const auto& th : s.threads) over_wall += th.busy + th.idle > s.ticks;
       continue;
     }
     ++rounds;
@@ -51,7 +55,8 @@ int main(int argc, char** argv) {
                            {"topology_cores", t->header.cores.size()},
                            {"threads_max", threads_max},
                            {"policy", t->header.scheduler.policy},
-                           {"moves_from_match", from_match}};
+                           {"moves_from_match", from_match},
+                           {"interval_over_wall", over_wall}};
   std::printf("%s\n", j.dump().c_str());
   return 0;
 }

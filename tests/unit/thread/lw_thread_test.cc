@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -262,6 +263,85 @@ TEST(LwThread, FullRingIsReportedNotDropped) {
   h.poll_until_idle();
   EXPECT_EQ(ran, accepted);
   EXPECT_TRUE(t.send([&] { ++ran; }));
+}
+
+// A failed send names the thread, its id and the ring's slots, every time
+// (the message is built once, at spawn), and queues nothing: of 1000 refused
+// sends none runs, and each refused callable (inline and pooled) is destroyed
+// at once, not kept.
+TEST(LwThread, FullRingErrorNamesTheThreadAndQueuesNothing) {
+  Harness h;
+  ThreadOptions o;
+  o.name = "ingest_7";
+  o.ring_size = 64;
+  auto t = *h.pool().spawn(std::move(o));
+  h.poll_until_idle();
+  const uint64_t before = t->stats().messages;
+  int ran = 0;
+  int accepted = 0;
+  while (t.send([&] { ++ran; })) ++accepted;
+  ASSERT_EQ(accepted, 63);
+  const std::string expected =
+      "thread 'ingest_7' (id " + std::to_string(t.id().value) + "): message ring full (64 slots); retry later";
+  auto token = std::make_shared<int>(0);
+  int wide_ran = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto inline_send = t.send([&ran, token] { ++ran; });  // two words: inline
+    ASSERT_FALSE(inline_send);
+    EXPECT_EQ(inline_send.error().code, Errc::full);
+    EXPECT_EQ(inline_send.error().message, expected);
+    auto pooled_send = t.send([&wide_ran, token, i, &expected] { wide_ran += i + int(expected.size()); });
+    ASSERT_FALSE(pooled_send);
+    EXPECT_EQ(pooled_send.error().message, expected);
+    EXPECT_EQ(token.use_count(), 1);  // both refused callables are gone already
+  }
+  h.poll_until_idle();
+  EXPECT_EQ(ran, 63);
+  EXPECT_EQ(wide_ran, 0);
+  EXPECT_EQ(t->stats().messages - before, 63u);
+  // The ring works as before once drained.
+  ASSERT_TRUE(t.send([&] { ++ran; }));
+  h.poll_until_idle();
+  EXPECT_EQ(ran, 64);
+}
+
+// A thread that exits with its ring full refuses sends as exited, not full:
+// its first message refills the ring to full from inside (ring path: the ring
+// is not idle), sees Errc::full, exits, and then sees Errc::exited for the
+// same full ring. Everything accepted before the exit still runs.
+TEST(LwThread, AFullRingOfAnExitingThreadReportsExited) {
+  Harness h(HarnessOptions{.cores = 1});
+  ThreadOptions o;
+  o.name = "closing";
+  o.ring_size = 64;
+  auto t = *h.pool().spawn(std::move(o));
+  h.poll_until_idle();
+  int ran = 0;
+  int refilled = 0;
+  Result<void> while_running;
+  Result<void> while_exiting;
+  ASSERT_TRUE(t.send([&] {
+    for (;;) {
+      while_running = t.send([&] { ++ran; });
+      if (!while_running) break;
+      ++refilled;
+    }
+    current_thread()->exit();
+    while_exiting = t.send([&] { ++ran; });
+  }));
+  for (int i = 0; i < 62; ++i) ASSERT_TRUE(t.send([&] { ++ran; }));
+  ASSERT_FALSE(t.send([&] { ++ran; }));  // full: 63 queued
+  h.poll_until_idle();
+  ASSERT_FALSE(while_running);
+  EXPECT_EQ(while_running.error().code, Errc::full) << while_running.error().message;
+  EXPECT_GT(refilled, 0);
+  ASSERT_FALSE(while_exiting);
+  EXPECT_EQ(while_exiting.error().code, Errc::exited) << while_exiting.error().message;
+  EXPECT_NE(while_exiting.error().message.find("'closing'"), std::string::npos) << while_exiting.error().message;
+  EXPECT_EQ(ran, 62 + refilled);  // accepted before the exit: all ran
+  auto after = t.send([] {});
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code, Errc::exited);
 }
 
 TEST(LwThread, BusyAndIdleTicks) {

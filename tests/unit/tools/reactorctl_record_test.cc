@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <optional>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 namespace reactor::ctl {
 namespace {
@@ -95,6 +98,60 @@ TEST(RecordBuilder, IntervalSamplesAreDeltasOfTheCounters) {
   EXPECT_EQ(y->front().threads[0].busy, 5u);
   EXPECT_FALSE(y->front().cores[1].stalled);
   EXPECT_EQ(y->front().threads[0].rounds_since_move, 1u);
+}
+
+// A reactor counts a pass when it ends, so a pass that straddles a sampling
+// instant lands whole in the next reply. Core 0 runs a pass from tick 1000 to
+// 1150 and is idle until 1200: the reply at 1100 shows none of it, the one at
+// 1200 all of it (busy 150 + idle 50 in an interval of 100 ticks). Its thread
+// t3 is charged the same, and thread 4, spawned at 1050, reaches 1200 with
+// busy 120 + idle 30. Every sample stays within its wall time, and what a cap
+// held back comes out in the next sample (the core is inside its next pass at
+// 1300: its counters did not move), so the sums equal the counters' growth.
+TEST(RecordBuilder, APassThatStraddlesASampleIsNeverMoreThanTheWallTime) {
+  auto at = [](uint64_t now, uint64_t busy0, uint64_t idle0, uint64_t tbusy, uint64_t tidle,
+               std::optional<std::pair<uint64_t, uint64_t>> spawned) {
+    json r = reply(now, busy0, idle0, 0, 7, tbusy, 0);
+    r["threads"][0]["idle"] = tidle;
+    if (spawned)
+      r["threads"].push_back(json{{"id", 4}, {"name", "t4"}, {"core", 0}, {"home", 0}, {"cpumask", {0, 1}},
+                                  {"busy", spawned->first}, {"idle", spawned->second}});
+    return r;
+  };
+  auto b = TraceBuilder::start(at(1000, 100, 50, 40, 100, std::nullopt), 100'000, "h", "t");
+  ASSERT_TRUE(b.has_value()) << b.error().message;
+  std::vector<sim::TraceSample> samples;
+  for (const json& r : {at(1100, 100, 50, 40, 100, std::nullopt),            // the pass is running
+                        at(1200, 250, 100, 190, 150, std::pair{120u, 30u}),  // it ended at 1150
+                        at(1300, 250, 100, 190, 150, std::pair{120u, 30u})}) {  // inside the next pass
+    auto s = b->next(r, true);
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+    ASSERT_EQ(s->size(), 1u);
+    samples.push_back(s->front());
+  }
+  uint64_t core_busy = 0, core_idle = 0, t3_busy = 0, t3_idle = 0, t4_busy = 0, t4_idle = 0;
+  for (const sim::TraceSample& x : samples) {
+    ASSERT_EQ(x.ticks, 100u);
+    for (const sim::TraceCoreSample& c : x.cores)
+      EXPECT_LE(c.busy + c.idle, x.ticks) << "core " << c.id << " in sample " << x.seq;
+    for (const sim::TraceThreadSample& t : x.threads) {
+      EXPECT_LE(t.busy + t.idle, x.ticks) << "thread " << t.id << " in sample " << x.seq;
+      (t.id == 3 ? t3_busy : t4_busy) += t.busy;
+      (t.id == 3 ? t3_idle : t4_idle) += t.idle;
+    }
+    core_busy += x.cores[0].busy;
+    core_idle += x.cores[0].idle;
+  }
+  EXPECT_EQ(samples[1].cores[0].busy, 100u);  // the busy part first, up to the wall time
+  EXPECT_EQ(samples[1].cores[0].idle, 0u);
+  EXPECT_EQ(samples[2].cores[0].busy, 50u);   // the rest, one sample later
+  EXPECT_EQ(samples[2].cores[0].idle, 50u);
+  EXPECT_EQ(core_busy, 150u);
+  EXPECT_EQ(core_idle, 50u);
+  EXPECT_EQ(t3_busy, 150u);
+  EXPECT_EQ(t3_idle, 50u);
+  EXPECT_EQ(t4_busy, 120u);
+  EXPECT_EQ(t4_idle, 30u);
 }
 
 TEST(RecordBuilder, RoundSamplesCarryTheRoundsLoadUnchanged) {
