@@ -8,7 +8,9 @@
 //   - LwThread round trip: A on core X sends to B on core Y, which answers.
 //   - send() that fails on a full ring against a send() that succeeds, both
 //     timed in the same iteration (one OS thread, a Manual pool).
-// Ratios are printed by bench/run_message_bench.sh from the JSON output.
+//   - interleaved pairs of the raw references and the runtime (see
+//     BM_InterleavedRoundTrip): the ratios the targets are read from.
+// Ratios are printed by bench/run_micro.sh from the JSON output.
 
 #include <benchmark/benchmark.h>
 
