@@ -120,6 +120,30 @@ BENCHMARK(BM_CacheLinePingPong)->Arg(200000)->UseManualTime()->Unit(benchmark::k
 // Raw ring round trip: the floor for a ring-based round trip. Two rings with
 // the LwThread flags; cpu 0 enqueues a pointer into one and spins on the
 // other, cpu 1 echoes. No allocation, no reactor.
+// The echo side: `n` times, take one pointer from `in` and put it into `out`.
+void raw_echo(rte_ring* in, rte_ring* out, uint64_t n) {
+  void* obj;
+  for (uint64_t i = 0; i < n; ++i) {
+    while (detail::ring_dequeue_burst(in, &obj, 1) != 1) {
+    }
+    while (detail::ring_enqueue(out, obj) != 0) {
+    }
+  }
+}
+
+// The driving side: `n` round trips through the echo; seconds per round trip.
+double raw_round_trips(rte_ring* to_b, rte_ring* to_a, uint64_t n) {
+  void* obj;
+  auto t0 = std::chrono::steady_clock::now();
+  for (uint64_t i = 0; i < n; ++i) {
+    while (detail::ring_enqueue(to_b, reinterpret_cast<void*>(i + 1)) != 0) {
+    }
+    while (detail::ring_dequeue_burst(to_a, &obj, 1) != 1) {
+    }
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(n);
+}
+
 void BM_RawRteRingRoundTrip(benchmark::State& state) {
   const uint64_t n = static_cast<uint64_t>(state.range(0));
   void* mem_a = nullptr;
@@ -129,26 +153,12 @@ void BM_RawRteRingRoundTrip(benchmark::State& state) {
   for (auto _ : state) {
     std::thread echo([&] {
       pin(1);
-      void* obj;
-      for (uint64_t i = 0; i < n; ++i) {
-        while (detail::ring_dequeue_burst(to_b, &obj, 1) != 1) {
-        }
-        while (detail::ring_enqueue(to_a, obj) != 0) {
-        }
-      }
+      raw_echo(to_b, to_a, n);
     });
     MainPin main_pin(0);
-    void* obj;
-    auto t0 = std::chrono::steady_clock::now();
-    for (uint64_t i = 0; i < n; ++i) {
-      while (detail::ring_enqueue(to_b, reinterpret_cast<void*>(i + 1)) != 0) {
-      }
-      while (detail::ring_dequeue_burst(to_a, &obj, 1) != 1) {
-      }
-    }
-    auto dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double per_rt = raw_round_trips(to_b, to_a, n);
     echo.join();
-    state.SetIterationTime(dt / static_cast<double>(n));
+    state.SetIterationTime(per_rt);
   }
   detail::free_ring(mem_a);
   detail::free_ring(mem_b);
@@ -236,6 +246,47 @@ BENCHMARK(BM_LwThreadMessages)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
+// Round trip between two LwThreads: Ping runs on a, counts a round and
+// sends the pong to b, which sends the next Ping back. The refs are read by
+// both sides on every hop; the counter is written by a on every round:
+// separate lines, or the benchmark measures its own false sharing.
+struct RtCtx {
+  ThreadRef a, b;
+  alignas(64) uint64_t left = 0;
+  alignas(64) std::atomic<bool> done{false};
+};
+struct Ping {
+  RtCtx* c;
+  void operator()() const {
+    if (c->left == 0) {
+      c->done.store(true, std::memory_order_release);
+      c->done.notify_one();
+      return;
+    }
+    --c->left;
+    RtCtx* cc = c;
+    while (!cc->b.send([cc] { while (!cc->a.send(Ping{cc})) {} })) {
+    }
+  }
+};
+
+// `n` round trips a -> b -> a; seconds per round trip.
+double lw_round_trips(RtCtx& ctx, uint64_t n) {
+  ctx.done.store(false);
+  // left is only touched on thread a; set it there.
+  std::atomic<bool> armed{false};
+  while (!ctx.a.send([&] { ctx.left = n; armed = true; })) {
+  }
+  while (!armed.load()) std::this_thread::sleep_for(10us);
+  auto t0 = std::chrono::steady_clock::now();
+  while (!ctx.a.send(Ping{&ctx})) {
+  }
+  // The benchmark thread blocks until the last hop (no periodic naps: they
+  // steal a CPU from the reactors and slowed every hop several times over).
+  ctx.done.wait(false, std::memory_order_acquire);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(n);
+}
+
 // Round trip between two LwThreads on two polling reactors (cpus 0 and 1).
 void BM_LwThreadRoundTrip(benchmark::State& state) {
   const uint64_t n = static_cast<uint64_t>(state.range(0));
@@ -246,47 +297,10 @@ void BM_LwThreadRoundTrip(benchmark::State& state) {
   auto pool = pool_on(CpuSet{0, 1}, ReactorMode::Poll);
   ThreadRef a = *pool->spawn(ThreadOptions{.name = "a", .cpumask = CpuSet{0}});
   ThreadRef b = *pool->spawn(ThreadOptions{.name = "b", .cpumask = CpuSet{1}});
-  // The refs are read by both sides on every hop; the counter is written by
-  // a on every round: separate lines, or the benchmark measures its own
-  // false sharing.
-  struct Ctx {
-    ThreadRef a, b;
-    alignas(64) uint64_t left = 0;
-    alignas(64) std::atomic<bool> done{false};
-  } ctx;
+  RtCtx ctx;
   ctx.a = a;
   ctx.b = b;
-  // ping runs on a, pong on b.
-  struct Ping {
-    Ctx* c;
-    void operator()() const {
-      if (c->left == 0) {
-        c->done.store(true, std::memory_order_release);
-        c->done.notify_one();
-        return;
-      }
-      --c->left;
-      Ctx* cc = c;
-      while (!cc->b.send([cc] { while (!cc->a.send(Ping{cc})) {} })) {
-      }
-    }
-  };
-  for (auto _ : state) {
-    ctx.done.store(false);
-    // left is only touched on thread a; set it there.
-    std::atomic<bool> armed{false};
-    while (!a.send([&] { ctx.left = n; armed = true; })) {
-    }
-    while (!armed.load()) std::this_thread::sleep_for(10us);
-    auto t0 = std::chrono::steady_clock::now();
-    while (!a.send(Ping{&ctx})) {
-    }
-    // The benchmark thread blocks until the last hop (no periodic naps: they
-    // steal a CPU from the reactors and slowed every hop several times over).
-    ctx.done.wait(false, std::memory_order_acquire);
-    auto dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    state.SetIterationTime(dt / static_cast<double>(n));
-  }
+  for (auto _ : state) state.SetIterationTime(lw_round_trips(ctx, n));
   pool->stop();
 }
 BENCHMARK(BM_LwThreadRoundTrip)->Arg(100000)->UseManualTime()->Unit(benchmark::kNanosecond)->Iterations(3);
@@ -364,6 +378,31 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+// Each chunk's figure (raw and runtime) and the runtime / raw ratio of each pair.
+struct Pairs {
+  std::vector<double> raw, lw, ratio;
+};
+
+// `chunks` pairs of a raw chunk and a runtime chunk, in ABBA order.
+template <class Raw, class Lw>
+Pairs alternate(int chunks, Raw&& raw_chunk, Lw&& lw_chunk) {
+  Pairs p;
+  for (int c = 0; c < chunks; ++c) {
+    double raw, lw;
+    if (c % 2 == 0) {
+      raw = raw_chunk();
+      lw = lw_chunk();
+    } else {
+      lw = lw_chunk();
+      raw = raw_chunk();
+    }
+    p.raw.push_back(raw);
+    p.lw.push_back(lw);
+    p.ratio.push_back(lw / raw);
+  }
+  return p;
+}
+
 }  // namespace interleave
 
 // Round trip: raw rte_ring (two rings, spinning threads on cpus 0 and 1)
@@ -379,90 +418,33 @@ void BM_InterleavedRoundTrip(benchmark::State& state) {
   auto pool = pool_on(CpuSet{0, 1}, ReactorMode::Interrupt);
   ThreadRef a = *pool->spawn(ThreadOptions{.name = "a", .cpumask = CpuSet{0}});
   ThreadRef b = *pool->spawn(ThreadOptions{.name = "b", .cpumask = CpuSet{1}});
-  struct Ctx {
-    ThreadRef a, b;
-    alignas(64) uint64_t left = 0;
-    alignas(64) std::atomic<bool> done{false};
-  } ctx;
+  RtCtx ctx;
   ctx.a = a;
   ctx.b = b;
-  struct Ping {
-    Ctx* c;
-    void operator()() const {
-      if (c->left == 0) {
-        c->done.store(true, std::memory_order_release);
-        c->done.notify_one();
-        return;
-      }
-      --c->left;
-      Ctx* cc = c;
-      while (!cc->b.send([cc] { while (!cc->a.send(Ping{cc})) {} })) {
-      }
-    }
-  };
   void* mem_a = nullptr;
   void* mem_b = nullptr;
   auto* to_b = *detail::create_ring("rt_b", 4096, sizeof(void*), &mem_b);
   auto* to_a = *detail::create_ring("rt_a", 4096, sizeof(void*), &mem_a);
-  interleave::Worker echo(1, [&] {
-    void* obj;
-    for (uint64_t i = 0; i < per; ++i) {
-      while (detail::ring_dequeue_burst(to_b, &obj, 1) != 1) {
-      }
-      while (detail::ring_enqueue(to_a, obj) != 0) {
-      }
-    }
-  });
+  interleave::Worker echo(1, [&] { raw_echo(to_b, to_a, per); });
   MainPin main_pin(0);
   auto raw_chunk = [&] {
     interleave::wait_asleep(*pool, {0, 1});
     echo.go();
-    void* obj;
-    auto t0 = std::chrono::steady_clock::now();
-    for (uint64_t i = 0; i < per; ++i) {
-      while (detail::ring_enqueue(to_b, reinterpret_cast<void*>(i + 1)) != 0) {
-      }
-      while (detail::ring_dequeue_burst(to_a, &obj, 1) != 1) {
-      }
-    }
-    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double per_rt = raw_round_trips(to_b, to_a, per);
     echo.wait();
-    return dt / static_cast<double>(per);
+    return per_rt;
   };
   auto lw_chunk = [&] {
     interleave::set_poll(*pool, {0, 1});
-    std::atomic<bool> armed{false};
-    while (!a.send([&] { ctx.left = per; armed = true; })) {
-    }
-    while (!armed.load()) std::this_thread::sleep_for(10us);
-    ctx.done.store(false);
-    auto t0 = std::chrono::steady_clock::now();
-    while (!a.send(Ping{&ctx})) {
-    }
-    ctx.done.wait(false, std::memory_order_acquire);
-    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return dt / static_cast<double>(per);
+    return lw_round_trips(ctx, per);
   };
-  std::vector<double> ratios, raws, lws;
   for (auto _ : state) {
-    for (int c = 0; c < chunks; ++c) {
-      double raw, lw;
-      if (c % 2 == 0) {
-        raw = raw_chunk();
-        lw = lw_chunk();
-      } else {
-        lw = lw_chunk();
-        raw = raw_chunk();
-      }
-      raws.push_back(raw * 1e9);
-      lws.push_back(lw * 1e9);
-      ratios.push_back(lw / raw);
-    }
-    state.SetIterationTime(interleave::median(lws) * 1e-9);
+    const interleave::Pairs p = interleave::alternate(chunks, raw_chunk, lw_chunk);
+    state.SetIterationTime(interleave::median(p.lw));
+    state.counters["ratio"] = interleave::median(p.ratio);
+    state.counters["raw_ns"] = interleave::median(p.raw) * 1e9;
+    state.counters["lw_ns"] = interleave::median(p.lw) * 1e9;
   }
-  state.counters["ratio"] = interleave::median(ratios);
-  state.counters["raw_ns"] = interleave::median(raws);
-  state.counters["lw_ns"] = interleave::median(lws);
   pool->stop();
   detail::free_ring(mem_a);
   detail::free_ring(mem_b);
@@ -518,26 +500,13 @@ void BM_InterleavedMessages(benchmark::State& state) {
     sink.finished.wait(false, std::memory_order_acquire);
     return static_cast<double>(per) / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
-  std::vector<double> ratios, raws, lws;
   for (auto _ : state) {
-    for (int c = 0; c < chunks; ++c) {
-      double raw, lw;
-      if (c % 2 == 0) {
-        raw = raw_chunk();
-        lw = lw_chunk();
-      } else {
-        lw = lw_chunk();
-        raw = raw_chunk();
-      }
-      raws.push_back(raw * 1e-6);
-      lws.push_back(lw * 1e-6);
-      ratios.push_back(lw / raw);
-    }
-    state.SetIterationTime(static_cast<double>(per) / (interleave::median(lws) * 1e6));
+    const interleave::Pairs p = interleave::alternate(chunks, raw_chunk, lw_chunk);
+    state.SetIterationTime(static_cast<double>(per) / interleave::median(p.lw));
+    state.counters["ratio"] = interleave::median(p.ratio);
+    state.counters["raw_mps"] = interleave::median(p.raw) * 1e-6;
+    state.counters["lw_mps"] = interleave::median(p.lw) * 1e-6;
   }
-  state.counters["ratio"] = interleave::median(ratios);
-  state.counters["raw_mps"] = interleave::median(raws);
-  state.counters["lw_mps"] = interleave::median(lws);
   pool->stop();
   detail::free_ring(mem);
 }
