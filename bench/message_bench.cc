@@ -9,7 +9,11 @@
 //   - send() that fails on a full ring against a send() that succeeds, both
 //     timed in the same iteration (one OS thread, a Manual pool).
 //   - interleaved pairs of the raw references and the runtime (see
-//     BM_InterleavedRoundTrip): the ratios the targets are read from.
+//     BM_InterleavedRoundTrip): the ratios the targets are read from; and the
+//     raw ring round trip echoed by pollers inside the reactor loop against
+//     the same between spinning threads (BM_InterleavedReactorRingRoundTrip):
+//     how much of the runtime's round trip is the loop, how much the message
+//     path.
 // Ratios are printed by bench/run_micro.sh from the JSON output.
 
 #include <benchmark/benchmark.h>
@@ -450,6 +454,127 @@ void BM_InterleavedRoundTrip(benchmark::State& state) {
   detail::free_ring(mem_b);
 }
 BENCHMARK(BM_InterleavedRoundTrip)->Args({21, 20000})->UseManualTime()->Unit(benchmark::kNanosecond)->Iterations(1);
+
+// Where the round trip's extra time goes: the same raw rings, echoed by active
+// pollers of LwThreads a (cpu 0) and b (cpu 1) on polling reactors instead of
+// by two spinning OS threads. No message, no send(): a's poller enqueues a
+// pointer into to_b and waits (in later passes) for it in to_a; b's poller
+// echoes. ratio = (raw ring round trip inside the reactor loop) / (raw ring
+// round trip between spinning threads): the part of the runtime's round trip
+// that is the reactor loop; BM_InterleavedRoundTrip's ratio over this one is
+// the part that is the message path (send, the thread's ring, the call).
+struct PollerEcho {
+  rte_ring* to_b = nullptr;
+  rte_ring* to_a = nullptr;
+  alignas(128) uint64_t left = 0;  // a's poller only
+  bool pending = false;            // a's poller only
+  alignas(128) std::atomic<bool> done{false};
+  PollerId pa{}, pb{};
+};
+
+// Runs `fn` on `t` and waits for it (set-up and pause/resume of the pollers).
+template <class F>
+void on_thread(const ThreadRef& t, F fn) {
+  std::atomic<bool> ran{false};
+  while (!t.send([&] {
+    fn();
+    ran.store(true, std::memory_order_release);
+    ran.notify_one();
+  })) {
+  }
+  ran.wait(false, std::memory_order_acquire);
+}
+
+void BM_InterleavedReactorRingRoundTrip(benchmark::State& state) {
+  const int chunks = static_cast<int>(state.range(0));
+  const uint64_t per = static_cast<uint64_t>(state.range(1));
+  if (ncpu() < 2) {
+    state.SkipWithError("not measured here: needs 2 CPUs");
+    return;
+  }
+  auto pool = pool_on(CpuSet{0, 1}, ReactorMode::Interrupt);
+  ThreadRef a = *pool->spawn(ThreadOptions{.name = "a", .cpumask = CpuSet{0}});
+  ThreadRef b = *pool->spawn(ThreadOptions{.name = "b", .cpumask = CpuSet{1}});
+  void* mem_a = nullptr;
+  void* mem_b = nullptr;
+  PollerEcho e;
+  e.to_b = *detail::create_ring("rt_b", 4096, sizeof(void*), &mem_b);
+  e.to_a = *detail::create_ring("rt_a", 4096, sizeof(void*), &mem_a);
+  PollerEcho* ep = &e;
+  on_thread(a, [ep] {
+    ep->pa = *current_thread()->register_poller("ring_driver", [ep] {
+      void* obj;
+      if (ep->left == 0) return PollStatus::Idle;
+      if (!ep->pending) {
+        while (detail::ring_enqueue(ep->to_b, reinterpret_cast<void*>(ep->left)) != 0) {
+        }
+        ep->pending = true;
+        return PollStatus::Busy;
+      }
+      if (detail::ring_dequeue_burst(ep->to_a, &obj, 1) != 1) return PollStatus::Idle;
+      ep->pending = false;
+      if (--ep->left == 0) {
+        ep->done.store(true, std::memory_order_release);
+        ep->done.notify_one();
+      }
+      return PollStatus::Busy;
+    });
+    (void)current_thread()->pause_poller(ep->pa);
+  });
+  on_thread(b, [ep] {
+    ep->pb = *current_thread()->register_poller("ring_echo", [ep] {
+      void* obj;
+      if (detail::ring_dequeue_burst(ep->to_b, &obj, 1) != 1) return PollStatus::Idle;
+      while (detail::ring_enqueue(ep->to_a, obj) != 0) {
+      }
+      return PollStatus::Busy;
+    });
+    (void)current_thread()->pause_poller(ep->pb);
+  });
+  interleave::Worker echo(1, [&] { raw_echo(e.to_b, e.to_a, per); });
+  MainPin main_pin(0);
+  auto raw_chunk = [&] {
+    interleave::wait_asleep(*pool, {0, 1});
+    echo.go();
+    const double per_rt = raw_round_trips(e.to_b, e.to_a, per);
+    echo.wait();
+    return per_rt;
+  };
+  auto reactor_chunk = [&] {
+    interleave::set_poll(*pool, {0, 1});
+    on_thread(b, [ep] { (void)current_thread()->resume_poller(ep->pb); });
+    on_thread(a, [ep] {
+      ep->left = 0;  // armed below, once the clock runs
+      ep->pending = false;
+      (void)current_thread()->resume_poller(ep->pa);
+    });
+    e.done.store(false);
+    auto t0 = std::chrono::steady_clock::now();
+    while (!a.send([ep, per] { ep->left = per; })) {
+    }
+    e.done.wait(false, std::memory_order_acquire);
+    const double per_rt =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(per);
+    on_thread(a, [ep] { (void)current_thread()->pause_poller(ep->pa); });
+    on_thread(b, [ep] { (void)current_thread()->pause_poller(ep->pb); });
+    return per_rt;
+  };
+  for (auto _ : state) {
+    const interleave::Pairs p = interleave::alternate(chunks, raw_chunk, reactor_chunk);
+    state.SetIterationTime(interleave::median(p.lw));
+    state.counters["ratio"] = interleave::median(p.ratio);
+    state.counters["raw_ns"] = interleave::median(p.raw) * 1e9;
+    state.counters["reactor_ns"] = interleave::median(p.lw) * 1e9;
+  }
+  pool->stop();
+  detail::free_ring(mem_a);
+  detail::free_ring(mem_b);
+}
+BENCHMARK(BM_InterleavedReactorRingRoundTrip)
+    ->Args({21, 20000})
+    ->UseManualTime()
+    ->Unit(benchmark::kNanosecond)
+    ->Iterations(1);
 
 // Throughput: 1 producer on cpu 0 -> raw rte_ring burst-1 consumer on cpu 1,
 // against the same producer -> an LwThread on a polling reactor on cpu 1

@@ -77,6 +77,12 @@ show("  messages (inline) / raw ring, interleaved", vals(IMS, "ratio", 100), "% 
 show("  round trip / raw ring round trip, interleaved", vals(IRT, "ratio"), "x  (target <= 1.1x)", "{:.2f}")
 show("  raw ring round trip in those chunks", vals(IRT, "raw_ns"), "ns")
 show("  raw ring burst-1 in those chunks", vals(IMS, "raw_mps"), "M/s")
+# The same raw ring round trip echoed by pollers inside the reactor loop, against
+# spinning threads (interleaved the same way): the loop's share of the runtime's
+# round trip; the rest (the interleaved round trip over this) is the message path.
+IRR = "BM_InterleavedReactorRingRoundTrip/21/20000/iterations:1/manual_time"
+show("  raw ring round trip in reactor pollers / raw", vals(IRR, "ratio"), "x  (the reactor loop's share)", "{:.2f}")
+show("  round trip / raw ring in reactor pollers", [r[IRT]["ratio"] / r[IRR]["ratio"] for r in per_run if IRT in r and IRR in r], "x  (the message path's share)", "{:.2f}")
 PY
 
 # Wake latency (bench/wake_bench.cc, a plain main printing a table): a message
