@@ -409,49 +409,80 @@ Pairs alternate(int chunks, Raw&& raw_chunk, Lw&& lw_chunk) {
 
 }  // namespace interleave
 
-// Round trip: raw rte_ring (two rings, spinning threads on cpus 0 and 1)
-// against LwThreads a (cpu 0) and b (cpu 1) on polling reactors, alternating
-// chunks of `per` round trips. ratio = LwThread round trip / raw round trip.
-void BM_InterleavedRoundTrip(benchmark::State& state) {
-  const int chunks = static_cast<int>(state.range(0));
-  const uint64_t per = static_cast<uint64_t>(state.range(1));
-  if (ncpu() < 2) {
-    state.SkipWithError("not measured here: needs 2 CPUs");
-    return;
+// What the interleaved round-trip benchmarks share: an Interrupt pool on cpus
+// 0 and 1 with thread a on 0 and b on 1, the two raw rings, the raw echo on a
+// worker pinned to cpu 1, and the raw chunk (`per` round trips between
+// spinning threads while both reactors sleep).
+struct RoundTripRig {
+  explicit RoundTripRig(uint64_t n) : per(n), echo(1, [this] { raw_echo(to_b, to_a, per); }) {}
+  ~RoundTripRig() {
+    pool->stop();
+    detail::free_ring(mem_a);
+    detail::free_ring(mem_b);
   }
-  auto pool = pool_on(CpuSet{0, 1}, ReactorMode::Interrupt);
-  ThreadRef a = *pool->spawn(ThreadOptions{.name = "a", .cpumask = CpuSet{0}});
-  ThreadRef b = *pool->spawn(ThreadOptions{.name = "b", .cpumask = CpuSet{1}});
-  RtCtx ctx;
-  ctx.a = a;
-  ctx.b = b;
-  void* mem_a = nullptr;
-  void* mem_b = nullptr;
-  auto* to_b = *detail::create_ring("rt_b", 4096, sizeof(void*), &mem_b);
-  auto* to_a = *detail::create_ring("rt_a", 4096, sizeof(void*), &mem_a);
-  interleave::Worker echo(1, [&] { raw_echo(to_b, to_a, per); });
-  MainPin main_pin(0);
-  auto raw_chunk = [&] {
+  RoundTripRig(const RoundTripRig&) = delete;
+  RoundTripRig& operator=(const RoundTripRig&) = delete;
+  double raw_chunk() {
     interleave::wait_asleep(*pool, {0, 1});
     echo.go();
     const double per_rt = raw_round_trips(to_b, to_a, per);
     echo.wait();
     return per_rt;
-  };
-  auto lw_chunk = [&] {
-    interleave::set_poll(*pool, {0, 1});
-    return lw_round_trips(ctx, per);
-  };
+  }
+
+  std::unique_ptr<ReactorPool> pool = pool_on(CpuSet{0, 1}, ReactorMode::Interrupt);
+  ThreadRef a = *pool->spawn(ThreadOptions{.name = "a", .cpumask = CpuSet{0}});
+  ThreadRef b = *pool->spawn(ThreadOptions{.name = "b", .cpumask = CpuSet{1}});
+  void* mem_a = nullptr;
+  void* mem_b = nullptr;
+  rte_ring* to_b = *detail::create_ring("rt_b", 4096, sizeof(void*), &mem_b);
+  rte_ring* to_a = *detail::create_ring("rt_a", 4096, sizeof(void*), &mem_a);
+  uint64_t per;
+  interleave::Worker echo;
+};
+
+// Both interleaved round-trip benchmarks: args {chunks, round trips per chunk};
+// the ABBA alternation of the raw chunk and `other`, reported as the median
+// `other` chunk (iteration time), the median ratio other / raw, and both
+// medians in ns (`other_ns`: the counter naming the `other` side).
+template <class Other>
+void run_round_trip_pairs(benchmark::State& state, RoundTripRig& rig, Other&& other, const char* other_ns) {
+  const int chunks = static_cast<int>(state.range(0));
+  MainPin main_pin(0);
+  auto raw_chunk = [&] { return rig.raw_chunk(); };
   for (auto _ : state) {
-    const interleave::Pairs p = interleave::alternate(chunks, raw_chunk, lw_chunk);
+    const interleave::Pairs p = interleave::alternate(chunks, raw_chunk, other);
     state.SetIterationTime(interleave::median(p.lw));
     state.counters["ratio"] = interleave::median(p.ratio);
     state.counters["raw_ns"] = interleave::median(p.raw) * 1e9;
-    state.counters["lw_ns"] = interleave::median(p.lw) * 1e9;
+    state.counters[other_ns] = interleave::median(p.lw) * 1e9;
   }
-  pool->stop();
-  detail::free_ring(mem_a);
-  detail::free_ring(mem_b);
+}
+
+// False (the benchmark skipped, one line) where there are not 2 CPUs.
+bool two_cpus(benchmark::State& state) {
+  if (ncpu() >= 2) return true;
+  state.SkipWithError("not measured here: needs 2 CPUs");
+  return false;
+}
+
+// Round trip: raw rte_ring (two rings, spinning threads on cpus 0 and 1)
+// against LwThreads a (cpu 0) and b (cpu 1) on polling reactors, alternating
+// chunks of `per` round trips. ratio = LwThread round trip / raw round trip.
+void BM_InterleavedRoundTrip(benchmark::State& state) {
+  if (!two_cpus(state)) return;
+  const uint64_t per = static_cast<uint64_t>(state.range(1));
+  RoundTripRig rig(per);
+  RtCtx ctx;
+  ctx.a = rig.a;
+  ctx.b = rig.b;
+  run_round_trip_pairs(
+      state, rig,
+      [&] {
+        interleave::set_poll(*rig.pool, {0, 1});
+        return lw_round_trips(ctx, per);
+      },
+      "lw_ns");
 }
 BENCHMARK(BM_InterleavedRoundTrip)->Args({21, 20000})->UseManualTime()->Unit(benchmark::kNanosecond)->Iterations(1);
 
@@ -486,20 +517,14 @@ void on_thread(const ThreadRef& t, F fn) {
 }
 
 void BM_InterleavedReactorRingRoundTrip(benchmark::State& state) {
-  const int chunks = static_cast<int>(state.range(0));
+  if (!two_cpus(state)) return;
   const uint64_t per = static_cast<uint64_t>(state.range(1));
-  if (ncpu() < 2) {
-    state.SkipWithError("not measured here: needs 2 CPUs");
-    return;
-  }
-  auto pool = pool_on(CpuSet{0, 1}, ReactorMode::Interrupt);
-  ThreadRef a = *pool->spawn(ThreadOptions{.name = "a", .cpumask = CpuSet{0}});
-  ThreadRef b = *pool->spawn(ThreadOptions{.name = "b", .cpumask = CpuSet{1}});
-  void* mem_a = nullptr;
-  void* mem_b = nullptr;
+  RoundTripRig rig(per);
+  const ThreadRef& a = rig.a;
+  const ThreadRef& b = rig.b;
   PollerEcho e;
-  e.to_b = *detail::create_ring("rt_b", 4096, sizeof(void*), &mem_b);
-  e.to_a = *detail::create_ring("rt_a", 4096, sizeof(void*), &mem_a);
+  e.to_b = rig.to_b;
+  e.to_a = rig.to_a;
   PollerEcho* ep = &e;
   on_thread(a, [ep] {
     ep->pa = *current_thread()->register_poller("ring_driver", [ep] {
@@ -531,17 +556,8 @@ void BM_InterleavedReactorRingRoundTrip(benchmark::State& state) {
     });
     (void)current_thread()->pause_poller(ep->pb);
   });
-  interleave::Worker echo(1, [&] { raw_echo(e.to_b, e.to_a, per); });
-  MainPin main_pin(0);
-  auto raw_chunk = [&] {
-    interleave::wait_asleep(*pool, {0, 1});
-    echo.go();
-    const double per_rt = raw_round_trips(e.to_b, e.to_a, per);
-    echo.wait();
-    return per_rt;
-  };
   auto reactor_chunk = [&] {
-    interleave::set_poll(*pool, {0, 1});
+    interleave::set_poll(*rig.pool, {0, 1});
     on_thread(b, [ep] { (void)current_thread()->resume_poller(ep->pb); });
     on_thread(a, [ep] {
       ep->left = 0;  // armed below, once the clock runs
@@ -559,16 +575,7 @@ void BM_InterleavedReactorRingRoundTrip(benchmark::State& state) {
     on_thread(b, [ep] { (void)current_thread()->pause_poller(ep->pb); });
     return per_rt;
   };
-  for (auto _ : state) {
-    const interleave::Pairs p = interleave::alternate(chunks, raw_chunk, reactor_chunk);
-    state.SetIterationTime(interleave::median(p.lw));
-    state.counters["ratio"] = interleave::median(p.ratio);
-    state.counters["raw_ns"] = interleave::median(p.raw) * 1e9;
-    state.counters["reactor_ns"] = interleave::median(p.lw) * 1e9;
-  }
-  pool->stop();
-  detail::free_ring(mem_a);
-  detail::free_ring(mem_b);
+  run_round_trip_pairs(state, rig, reactor_chunk, "reactor_ns");
 }
 BENCHMARK(BM_InterleavedReactorRingRoundTrip)
     ->Args({21, 20000})
@@ -581,12 +588,9 @@ BENCHMARK(BM_InterleavedReactorRingRoundTrip)
 // (one-pointer inline message), alternating chunks of `per` messages.
 // ratio = LwThread messages per second / raw messages per second.
 void BM_InterleavedMessages(benchmark::State& state) {
+  if (!two_cpus(state)) return;
   const int chunks = static_cast<int>(state.range(0));
   const uint64_t per = static_cast<uint64_t>(state.range(1));
-  if (ncpu() < 2) {
-    state.SkipWithError("not measured here: needs 2 CPUs");
-    return;
-  }
   auto pool = pool_on(CpuSet{1}, ReactorMode::Interrupt);
   ThreadOptions to;
   to.name = "sink";
