@@ -53,7 +53,10 @@ struct AcceptorOptions {
   AcceptMode mode = AcceptMode::Auto;
   /// next() mode: connections accepted and not yet taken by next() at most
   /// (1..65536). At the bound the acceptor stops asking (new connections wait
-  /// in the listen backlog) until next() takes one.
+  /// in the listen backlog) until next() takes one. Stopping a multishot
+  /// request is asynchronous: connections the kernel accepted before the
+  /// cancel took effect are still queued, never closed, so the queue can
+  /// exceed the bound by those few (a connection is never dropped to keep it).
   uint32_t max_queued = 256;
   /// Testing only: the first multishot request is made invalid so that the
   /// kernel answers -EINVAL, as a kernel without multishot accept does; the
