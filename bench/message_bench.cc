@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -250,6 +251,22 @@ BENCHMARK(BM_LwThreadMessages)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
+// Runs `fn` on `t` and waits for it (set-up outside the timed
+// window: arming a round-trip chain, pausing and resuming pollers).
+// The flag is shared: the waiter may see it set and return before the
+// message's notify_one() has run, so the flag must outlive this call.
+template <class F>
+void on_thread(const ThreadRef& t, F fn) {
+  auto ran = std::make_shared<std::atomic<bool>>(false);
+  while (!t.send([&fn, ran] {
+    fn();
+    ran->store(true, std::memory_order_release);
+    ran->notify_one();
+  })) {
+  }
+  ran->wait(false, std::memory_order_acquire);
+}
+
 // Round trip between two LwThreads: Ping runs on a, counts a round and
 // sends the pong to b, which sends the next Ping back. The refs are read by
 // both sides on every hop; the counter is written by a on every round:
@@ -278,10 +295,7 @@ struct Ping {
 double lw_round_trips(RtCtx& ctx, uint64_t n) {
   ctx.done.store(false);
   // left is only touched on thread a; set it there.
-  std::atomic<bool> armed{false};
-  while (!ctx.a.send([&] { ctx.left = n; armed = true; })) {
-  }
-  while (!armed.load()) std::this_thread::sleep_for(10us);
+  on_thread(ctx.a, [&] { ctx.left = n; });
   auto t0 = std::chrono::steady_clock::now();
   while (!ctx.a.send(Ping{&ctx})) {
   }
@@ -502,19 +516,6 @@ struct PollerEcho {
   alignas(128) std::atomic<bool> done{false};
   PollerId pa{}, pb{};
 };
-
-// Runs `fn` on `t` and waits for it (set-up and pause/resume of the pollers).
-template <class F>
-void on_thread(const ThreadRef& t, F fn) {
-  std::atomic<bool> ran{false};
-  while (!t.send([&] {
-    fn();
-    ran.store(true, std::memory_order_release);
-    ran.notify_one();
-  })) {
-  }
-  ran.wait(false, std::memory_order_acquire);
-}
 
 void BM_InterleavedReactorRingRoundTrip(benchmark::State& state) {
   if (!two_cpus(state)) return;
