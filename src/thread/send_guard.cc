@@ -27,6 +27,8 @@ std::once_flag g_init;
 long membarrier(int cmd) noexcept { return ::syscall(__NR_membarrier, cmd, 0U, 0); }
 
 // Releases the OS thread's slot when it ends, for the next OS thread to claim.
+// `armed` is only written, by adopt(): that first use of the thread_local is
+// what constructs it and so registers its destructor for this OS thread.
 struct SlotReleaser {
   bool armed = false;
   ~SlotReleaser() {
@@ -38,6 +40,13 @@ struct SlotReleaser {
   }
 };
 thread_local SlotReleaser t_releaser;
+
+// Makes `s` the calling OS thread's slot.
+SendSlot* adopt(SendSlot* s) noexcept {
+  t_slot = s;
+  t_releaser.armed = true;
+  return s;
+}
 
 }  // namespace
 
@@ -58,11 +67,8 @@ SendSlot* claim_send_slot() noexcept {
   for (SendSlot* s = g_slots.load(std::memory_order_acquire); s != nullptr; s = s->next) {
     bool free = false;
     if (!s->claimed.load(std::memory_order_relaxed) &&
-        s->claimed.compare_exchange_strong(free, true, std::memory_order_acquire)) {
-      t_slot = s;
-      t_releaser.armed = true;
-      return s;
-    }
+        s->claimed.compare_exchange_strong(free, true, std::memory_order_acquire))
+      return adopt(s);
   }
   auto* s = new (std::nothrow) SendSlot;
   if (s == nullptr) return nullptr;
@@ -70,9 +76,7 @@ SendSlot* claim_send_slot() noexcept {
   do {
     s->next = head;
   } while (!g_slots.compare_exchange_weak(head, s, std::memory_order_release, std::memory_order_relaxed));
-  t_slot = s;
-  t_releaser.armed = true;
-  return s;
+  return adopt(s);
 }
 
 bool retirer_barrier() noexcept {
@@ -80,8 +84,7 @@ bool retirer_barrier() noexcept {
   if (!g_asymmetric) return false;
   // Registered in init_send_guard, so this does not fail; the global command
   // (every CPU, slower) is the same barrier should it ever.
-  if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0 || membarrier(MEMBARRIER_CMD_GLOBAL) == 0) return true;
-  return false;
+  return membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0 || membarrier(MEMBARRIER_CMD_GLOBAL) == 0;
 }
 
 bool sending_to(const void* target) noexcept {
